@@ -10,9 +10,15 @@
 //! owns one concept and opens with a doc comment saying what it owns:
 //!
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
+//! * [`compress`]: member decoders, deterministic index encoders, decompression bounds.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
+
+pub mod compress;
+pub mod control;
+pub mod deb;
+pub mod hash;
