@@ -144,7 +144,9 @@ impl<R: Read> Read for LimitReader<R> {
                 )),
             };
         }
-        let max = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let max = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..max])?;
         self.remaining -= n as u64;
         Ok(n)
@@ -168,7 +170,10 @@ mod tests {
         ] {
             let packed = c.compress(&data).unwrap();
             let mut out = Vec::new();
-            c.decoder(&packed[..]).unwrap().read_to_end(&mut out).unwrap();
+            c.decoder(&packed[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, data, "{c:?}");
             assert_eq!(Compression::from_suffix(c.suffix().as_bytes()), Some(c));
         }
@@ -179,7 +184,11 @@ mod tests {
         let a = Compression::Gzip.compress(b"Package: x\n\n").unwrap();
         let b = Compression::Gzip.compress(b"Package: x\n\n").unwrap();
         assert_eq!(a, b);
-        assert_eq!(&a[4..10], &[0, 0, 0, 0, 2, 3], "mtime 0, XFL 2 (best), OS unix");
+        assert_eq!(
+            &a[4..10],
+            &[0, 0, 0, 0, 2, 3],
+            "mtime 0, XFL 2 (best), OS unix"
+        );
         assert_eq!(
             Compression::Xz.compress(b"abc").unwrap(),
             Compression::Xz.compress(b"abc").unwrap()
@@ -189,11 +198,15 @@ mod tests {
     #[test]
     fn limit_reader_errors_past_the_limit_but_not_at_it() {
         let mut out = Vec::new();
-        LimitReader::new(&[0u8; 10][..], 10, "x").read_to_end(&mut out).unwrap();
+        LimitReader::new(&[0u8; 10][..], 10, "x")
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out.len(), 10);
         let err = LimitReader::new(&[0u8; 11][..], 10, "control.tar")
             .read_to_end(&mut Vec::new())
             .unwrap_err();
-        assert!(err.to_string().contains("control.tar expands to more than 10 bytes"));
+        assert!(err
+            .to_string()
+            .contains("control.tar expands to more than 10 bytes"));
     }
 }

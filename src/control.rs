@@ -141,7 +141,10 @@ impl Paragraph {
         }
         let mut fields = Vec::with_capacity(tags.len());
         for (i, &(start_tag, end_tag, colon, start_value)) in tags.iter().enumerate() {
-            let next = tags.get(i + 1).map(|t| t.0).unwrap_or(sentinel.max(colon + 1));
+            let next = tags
+                .get(i + 1)
+                .map(|t| t.0)
+                .unwrap_or(sentinel.max(colon + 1));
             let raw_end = colon + 1 + trim_end(&data[colon + 1..next]).len();
             let value_start = start_value.min(raw_end).max(colon + 1);
             let value_end = value_start + trim_end(&data[value_start..raw_end]).len();
@@ -209,7 +212,11 @@ impl Paragraph {
     ///    occurrence with the value of the last occurrence.
     /// 3. Rewrites of fields neither in `order` nor in the paragraph.
     pub fn write(&self, out: &mut Vec<u8>, order: &[&str], changes: &[Change]) {
-        let change_for = |name: &[u8]| changes.iter().find(|c| c.name().as_bytes().eq_ignore_ascii_case(name));
+        let change_for = |name: &[u8]| {
+            changes
+                .iter()
+                .find(|c| c.name().as_bytes().eq_ignore_ascii_case(name))
+        };
         for name in order {
             match change_for(name.as_bytes()) {
                 Some(Change::Remove(_)) => {}
@@ -222,7 +229,11 @@ impl Paragraph {
                 }
             }
         }
-        let in_order = |name: &[u8]| order.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(name));
+        let in_order = |name: &[u8]| {
+            order
+                .iter()
+                .any(|o| o.as_bytes().eq_ignore_ascii_case(name))
+        };
         for f in &self.fields {
             let name = &self.data[f.name.clone()];
             if in_order(name) {
@@ -287,7 +298,11 @@ mod tests {
     #[test]
     fn values_are_kept_raw_and_names_take_the_order_spelling() {
         let t = b"package: foo\nversion:1.0\nArchitecture:\tamd64\nmaintainer:   Spaced   Maint <s@x>   \nX-Empty:\nX-Custom: a\n";
-        let got = render(t, &["Package", "Architecture", "Version", "Maintainer"], &[]);
+        let got = render(
+            t,
+            &["Package", "Architecture", "Version", "Maintainer"],
+            &[],
+        );
         assert_eq!(
             got,
             "Package: foo\nArchitecture:\tamd64\nVersion: 1.0\nMaintainer:   Spaced   Maint <s@x>\nX-Empty:\nX-Custom: a\n"
@@ -298,17 +313,26 @@ mod tests {
     fn continuation_lines_are_copied_byte_for_byte() {
         let t = b"Package: p\nConffiles:\n /etc/a 123  \n\t/etc/b 456\nDescription: short\n long  \n .\n";
         let p = Paragraph::parse(t);
-        assert_eq!(p.raw("conffiles").unwrap(), b"\n /etc/a 123  \n\t/etc/b 456");
+        assert_eq!(
+            p.raw("conffiles").unwrap(),
+            b"\n /etc/a 123  \n\t/etc/b 456"
+        );
         assert_eq!(p.raw("Description").unwrap(), b" short\n long  \n .");
         assert_eq!(p.get("Description").unwrap(), b"short\n long  \n .");
-        assert_eq!(render(t, &["Package", "Conffiles"], &[]).lines().nth(1), Some("Conffiles:"));
+        assert_eq!(
+            render(t, &["Package", "Conffiles"], &[]).lines().nth(1),
+            Some("Conffiles:")
+        );
     }
 
     #[test]
     fn duplicates_take_the_last_value() {
         let t = b"Package: p\nDepends: a\nZ-Dup: first\nDepends: b\nz-dup: second\n";
         let got = render(t, &["Package", "Depends"], &[]);
-        assert_eq!(got, "Package: p\nDepends: b\nZ-Dup: second\nz-dup: second\n");
+        assert_eq!(
+            got,
+            "Package: p\nDepends: b\nZ-Dup: second\nz-dup: second\n"
+        );
     }
 
     #[test]
@@ -336,19 +360,38 @@ mod tests {
             Change::Rewrite("Priority", b"optional".to_vec()),
             Change::Rewrite("Section", Vec::new()),
         ];
-        let got = render(t, &["Package", "Status", "Priority", "Section", "Size"], &changes);
+        let got = render(
+            t,
+            &["Package", "Status", "Priority", "Section", "Size"],
+            &changes,
+        );
         assert_eq!(got, "Package: p\nPriority: optional\nSize: 42\nX-A: 1\n");
     }
 
     #[test]
     fn hostile_input_never_panics() {
         for t in [
-            &b""[..], b":", b"\n", b" \n:", b"::::", b"a", b"a:\n", b"\r\r\r", b"x: \n \n \n",
-            b"no colon here\nFoo: bar", b"\xff\xfe: \x00", b"A:\n\n", b" leading: space\n",
+            &b""[..],
+            b":",
+            b"\n",
+            b" \n:",
+            b"::::",
+            b"a",
+            b"a:\n",
+            b"\r\r\r",
+            b"x: \n \n \n",
+            b"no colon here\nFoo: bar",
+            b"\xff\xfe: \x00",
+            b"A:\n\n",
+            b" leading: space\n",
         ] {
             let p = Paragraph::parse(t);
             let mut out = Vec::new();
-            p.write(&mut out, &["Package"], &[Change::Rewrite("Size", b"1".to_vec())]);
+            p.write(
+                &mut out,
+                &["Package"],
+                &[Change::Rewrite("Size", b"1".to_vec())],
+            );
             let _ = p.get("Package");
         }
     }

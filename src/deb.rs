@@ -161,15 +161,23 @@ fn ar_number(field: &[u8], radix: u32) -> Option<u64> {
     if s.is_empty() {
         return Some(0);
     }
-    let s = &s[s.iter().take_while(|b| crate::control::is_space(**b)).count()..];
+    let s = &s[s
+        .iter()
+        .take_while(|b| crate::control::is_space(**b))
+        .count()..];
     let s = s.strip_prefix(b"+").unwrap_or(s);
-    let digits = s.iter().take_while(|b| (**b as char).is_digit(radix)).count();
+    let digits = s
+        .iter()
+        .take_while(|b| (**b as char).is_digit(radix))
+        .count();
     if digits == 0 {
         return None;
     }
     let mut n: u64 = 0;
     for &b in &s[..digits] {
-        n = n.checked_mul(radix as u64)?.checked_add((b as char).to_digit(radix)? as u64)?;
+        n = n
+            .checked_mul(radix as u64)?
+            .checked_add((b as char).to_digit(radix)? as u64)?;
     }
     Some(n)
 }
@@ -223,10 +231,14 @@ impl<R: Read> ArReader<R> {
         ar_number(&head[40..48], 8).ok_or_else(bad)?;
         let mut size = ar_number(&head[48..58], 10).ok_or_else(bad)?;
         let name = if raw_name.starts_with(b"#1/") {
-            let len = ar_number(&head[3..10], 10).filter(|&l| l < 300).ok_or_else(bad)?;
+            let len = ar_number(&head[3..10], 10)
+                .filter(|&l| l < 300)
+                .ok_or_else(bad)?;
             let mut long = vec![0u8; len as usize];
             if read_full(&mut self.inner, &mut long)? < long.len() {
-                return Err(DebErrorKind::Truncated(format!("BSD name of member {shown:?}")));
+                return Err(DebErrorKind::Truncated(format!(
+                    "BSD name of member {shown:?}"
+                )));
             }
             self.consume(len);
             size = size.checked_sub(len).ok_or_else(|| {
@@ -277,7 +289,10 @@ impl<R: Read> ArReader<R> {
         self.consume(skipped);
         let missing_pad_at_eof = self.left.is_none() && self.pad && skipped + 1 == owed;
         if skipped < owed && !missing_pad_at_eof {
-            return Err(DebErrorKind::Truncated(format!("{} bytes missing", owed - skipped)));
+            return Err(DebErrorKind::Truncated(format!(
+                "{} bytes missing",
+                owed - skipped
+            )));
         }
         self.member_left = 0;
         self.pad = false;
@@ -300,7 +315,9 @@ impl<R: Read> Read for MemberReader<'_, R> {
         if self.ar.member_left == 0 || buf.is_empty() {
             return Ok(0);
         }
-        let max = buf.len().min(self.ar.member_left.min(usize::MAX as u64) as usize);
+        let max = buf
+            .len()
+            .min(self.ar.member_left.min(usize::MAX as u64) as usize);
         let n = self.ar.inner.read(&mut buf[..max])?;
         if n == 0 {
             return Err(io::Error::new(
@@ -425,6 +442,34 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
     })
 }
 
+/// Reads [`read_info`] of every path on all cores; results come back in input order.
+pub fn read_infos(paths: &[PathBuf]) -> Vec<Result<DebInfo, DebError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().max(1));
+    if threads <= 1 {
+        return paths.iter().map(|p| read_info(p)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<DebInfo, DebError>>> = Vec::new();
+    results.resize_with(paths.len(), || None);
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(p) = paths.get(i) else { break };
+                let r = read_info(p);
+                slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
+}
+
 /// Strips apt's `./` prefix from a tar member name.
 fn tar_name(path: &[u8]) -> &[u8] {
     match path.strip_prefix(b"./") {
@@ -434,7 +479,11 @@ fn tar_name(path: &[u8]) -> &[u8] {
 }
 
 /// Decompresses a control member and returns its `control` file (the last one, as apt).
-fn extract_control<R: Read>(member: R, c: Compression, shown: &str) -> Result<Vec<u8>, DebErrorKind> {
+fn extract_control<R: Read>(
+    member: R,
+    c: Compression,
+    shown: &str,
+) -> Result<Vec<u8>, DebErrorKind> {
     let member_err = |e: io::Error| DebErrorKind::Member(shown.to_string(), e);
     let dec = c.decoder(member).map_err(member_err)?;
     let mut tar = tar::Archive::new(LimitReader::new(dec, MAX_CONTROL_TAR, "control member"));
@@ -449,7 +498,10 @@ fn extract_control<R: Read>(member: R, c: Compression, shown: &str) -> Result<Ve
             return Err(DebErrorKind::ControlTooLarge(size));
         }
         let mut buf = Vec::with_capacity(size as usize);
-        (&mut entry).take(size).read_to_end(&mut buf).map_err(member_err)?;
+        (&mut entry)
+            .take(size)
+            .read_to_end(&mut buf)
+            .map_err(member_err)?;
         found = Some(buf);
     }
     found.ok_or_else(|| DebErrorKind::NoControlFile(shown.to_string()))
@@ -504,8 +556,16 @@ mod tests {
     fn ar(members: &[(&[u8], &[u8])]) -> Vec<u8> {
         let mut out = AR_MAGIC.to_vec();
         for (name, data) in members {
-            let mut head = format!("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", "", 0, 0, 0, 100644, data.len())
-                .into_bytes();
+            let mut head = format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                "",
+                0,
+                0,
+                0,
+                100644,
+                data.len()
+            )
+            .into_bytes();
             head[..name.len()].copy_from_slice(name);
             out.extend_from_slice(&head);
             out.extend_from_slice(data);
@@ -545,18 +605,33 @@ mod tests {
         assert_eq!(i.control.get("Package").unwrap(), b"foo");
         assert_eq!(i.hashes, Hashes::of_bytes(&d));
         // Also without a known length.
-        assert_eq!(read_info_from(&d[..], None).unwrap().hashes.size, d.len() as u64);
+        assert_eq!(
+            read_info_from(&d[..], None).unwrap().hashes.size,
+            d.len() as u64
+        );
     }
 
     #[test]
     fn gnu_and_bsd_names() {
         let tar = control_tar(b"Package: b\n");
         let mut d = AR_MAGIC.to_vec();
-        for (name, data) in [(&b"debian-binary"[..], &b"2.0\n"[..]), (b"control.tar", &tar[..]), (b"data.tar", &tar[..])] {
+        for (name, data) in [
+            (&b"debian-binary"[..], &b"2.0\n"[..]),
+            (b"control.tar", &tar[..]),
+            (b"data.tar", &tar[..]),
+        ] {
             // BSD ar pads the name with NULs to a multiple of 4.
             let mut padded = name.to_vec();
             padded.resize((name.len() + 3) / 4 * 4, 0);
-            let head = format!("#1/{:<13}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", padded.len(), 0, 0, 0, 100644, data.len() + padded.len());
+            let head = format!(
+                "#1/{:<13}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                padded.len(),
+                0,
+                0,
+                0,
+                100644,
+                data.len() + padded.len()
+            );
             d.extend_from_slice(head.as_bytes());
             d.extend_from_slice(&padded);
             d.extend_from_slice(data);
@@ -565,7 +640,11 @@ mod tests {
             }
         }
         assert_eq!(info(&d).unwrap().control.get("Package").unwrap(), b"b");
-        let gnu = ar(&[(b"debian-binary/", b"2.0\n"), (b"control.tar/", &tar), (b"data.tar/", &tar)]);
+        let gnu = ar(&[
+            (b"debian-binary/", b"2.0\n"),
+            (b"control.tar/", &tar),
+            (b"data.tar/", &tar),
+        ]);
         assert_eq!(info(&gnu).unwrap().control.get("Package").unwrap(), b"b");
     }
 
@@ -578,13 +657,56 @@ mod tests {
             (b"PK\x03\x04 not an ar file".to_vec(), "bad ar magic"),
             (good[..good.len() - 100].to_vec(), "truncated"),
             (good[..70].to_vec(), "truncated"),
-            (ar(&[(b"debian-binary", b"2.0\n"), (b"data.tar", b"")]), "no control.tar member"),
-            (ar(&[(b"debian-binary", b"2.0\n"), (b"control.tar.bz2", b"x"), (b"data.tar", b"")]), "unsupported compression of member control.tar.bz2"),
-            (ar(&[(b"debian-binary", b"3.0\n"), (b"control.tar", &control_tar(b"Package: x\n")), (b"data.tar", b"")]), "unsupported package format version"),
-            (ar(&[(b"debian-binary", b"2.0\n"), (b"control.tar", &control_tar(b"Version: 1\n")), (b"data.tar", b"")]), "no Package field"),
-            (ar(&[(b"debian-binary", b"2.0\n"), (b"control.tar", &control_tar(b"Package: x\n"))]), "no data.tar member"),
-            (ar(&[(b"debian-binary", b"2.0\n"), (b"control.tar.gz", b"garbage"), (b"data.tar", b"")]), "control.tar.gz:"),
-            (ar(&[(b"control.tar", &control_tar(b"Package: x\n")), (b"data.tar", b"")]), "no debian-binary member"),
+            (
+                ar(&[(b"debian-binary", b"2.0\n"), (b"data.tar", b"")]),
+                "no control.tar member",
+            ),
+            (
+                ar(&[
+                    (b"debian-binary", b"2.0\n"),
+                    (b"control.tar.bz2", b"x"),
+                    (b"data.tar", b""),
+                ]),
+                "unsupported compression of member control.tar.bz2",
+            ),
+            (
+                ar(&[
+                    (b"debian-binary", b"3.0\n"),
+                    (b"control.tar", &control_tar(b"Package: x\n")),
+                    (b"data.tar", b""),
+                ]),
+                "unsupported package format version",
+            ),
+            (
+                ar(&[
+                    (b"debian-binary", b"2.0\n"),
+                    (b"control.tar", &control_tar(b"Version: 1\n")),
+                    (b"data.tar", b""),
+                ]),
+                "no Package field",
+            ),
+            (
+                ar(&[
+                    (b"debian-binary", b"2.0\n"),
+                    (b"control.tar", &control_tar(b"Package: x\n")),
+                ]),
+                "no data.tar member",
+            ),
+            (
+                ar(&[
+                    (b"debian-binary", b"2.0\n"),
+                    (b"control.tar.gz", b"garbage"),
+                    (b"data.tar", b""),
+                ]),
+                "control.tar.gz:",
+            ),
+            (
+                ar(&[
+                    (b"control.tar", &control_tar(b"Package: x\n")),
+                    (b"data.tar", b""),
+                ]),
+                "no debian-binary member",
+            ),
         ];
         for (bytes, want) in cases {
             let err = info(&bytes).unwrap_err().to_string();
@@ -621,7 +743,11 @@ mod tests {
         h.set_cksum();
         let mut t = h.as_bytes().to_vec();
         t.extend(std::iter::repeat(0).take(1024));
-        let d = ar(&[(b"debian-binary", b"2.0\n"), (b"control.tar", &t), (b"data.tar", b"")]);
+        let d = ar(&[
+            (b"debian-binary", b"2.0\n"),
+            (b"control.tar", &t),
+            (b"data.tar", b""),
+        ]);
         assert!(matches!(info(&d), Err(DebErrorKind::ControlTooLarge(_))));
     }
 

@@ -218,7 +218,9 @@ mod tests {
             h.sha256_hex(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert!(h.sha512_hex().starts_with("cf83e1357eefb8bdf1542850d66d8007"));
+        assert!(h
+            .sha512_hex()
+            .starts_with("cf83e1357eefb8bdf1542850d66d8007"));
     }
 
     #[test]
@@ -254,7 +256,10 @@ mod tests {
     fn short_reads_and_chunking_do_not_change_the_result() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let whole = Hashes::of_bytes(&data);
-        assert_eq!(hash_reader(OneByte(&data[..5000])).unwrap(), Hashes::of_bytes(&data[..5000]));
+        assert_eq!(
+            hash_reader(OneByte(&data[..5000])).unwrap(),
+            Hashes::of_bytes(&data[..5000])
+        );
         assert_eq!(hash_reader(&data[..]).unwrap(), whole);
         let mut tee = HashingReader::new(&data[..]);
         let mut first = [0u8; 10];

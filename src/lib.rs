@@ -13,6 +13,9 @@
 //! * [`compress`]: member decoders, deterministic index encoders, decompression bounds.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
+//! * [`index`]: Packages stanzas in apt-ftparchive's byte format; override files.
+//! * [`scan`]: finding .deb files in a tree in apt-ftparchive's order.
+//! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
@@ -21,4 +24,7 @@
 pub mod compress;
 pub mod control;
 pub mod deb;
+pub mod ftparchive;
 pub mod hash;
+pub mod index;
+pub mod scan;
