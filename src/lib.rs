@@ -14,17 +14,29 @@
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
 //! * [`index`]: Packages stanzas in apt-ftparchive's byte format; override files.
+//! * [`release`]: suite and component Release files, dates, SOURCE_DATE_EPOCH.
 //! * [`scan`]: finding .deb files in a tree in apt-ftparchive's order.
+//! * [`pool`]: pool paths and the name checks that keep them inside the pool.
+//! * [`sign`]: gpg signatures (InRelease, Release.gpg) and the public key.
+//! * [`publish`]: the lock, the staging area and the ordered atomic switch.
+//! * [`config`]: `elirepo.toml` and the flags that override it.
+//! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod compress;
+pub mod config;
 pub mod control;
 pub mod deb;
 pub mod ftparchive;
 pub mod hash;
 pub mod index;
+pub mod pool;
+pub mod publish;
+pub mod release;
 pub mod scan;
+pub mod sign;

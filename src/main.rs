@@ -25,6 +25,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build and publish the repository (pool, indexes, Release, signatures)
+    #[command(after_help = "Examples:\n  \
+elirepo build --config fixtures/demo/elirepo.toml --repo /tmp/demo-repo\n  \
+elirepo build --repo /srv/repo --suite lenny --arch i386 --arch amd64 \\\n      \
+--deb debs/ --sign-key 0xDEADBEEF --origin XS --label XS")]
+    Build(BuildArgs),
     /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
     #[command(
         override_usage = "elirepo [APT-OPTIONS] packages [APT-OPTIONS] DIR [OVERRIDE [PATHPREFIX]]",
@@ -44,6 +50,159 @@ Example:\n  elirepo packages pool > Packages"
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
         args: Vec<OsString>,
     },
+}
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// Configuration file (TOML); flags override its values
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Repository directory to publish into
+    #[arg(long, value_name = "DIR")]
+    repo: Option<std::path::PathBuf>,
+    /// Suite: publishes dists/SUITE
+    #[arg(long)]
+    suite: Option<String>,
+    /// Codename (default: the suite)
+    #[arg(long)]
+    codename: Option<String>,
+    /// Architecture (repeatable): i386, amd64, ...
+    #[arg(long = "arch", value_name = "ARCH")]
+    architectures: Vec<String>,
+    /// Component (default: main)
+    #[arg(long)]
+    component: Option<String>,
+    /// A .deb file or a directory searched for *.deb (repeatable)
+    #[arg(long = "deb", value_name = "PATH")]
+    debs: Vec<std::path::PathBuf>,
+    /// Release Origin
+    #[arg(long)]
+    origin: Option<String>,
+    /// Release Label
+    #[arg(long)]
+    label: Option<String>,
+    /// Release Description
+    #[arg(long)]
+    description: Option<String>,
+    /// Write Valid-Until this many days after Date
+    #[arg(long, value_name = "DAYS")]
+    valid_for: Option<u32>,
+    /// Do not write by-hash/ copies (nor Acquire-By-Hash)
+    #[arg(long)]
+    no_by_hash: bool,
+    /// gpg key to sign with (id or fingerprint)
+    #[arg(long, value_name = "KEYID")]
+    sign_key: Option<String>,
+    /// gpg home directory holding the key
+    #[arg(long, value_name = "DIR")]
+    gpg_homedir: Option<std::path::PathBuf>,
+    /// Armored secret key file to sign with (imported into a temporary gpg home)
+    #[arg(long, value_name = "FILE")]
+    sign_key_file: Option<std::path::PathBuf>,
+    /// File holding the key's passphrase
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<std::path::PathBuf>,
+    /// Ignore the config file's [sign] table and publish unsigned
+    #[arg(long)]
+    unsigned: bool,
+    /// Fail at once if another build holds the repository's lock
+    #[arg(long)]
+    no_wait: bool,
+    /// Print what the build did as JSON on stdout
+    #[arg(long)]
+    json: bool,
+    /// Print only errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Prints build steps on stderr.
+struct Log {
+    quiet: bool,
+}
+
+impl elirepo::build::Listener for Log {
+    fn step(&mut self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(io::stderr(), "elirepo: {message}");
+        }
+    }
+    fn warn(&mut self, message: &str) {
+        let _ = writeln!(io::stderr(), "elirepo: warning: {message}");
+    }
+}
+
+fn run_build(a: BuildArgs) -> ExitCode {
+    let flags = elirepo::config::BuildFlags {
+        config: a.config,
+        repo: a.repo,
+        suite: a.suite,
+        codename: a.codename,
+        architectures: a.architectures,
+        component: a.component,
+        debs: a.debs,
+        origin: a.origin,
+        label: a.label,
+        description: a.description,
+        valid_for: a.valid_for,
+        no_by_hash: a.no_by_hash,
+        sign_key: a.sign_key,
+        gpg_homedir: a.gpg_homedir,
+        sign_key_file: a.sign_key_file,
+        passphrase_file: a.passphrase_file,
+        unsigned: a.unsigned,
+        no_wait: a.no_wait,
+        ..Default::default()
+    };
+    let opts = match elirepo::config::resolve(flags) {
+        Ok(o) => o,
+        Err(e) => {
+            error(e);
+            return ExitCode::from(2);
+        }
+    };
+    let mut log = Log { quiet: a.quiet };
+    match elirepo::build::build(&opts, &mut log) {
+        Ok(report) => {
+            if a.json {
+                let _ = writeln!(
+                    io::stdout(),
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else if !a.quiet {
+                let suite = &opts.suite;
+                if report.changed {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "elirepo: published {} suite {suite}: {} packages ({} added, {} removed), {} files written, {} removed",
+                        opts.repo.display(),
+                        report.packages.len(),
+                        report.added.len(),
+                        report.removed.len(),
+                        report.files_written,
+                        report.files_removed
+                    );
+                } else {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "elirepo: nothing changed in {} suite {suite}",
+                        opts.repo.display()
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error(e);
+            let _ = writeln!(
+                io::stderr(),
+                "elirepo: nothing was published; {} is unchanged",
+                opts.repo.display()
+            );
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Options of apt-ftparchive that take a separate value.
@@ -136,5 +295,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(hoist_packages(std::env::args_os().collect()));
     match cli.command {
         Command::Packages { args } => run_packages(args),
+        Command::Build(a) => run_build(a),
     }
 }

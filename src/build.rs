@@ -1,0 +1,655 @@
+//! `elirepo build`: from .debs (and netboot inputs) to a published, signed repository.
+//!
+//! This module owns the order of a build; the pieces live elsewhere. It reads and
+//! checks every input first ([`crate::deb`], [`crate::pool`]), computes every file
+//! of the suite in memory (Packages and its compressed variants, component and
+//! suite Release, by-hash copies, signatures), and only then publishes through a
+//! [`Publisher`]: pool files, then by-hash copies and indexes, then `Release`,
+//! `Release.gpg` and `InRelease`, each by rename. Files no longer wanted (pool
+//! files no suite references, old by-hash copies beyond the last few
+//! generations, indexes of dropped architectures) are removed after the new
+//! Release is in place. A build whose inputs did not change rewrites nothing and
+//! keeps the Release `Date`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::compress::Compression;
+use crate::config::BuildOptions;
+use crate::deb::{self, DebError, DebInfo};
+use crate::hash::{hex, Hashes};
+use crate::index::{write_stanza, Overrides, StanzaOptions};
+use crate::pool::PackageId;
+use crate::publish::{Content, PublishError, Publisher, STATE_DIR};
+use crate::release::{self, ReleaseFields};
+use crate::sign::{GpgSigner, SignError};
+
+/// How many generations of by-hash copies stay published.
+pub const BY_HASH_KEEP: usize = 3;
+
+/// Receives what a build is doing, for the front end to show.
+pub trait Listener {
+    /// A step of the build.
+    fn step(&mut self, message: &str);
+    /// Something the user should know.
+    fn warn(&mut self, message: &str);
+}
+
+/// A listener that drops everything.
+pub struct Silent;
+impl Listener for Silent {
+    fn step(&mut self, _: &str) {}
+    fn warn(&mut self, _: &str) {}
+}
+
+/// Why a build published nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An input path is missing or unusable.
+    #[error("{}: {reason}", path.display())]
+    Input {
+        /// The input.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Some .debs cannot be read (all are listed).
+    #[error("{}", list_errors(.0))]
+    Debs(Vec<DebError>),
+    /// Two inputs claim the same package, version and architecture with different bytes.
+    #[error("{} and {}: both are {package} but their contents differ; give only one (or bump the version)", first.display(), second.display())]
+    Duplicate {
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+        /// `name version arch`.
+        package: String,
+    },
+    /// A pool file is already published with other content.
+    #[error("{}: already published with different content than {}; Debian archives never change a published file: bump the version", pool.display(), input.display())]
+    PoolConflict {
+        /// The published file.
+        pool: PathBuf,
+        /// The input.
+        input: PathBuf,
+    },
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// Publishing failed.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// Anything else, with its message.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn list_errors(errors: &[DebError]) -> String {
+    let mut s = String::new();
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            s.push_str("\nelirepo: error: ");
+        }
+        s.push_str(&e.to_string());
+    }
+    if errors.len() > 1 {
+        s.push_str(&format!(
+            "\nelirepo: error: {} .deb files cannot be read; nothing was published",
+            errors.len()
+        ));
+    }
+    s
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BuildReport {
+    /// True if anything published changed.
+    pub changed: bool,
+    /// Packages in the suite, as `name version arch`.
+    pub packages: Vec<String>,
+    /// Packages that were not in the previous Release.
+    pub added: Vec<String>,
+    /// Packages that were in the previous Release and are gone.
+    pub removed: Vec<String>,
+    /// Files renamed into place.
+    pub files_written: usize,
+    /// Files removed.
+    pub files_removed: usize,
+    /// SHA256 of the suite Release.
+    pub release_sha256: String,
+    /// Whether the Release is signed.
+    pub signed: bool,
+    /// The published public key, relative to the repository.
+    pub keyring: Option<String>,
+}
+
+/// One input package.
+struct Input {
+    path: PathBuf,
+    info: DebInfo,
+    id: PackageId,
+    pool: PathBuf,
+}
+
+fn is_deb_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "deb")
+}
+
+/// Expands `--deb` arguments: files as given, directories walked (sorted) for `*.deb`.
+pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
+    let mut out = Vec::new();
+    for a in args {
+        let meta = fs::metadata(a).map_err(|e| BuildError::Input {
+            path: a.clone(),
+            reason: format!("cannot use as --deb input: {e}"),
+        })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            for entry in walkdir::WalkDir::new(a)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
+                let entry = entry.map_err(|e| BuildError::Input {
+                    path: e.path().map_or(a.clone(), Path::to_path_buf),
+                    reason: format!("cannot walk: {e}"),
+                })?;
+                if entry.file_type().is_file() && is_deb_name(entry.path()) {
+                    found.push(entry.into_path());
+                }
+            }
+            out.extend(found);
+        } else if meta.is_file() {
+            out.push(a.clone());
+        } else {
+            return Err(BuildError::Input {
+                path: a.clone(),
+                reason: "not a regular file or directory".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads and checks every input package.
+fn read_inputs(opts: &BuildOptions, paths: &[PathBuf]) -> Result<Vec<Input>, BuildError> {
+    let infos = deb::read_infos(paths);
+    let mut errors = Vec::new();
+    let mut inputs = Vec::new();
+    for (path, info) in paths.iter().zip(infos) {
+        match info {
+            Err(e) => errors.push(e),
+            Ok(info) => match PackageId::from_control(&info.control) {
+                Err(reason) => errors.push(DebError {
+                    path: path.clone(),
+                    kind: deb::DebErrorKind::Member(
+                        "control".into(),
+                        std::io::Error::other(reason),
+                    ),
+                }),
+                Ok(id) => {
+                    if id.arch != "all" && !opts.architectures.contains(&id.arch) {
+                        errors.push(DebError {
+                            path: path.clone(),
+                            kind: deb::DebErrorKind::Member(
+                                "control".into(),
+                                std::io::Error::other(format!(
+                                    "Architecture {} is not one of the suite's ({}); add --arch {} or leave the file out",
+                                    id.arch,
+                                    opts.architectures.join(", "),
+                                    id.arch
+                                )),
+                            ),
+                        });
+                        continue;
+                    }
+                    let pool = id.pool_path(&opts.component);
+                    inputs.push(Input {
+                        path: path.clone(),
+                        info,
+                        id,
+                        pool,
+                    });
+                }
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BuildError::Debs(errors));
+    }
+    // The same package, version and architecture twice: fine if identical, else an error.
+    let mut by_id: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut keep = Vec::with_capacity(inputs.len());
+    for (i, inp) in inputs.iter().enumerate() {
+        let key = (
+            inp.id.name.clone(),
+            inp.id.version.clone(),
+            inp.id.arch.clone(),
+        );
+        match by_id.get(&key) {
+            Some(&j) => {
+                if inputs[j].info.hashes != inp.info.hashes {
+                    return Err(BuildError::Duplicate {
+                        first: inputs[j].path.clone(),
+                        second: inp.path.clone(),
+                        package: format!("{} {} {}", key.0, key.1, key.2),
+                    });
+                }
+            }
+            None => {
+                by_id.insert(key, i);
+                keep.push(i);
+            }
+        }
+    }
+    let mut inputs: Vec<Input> = inputs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, inp)| inp)
+        .collect();
+    inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
+    Ok(inputs)
+}
+
+/// Reads the Filenames listed by every suite's Packages indexes in the repository.
+fn referenced_pool_files(repo: &Path) -> BTreeSet<String> {
+    let mut refs = BTreeSet::new();
+    let dists = repo.join("dists");
+    let walker = walkdir::WalkDir::new(&dists)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "by-hash");
+    let mut seen_dirs: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    let mut candidates = Vec::new();
+    for entry in walker.flatten() {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file()
+            && (name == "Packages" || name == "Packages.xz" || name == "Packages.gz")
+        {
+            candidates.push(entry.into_path());
+        }
+    }
+    // Prefer the uncompressed index of a directory; read one variant per directory.
+    candidates.sort_by_key(|p| {
+        let n = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (p.parent().map(Path::to_path_buf), n != "Packages")
+    });
+    for path in candidates {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if seen_dirs.insert(dir, true).is_some() {
+            continue;
+        }
+        let comp = match path.extension().and_then(|e| e.to_str()) {
+            Some("xz") => Compression::Xz,
+            Some("gz") => Compression::Gzip,
+            _ => Compression::None,
+        };
+        let Ok(f) = fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(dec) = comp.decoder(f) else { continue };
+        let mut text = Vec::new();
+        if crate::compress::LimitReader::new(dec, 1 << 30, "Packages")
+            .read_to_end(&mut text)
+            .is_err()
+        {
+            continue;
+        }
+        for line in text.split(|&b| b == b'\n') {
+            if let Some(v) = line.strip_prefix(b"Filename:") {
+                refs.insert(String::from_utf8_lossy(crate::control::trim(v)).into_owned());
+            }
+        }
+    }
+    refs
+}
+
+/// Package identities (`name version arch`) listed in a Packages index text.
+fn listed_packages(text: &[u8]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for stanza in text
+        .split(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .split(|l| l.is_empty())
+    {
+        let get = |name: &str| {
+            stanza.iter().find_map(|l| {
+                let l = *l;
+                let (k, v) = l.split_at(l.iter().position(|&b| b == b':')?);
+                k.eq_ignore_ascii_case(name.as_bytes())
+                    .then(|| String::from_utf8_lossy(crate::control::trim(&v[1..])).into_owned())
+            })
+        };
+        if let (Some(p), Some(v), Some(a)) = (get("Package"), get("Version"), get("Architecture")) {
+            out.insert(format!("{p} {v} {a}"));
+        }
+    }
+    out
+}
+
+/// Reads the by-hash generation history of a suite, newest first.
+fn read_generations(path: &Path) -> Vec<Vec<String>> {
+    fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .map(|l| l.split_whitespace().map(str::to_string).collect())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs a build; see the module documentation.
+pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport, BuildError> {
+    let now = release::build_time().map_err(BuildError::Other)?;
+    let pinned_time = std::env::var_os("SOURCE_DATE_EPOCH").is_some();
+    if !opts.netboot.is_empty() {
+        return Err(BuildError::Other(
+            "netboot inputs are not supported by this build of elirepo".into(),
+        ));
+    }
+
+    // 1. Inputs, all checked before anything is touched.
+    let signer = match &opts.sign {
+        Some(s) => Some(GpgSigner::new(s)?),
+        None => None,
+    };
+    let paths = collect_debs(&opts.debs)?;
+    log.step(&format!("reading {} .deb files", paths.len()));
+    let inputs = read_inputs(opts, &paths)?;
+
+    // 2. The indexes of every architecture.
+    let suite_dir = PathBuf::from("dists").join(&opts.suite);
+    let mut index_files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let stanza_opts = StanzaOptions::default();
+    let no_overrides = Overrides::default();
+    let mut all_packages = BTreeSet::new();
+    for arch in &opts.architectures {
+        let mut packages = Vec::new();
+        for inp in inputs
+            .iter()
+            .filter(|i| i.id.arch == *arch || i.id.arch == "all")
+        {
+            write_stanza(
+                &mut packages,
+                &inp.info.control,
+                &inp.info.hashes,
+                inp.pool.as_os_str().as_encoded_bytes(),
+                &stanza_opts,
+                &no_overrides,
+                Some(arch),
+            );
+        }
+        let dir = format!("{}/binary-{arch}", opts.component);
+        let gz = Compression::Gzip
+            .compress(&packages)
+            .map_err(|e| BuildError::Other(e.to_string()))?;
+        let xz = Compression::Xz
+            .compress(&packages)
+            .map_err(|e| BuildError::Other(e.to_string()))?;
+        index_files.insert(format!("{dir}/Packages"), packages);
+        index_files.insert(format!("{dir}/Packages.gz"), gz);
+        index_files.insert(format!("{dir}/Packages.xz"), xz);
+        index_files.insert(
+            format!("{dir}/Release"),
+            release::write_component_release(
+                &opts.suite,
+                opts.origin.as_deref(),
+                opts.label.as_deref(),
+                &opts.component,
+                arch,
+            ),
+        );
+    }
+    for inp in &inputs {
+        all_packages.insert(format!(
+            "{} {} {}",
+            inp.id.name, inp.id.version, inp.id.arch
+        ));
+    }
+    let listed: BTreeMap<String, Hashes> = index_files
+        .iter()
+        .map(|(p, b)| (p.clone(), Hashes::of_bytes(b)))
+        .collect();
+
+    // 3. The suite Release, keeping the previous Date when nothing else changed.
+    let fields = |date: String, valid_until: Option<String>| ReleaseFields {
+        origin: opts.origin.clone(),
+        label: opts.label.clone(),
+        suite: opts.suite.clone(),
+        codename: opts.codename.clone(),
+        date,
+        valid_until,
+        architectures: opts.architectures.clone(),
+        components: vec![opts.component.clone()],
+        description: opts.description.clone(),
+        acquire_by_hash: opts.by_hash,
+    };
+    let valid_until = |t: i64| {
+        opts.valid_for
+            .map(|d| release::format_date(t + d as i64 * 86_400))
+    };
+    let mut release_bytes = release::write_release(
+        &fields(release::format_date(now), valid_until(now)),
+        &listed,
+    );
+    let release_path = opts.repo.join(&suite_dir).join("Release");
+    let old_release = fs::read(&release_path).ok();
+    let mut previous_packages = BTreeSet::new();
+    if let Some(old) = &old_release {
+        if let Ok(parsed) = release::parse_release(&String::from_utf8_lossy(old)) {
+            if !pinned_time {
+                if let Some(old_date) = parsed.field("Date") {
+                    let old_valid = parsed.field("Valid-Until").map(str::to_string);
+                    let candidate = release::write_release(
+                        &fields(old_date.to_string(), old_valid.clone()),
+                        &listed,
+                    );
+                    let fresh_enough = match (
+                        opts.valid_for,
+                        old_valid.as_deref().and_then(release::parse_date),
+                    ) {
+                        (None, _) => true,
+                        (Some(days), Some(until)) => until - now > days as i64 * 86_400 / 2,
+                        (Some(_), None) => false,
+                    };
+                    if &candidate == old && fresh_enough {
+                        release_bytes = candidate;
+                    }
+                }
+            }
+        }
+        for arch in &opts.architectures {
+            let p = opts
+                .repo
+                .join(&suite_dir)
+                .join(&opts.component)
+                .join(format!("binary-{arch}/Packages"));
+            if let Ok(text) = fs::read(p) {
+                previous_packages.extend(listed_packages(&text));
+            }
+        }
+    }
+    let release_unchanged = old_release.as_deref() == Some(&release_bytes[..]);
+
+    // 4. Signatures (reused when the Release did not change, since gpg's are not reproducible).
+    let mut signed_files: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut keyring: Option<(String, Vec<u8>)> = None;
+    if let Some(signer) = &signer {
+        let public = signer.public_key()?;
+        let name = opts
+            .label
+            .as_deref()
+            .or(opts.origin.as_deref())
+            .unwrap_or("elirepo")
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>();
+        keyring = Some((format!("{name}-archive-keyring.gpg"), public));
+        let suite_abs = opts.repo.join(&suite_dir);
+        let old_in = fs::read(suite_abs.join("InRelease")).ok();
+        let old_gpg = fs::read(suite_abs.join("Release.gpg")).ok();
+        let keyring_same = keyring
+            .as_ref()
+            .is_some_and(|(n, k)| fs::read(opts.repo.join(n)).ok().as_ref() == Some(k));
+        match (release_unchanged && keyring_same, old_in, old_gpg) {
+            (true, Some(i), Some(g)) => {
+                signed_files.push(("Release.gpg", g));
+                signed_files.push(("InRelease", i));
+            }
+            _ => {
+                log.step(&format!("signing Release with key {}", signer.key()));
+                signed_files.push(("Release.gpg", signer.detach_sign(&release_bytes)?));
+                signed_files.push(("InRelease", signer.clearsign(&release_bytes)?));
+            }
+        }
+    } else {
+        log.warn("the repository is not signed: apt clients need [trusted=yes]; give --sign-key to sign it");
+    }
+
+    // 5. Publish: stage everything, then switch in order.
+    let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
+    let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
+    for inp in &inputs {
+        let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
+        let dest = opts.repo.join(&inp.pool);
+        if dest.exists() && !publisher.is_current(&inp.pool, &content) {
+            return Err(BuildError::PoolConflict {
+                pool: dest,
+                input: inp.path.clone(),
+            });
+        }
+        publisher.stage(&inp.pool, &content)?;
+    }
+    let mut by_hash_paths = Vec::new();
+    if opts.by_hash {
+        for (rel, bytes) in &index_files {
+            if rel.ends_with("/Release") {
+                continue;
+            }
+            let h = &listed[rel];
+            let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
+            for (alg, digest) in [("SHA256", hex(&h.sha256)), ("SHA512", hex(&h.sha512))] {
+                let p = suite_dir.join(dir).join("by-hash").join(alg).join(digest);
+                publisher.stage(&p, &Content::Bytes(bytes.clone()))?;
+                by_hash_paths.push(p);
+            }
+        }
+    }
+    for (rel, bytes) in &index_files {
+        let p = suite_dir.join(rel);
+        publisher.stage(&p, &Content::Bytes(bytes.clone()))?;
+        wanted.insert(p);
+    }
+    if let Some((name, key)) = &keyring {
+        publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
+    }
+    publisher.stage(
+        &suite_dir.join("Release"),
+        &Content::Bytes(release_bytes.clone()),
+    )?;
+    wanted.insert(suite_dir.join("Release"));
+    for (name, bytes) in &signed_files {
+        publisher.stage(&suite_dir.join(name), &Content::Bytes(bytes.clone()))?;
+        wanted.insert(suite_dir.join(name));
+    }
+    let generations_path = PathBuf::from(STATE_DIR).join(format!("by-hash-{}", opts.suite));
+    let mut generations = read_generations(&opts.repo.join(&generations_path));
+    let this_gen: Vec<String> = by_hash_paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if generations.first() != Some(&this_gen) {
+        generations.insert(0, this_gen);
+    }
+    generations.truncate(BY_HASH_KEEP);
+    let gen_text: String = generations.iter().map(|g| g.join(" ") + "\n").collect();
+    publisher.stage(&generations_path, &Content::Bytes(gen_text.into_bytes()))?;
+
+    log.step(&format!(
+        "publishing {} changed files",
+        publisher.staged_count()
+    ));
+    let files_written = publisher.commit()?;
+
+    // 6. Clean up what the new Release no longer references.
+    let kept_by_hash: BTreeSet<String> = generations.iter().flatten().cloned().collect();
+    let mut removed = 0usize;
+    let suite_abs = opts.repo.join(&suite_dir);
+    let mut stale = Vec::new();
+    for entry in walkdir::WalkDir::new(&suite_abs).into_iter().flatten() {
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(&opts.repo)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        let in_by_hash = rel.components().any(|c| c.as_os_str() == "by-hash");
+        let keep = if in_by_hash {
+            kept_by_hash.contains(&rel.display().to_string())
+        } else {
+            wanted.contains(&rel)
+        };
+        if !keep {
+            stale.push(rel);
+        }
+    }
+    for rel in stale {
+        publisher.remove(&rel)?;
+        removed += 1;
+    }
+    let refs = referenced_pool_files(&opts.repo);
+    let pool_abs = opts.repo.join("pool");
+    let mut unreferenced = Vec::new();
+    for entry in walkdir::WalkDir::new(&pool_abs).into_iter().flatten() {
+        let p = entry.path();
+        if entry.file_type().is_file()
+            && p.extension()
+                .is_some_and(|e| e == "deb" || e == "udeb" || e == "ddeb")
+        {
+            let rel = p.strip_prefix(&opts.repo).unwrap_or(p).to_path_buf();
+            if !refs.contains(&rel.display().to_string()) {
+                unreferenced.push(rel);
+            }
+        }
+    }
+    for rel in unreferenced {
+        publisher.remove(&rel)?;
+        removed += 1;
+    }
+    publisher.finish()?;
+
+    let changed = files_written > 0 || removed > 0;
+    Ok(BuildReport {
+        changed,
+        added: all_packages
+            .difference(&previous_packages)
+            .cloned()
+            .collect(),
+        removed: previous_packages
+            .difference(&all_packages)
+            .cloned()
+            .collect(),
+        packages: all_packages.into_iter().collect(),
+        files_written,
+        files_removed: removed,
+        release_sha256: Hashes::of_bytes(&release_bytes).sha256_hex(),
+        signed: signer.is_some(),
+        keyring: keyring.map(|(n, _)| n),
+    })
+}
