@@ -43,7 +43,7 @@ for para in sys.stdin.read().split("\n\n"):
     key = (f["Package"], f.get("Architecture", ""))
     pkgs[key] = (int(f.get("Size", "0")), f.get("Version", ""))
 names = sorted(pkgs)
-def pick(pred, count, maxsize=5_000_000):
+def pick(pred, count, maxsize=5_000_000):  # by a fixed stride over the sorted names
     c = [k for k in names if pred(k) and 0 < pkgs[k][0] <= maxsize]
     if not c:
         return []
@@ -60,7 +60,8 @@ add(pick(lambda k: k[0].startswith("lib") and k[1] == "amd64", n * 30 // 100))
 add(pick(lambda k: k[1] == "all", n * 25 // 100))
 add(pick(lambda k: ":" in pkgs[k][1] and k[1] != "i386", n * 15 // 100))
 add(pick(lambda k: k[1] == "i386", n * 5 // 100))
-add(pick(lambda k: k[1] == "amd64", n * 3 // 100, maxsize=40_000_000)[1::2])   # a few big ones
+big = [k for k in names if k[1] == "amd64" and 5_000_000 < pkgs[k][0] <= 60_000_000]
+add(big[:: max(1, len(big) // (n * 6 // 100))][: n * 6 // 100])                  # some big ones
 rest = n - len(chosen)
 add(pick(lambda k: k not in chosen and k[1] != "i386", max(rest, 0)))
 for name, arch in chosen:
