@@ -132,6 +132,22 @@ $W "$P/a.b/odd-overwrite_1.0_amd64.deb" --control "$tmp/odd-overwrite.control" -
 ctl odd-minimal $'Package: odd-minimal\nX-Only: this\n'
 $W "$P/a/odd-minimal.deb" --control "$tmp/odd-minimal.control" --ctrl-comp none --data-comp none
 
+# --- control syntax corner cases (packages/a/syntax/) -------------------------
+# Each is what apt 2.6.2 accepts; the comments say what it prints.
+syn() { ctl "syn-$1" "$2"; $W "$P/a/syntax/$1_1.0_amd64.deb" --control "$tmp/syn-$1.control"; }
+syn nocolon $'Package: nocolon\nthis line has no colon\nVersion: 1\n'       # printed as an unknown "field" without a colon
+syn spacecolon $'Package: spacecolon\nFoo : bar\nVersion : 2\n'             # name trimmed: "Foo: bar", "Version: 2"
+syn contfirst $' leading continuation\nPackage: contfirst\nVersion: 1\n'    # the leading continuation line is dropped
+syn nonl $'Package: nonl\nVersion: 1\nDescription: no final newline'       # no trailing newline at all
+syn pkgspace $'Package:   pkgspace   \nVersion: 1\n'                       # "Package:   pkgspace"
+syn duppkg $'Package: first\nVersion: 1\nPackage: second\n'                # last Package wins
+syn descempty $'Package: descempty\nDescription:\n line one\n line two\n'   # short description on the next line
+syn desconly $'Package: desconly\nDescription:    \n'                      # empty Description
+syn oddname $'Package: oddname\nX_Under.Dot: v\nX-Colon:: double\n:empty-name\n'  # "X-Colon: : double", ": empty-name"
+syn leadblank $'\nPackage: leadblank\nVersion: 1\n'                        # ONE leading blank line is skipped
+syn leadspace $' \nPackage: leadspace\nVersion: 1\n'                       # a leading space-only line too
+syn tabcont $'Package: tabcont\nDescription: a\n\tb\n'                     # tab continuation right after the first line
+
 # --- names and places -------------------------------------------------------
 std Zcow 1.0 amd64 $'Section: misc\n' > "$tmp/Zcow.control"
 $W "$P/Zcow.deb" --control "$tmp/Zcow.control"                 # no _arch in the name
@@ -176,6 +192,15 @@ printf 'x  ./usr/share/doc/fixture/README\n' > "$tmp/md5sums"
 $W "$B/no-control-file_1.0_amd64.deb" --no-control-file --control-entry "./md5sums=$tmp/md5sums"
 printf 'Version: 1.0\nArchitecture: amd64\nMaintainer: No Name <n@example.org>\nDescription: no package field\n' > "$tmp/nopkg.control"
 $W "$B/no-package-field_1.0_amd64.deb" --control "$tmp/nopkg.control"
+# Control files apt cannot read a Package field from.
+printf '\n\nPackage: leading-blanks\nVersion: 1.0\n' > "$tmp/b1.control"   # one blank line is fine, two are not
+$W "$B/control-two-leading-blanks_1.0_amd64.deb" --control "$tmp/b1.control"
+printf '# comment\nPackage: comment-first\nVersion: 1.0\n' > "$tmp/b2.control"
+$W "$B/control-comment-first_1.0_amd64.deb" --control "$tmp/b2.control"
+: > "$tmp/b3.control"
+$W "$B/control-empty_1.0_amd64.deb" --control "$tmp/b3.control"
+printf 'Package:\nVersion: 1.0\nDescription: empty package name\n' > "$tmp/b4.control"
+$W "$B/package-empty-value_1.0_amd64.deb" --control "$tmp/b4.control"
 $W "$B/debian-binary-3.0_1.0_amd64.deb" --control "$tmp/broken.control" --debian-binary '3.0\n'
 $W "$B/size-too-large_1.0_amd64.deb" --control "$tmp/broken.control" --lie-size 999999
 

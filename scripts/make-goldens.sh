@@ -92,6 +92,9 @@ longdesc-false-after|.|packages packages/a -o APT::FTPArchive::LongDescription=f
 longdesc-true|.|-o APT::FTPArchive::LongDescription=true packages packages/a.b
 longdesc-nohash-arch|.|-a amd64 --no-md5 --no-sha1 -o APT::FTPArchive::LongDescription=false packages ./packages/a.b "" deb
 quiet|.|-q packages packages/a.b
+syntax|.|packages packages/a/syntax
+syntax-longdesc|packages/a|-o APT::FTPArchive::LongDescription=false packages syntax
+syntax-override|packages/a/syntax|packages . ../../../override
 mixed|.|packages mixed
 mixed-inside|mixed|packages .
 mixed-override|.|packages mixed override pool
