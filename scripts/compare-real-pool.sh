@@ -72,6 +72,10 @@ for name, arch in chosen:
 download_pool() {
     mkdir -p "$POOL/incoming"
     select_packages > "$POOL/packages.list"
+    if [ ! -s "$POOL/packages.list" ]; then
+        echo "no packages known to apt-cache: run 'apt-get update' first" >&2
+        exit 2
+    fi
     echo "downloading $(wc -l < "$POOL/packages.list") packages into $POOL ..." >&2
     (
         cd "$POOL/incoming"
@@ -131,4 +135,8 @@ run_case() { # name, args...
 run_case plain packages pool
 run_case longdesc-false -o APT::FTPArchive::LongDescription=false packages pool
 run_case arch-i386 -a i386 packages pool/ "" deb
+# An override for every third package, maintainer rewrites included.
+awk '/^Package: /{n++; if (n % 3 == 0) print $2 " important admin"; if (n % 7 == 0) print $2 "/amd64 extra net New Maint <new@example.org>"}' \
+    "$out/plain.apt" > "$out/override"
+run_case override-dotslash-nohash --no-md5 --no-sha1 packages ./pool "$out/override" deb
 exit $fail
