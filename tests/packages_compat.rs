@@ -876,3 +876,69 @@ fn broken_fixtures_each_alone() {
     }
     check(problems);
 }
+
+// ---------------------------------------------------------------------------
+// The harness itself
+// ---------------------------------------------------------------------------
+
+/// DebBuilder output is deterministic, has the member names and ar name
+/// style asked for, and dpkg-deb reads it (control and data, every
+/// compression).
+#[test]
+fn debbuilder_output_is_deterministic_and_dpkg_reads_it() {
+    let b = DebBuilder::new("det").field("Depends", "x");
+    assert_eq!(
+        b.build(),
+        b.clone().build(),
+        "DebBuilder is not deterministic"
+    );
+    let gnu = DebBuilder::new("g").ar_style(ArStyle::Gnu).build();
+    assert!(
+        gnu.starts_with(b"!<arch>\ndebian-binary/  1700000000"),
+        "GNU names end in '/'"
+    );
+    let bsd = DebBuilder::new("b").build();
+    assert!(
+        bsd.starts_with(b"!<arch>\ndebian-binary   1700000000"),
+        "BSD names are space padded"
+    );
+    if !have_tool("dpkg-deb") {
+        return;
+    }
+    let tmp = tempdir();
+    for c in Comp::ALL {
+        for d in Comp::ALL {
+            let name = format!("dd-{c:?}-{d:?}").to_lowercase();
+            let path = tmp.path().join(format!("{name}.deb"));
+            DebBuilder::new(&name)
+                .control_compression(c)
+                .data_compression(d)
+                .data_file("usr/bin/tool", b"#!/bin/sh\n".to_vec(), 0o755)
+                .data_symlink("usr/bin/alias", "tool")
+                .write_to(&path)
+                .unwrap();
+            let f = output_of(
+                std::process::Command::new("dpkg-deb")
+                    .args(["-f"])
+                    .arg(&path)
+                    .arg("Package"),
+            );
+            // dpkg-deb reads control.tar{,.gz,.xz,.zst} only.
+            if Comp::CONTROL_OK.contains(&c) {
+                assert_eq!(
+                    String::from_utf8_lossy(&f.stdout).trim(),
+                    name,
+                    "dpkg-deb -f on {c:?}/{d:?}: {}",
+                    String::from_utf8_lossy(&f.stderr)
+                );
+                let l = output_of(std::process::Command::new("dpkg-deb").arg("-c").arg(&path));
+                let listing = String::from_utf8_lossy(&l.stdout);
+                assert!(
+                    l.status.success() && listing.contains("./usr/bin/alias -> tool"),
+                    "dpkg-deb -c on {c:?}/{d:?}:\n{listing}{}",
+                    String::from_utf8_lossy(&l.stderr)
+                );
+            }
+        }
+    }
+}

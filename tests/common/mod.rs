@@ -572,8 +572,15 @@ impl DebBuilder {
                     DataEntry::Symlink { path, target } => {
                         let mut h = self.tar_header(tar::EntryType::Symlink, 0o777);
                         h.set_size(0);
-                        t.append_link(&mut h, format!("./{path}"), target)
-                            .expect("tar symlink");
+                        let name = format!("./{path}");
+                        if name.len() < 100 && target.len() < 100 {
+                            set_raw_name(&mut h, &name);
+                            h.set_link_name(target).expect("tar link name");
+                            h.set_cksum();
+                            t.append(&h, io::empty()).expect("tar symlink");
+                        } else {
+                            t.append_link(&mut h, name, target).expect("tar symlink");
+                        }
                     }
                 }
             }
