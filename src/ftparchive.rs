@@ -199,12 +199,7 @@ pub fn parse_args(args: &[OsString]) -> Result<PackagesArgs, UsageError> {
             "usage: elirepo packages DIR [OVERRIDE [PATHPREFIX]]".into(),
         ));
     }
-    if rest.len() > 3 {
-        return Err(UsageError(format!(
-            "too many arguments: {:?} (usage: elirepo packages DIR [OVERRIDE [PATHPREFIX]])",
-            rest[3]
-        )));
-    }
+    // apt-ftparchive ignores arguments after PATHPREFIX; so do we.
     Ok(PackagesArgs {
         dir: rest[0].clone(),
         override_file: rest.get(1).filter(|o| !o.is_empty()).map(PathBuf::from),
@@ -354,7 +349,10 @@ mod tests {
     fn bad_command_lines_are_usage_errors() {
         assert!(parse(&["packages"]).is_err());
         assert!(parse(&["sources", "x"]).is_err());
-        assert!(parse(&["packages", "a", "b", "c", "d"]).is_err());
+        assert!(
+            parse(&["packages", "a", "b", "c", "d"]).is_ok(),
+            "extra arguments are ignored like apt"
+        );
         assert!(parse(&["--frobnicate", "packages", "a"]).is_err());
         assert!(parse(&["packages", "a", "-o"]).is_err());
     }

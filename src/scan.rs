@@ -74,15 +74,27 @@ pub fn scan(dir: &OsStr, patterns: &Patterns) -> io::Result<Vec<Found>> {
     let mut found = Vec::new();
     let mut walk = walkdir::WalkDir::new(&root).follow_links(true).into_iter();
     while let Some(entry) = walk.next() {
-        let Ok(entry) = entry else { continue };
+        let entry = match entry {
+            Ok(e) => e,
+            // ftw gives up on a link that loops onto itself (ELOOP); so do we.
+            Err(e) if e.io_error().and_then(io::Error::raw_os_error) == Some(40) => {
+                let path = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                return Err(io::Error::new(
+                    io::ErrorKind::Other,
+                    format!("tree walking failed at {path}: too many levels of symbolic links"),
+                ));
+            }
+            // Dangling links and unreadable entries are skipped, as ftw reports them and goes on.
+            Err(_) => continue,
+        };
         if entry.file_type().is_dir() {
             let Ok(meta) = entry.metadata() else { continue };
             if !seen_dirs.insert((meta.dev(), meta.ino())) {
                 walk.skip_current_dir();
             }
-            continue;
-        }
-        if entry.depth() == 0 {
             continue;
         }
         let path = entry.path();
