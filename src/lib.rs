@@ -16,6 +16,7 @@
 //! * [`index`]: Packages stanzas in apt-ftparchive's byte format; override files.
 //! * [`release`]: suite and component Release files, dates, SOURCE_DATE_EPOCH.
 //! * [`scan`]: finding .deb files in a tree in apt-ftparchive's order.
+//! * [`nfsroot`]: kernels and initrds of a FAI nfsroot, links resolved inside it.
 //! * [`pool`]: pool paths and the name checks that keep them inside the pool.
 //! * [`sign`]: gpg signatures (InRelease, Release.gpg) and the public key.
 //! * [`publish`]: the lock, the staging area and the ordered atomic switch.
@@ -35,6 +36,7 @@ pub mod deb;
 pub mod ftparchive;
 pub mod hash;
 pub mod index;
+pub mod nfsroot;
 pub mod pool;
 pub mod publish;
 pub mod release;
