@@ -12,7 +12,10 @@
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
+//! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
+
+pub mod xen;
