@@ -23,6 +23,7 @@
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
+//! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
@@ -42,3 +43,4 @@ pub mod publish;
 pub mod release;
 pub mod scan;
 pub mod sign;
+pub mod xen;
