@@ -20,6 +20,7 @@ use crate::compress::Compression;
 use crate::config::BuildOptions;
 use crate::deb::{self, DebError, DebInfo};
 use crate::hash::{hex, Hashes};
+use crate::netboot;
 use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::pool::PackageId;
 use crate::publish::{Content, PublishError, Publisher, STATE_DIR};
@@ -83,6 +84,9 @@ pub enum BuildError {
     /// Publishing failed.
     #[error(transparent)]
     Publish(#[from] PublishError),
+    /// The netboot kernel or initrd cannot be published.
+    #[error(transparent)]
+    Netboot(#[from] netboot::NetbootError),
     /// Anything else, with its message.
     #[error("{0}")]
     Other(String),
@@ -126,6 +130,27 @@ pub struct BuildReport {
     pub signed: bool,
     /// The published public key, relative to the repository.
     pub keyring: Option<String>,
+    /// The netboot trees: architecture, VERSION, kernel and initrd.
+    pub netboot: Vec<NetbootReport>,
+}
+
+/// One published netboot tree.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct NetbootReport {
+    /// `i386` or `amd64`.
+    pub arch: String,
+    /// The VERSION directory `current` points to.
+    pub version: String,
+    /// Kernel release, from its setup header.
+    pub kernel_release: Option<String>,
+    /// SHA256 of the kernel.
+    pub kernel_sha256: String,
+    /// Size of the kernel.
+    pub kernel_size: u64,
+    /// SHA256 of the initrd.
+    pub initrd_sha256: String,
+    /// Size of the initrd.
+    pub initrd_size: u64,
 }
 
 /// One input package.
@@ -363,6 +388,25 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     let paths = collect_debs(&opts.debs)?;
     log.step(&format!("reading {} .deb files", paths.len()));
     let inputs = read_inputs(opts, &paths)?;
+    let checks = netboot::Checks {
+        allow_oversize: opts.allow_oversize,
+        force: opts.force,
+    };
+    let mut chosen = Vec::new();
+    for n in &opts.netboot {
+        log.step(&format!("checking the netboot kernel and initrd for installer-{}", n.arch));
+        let c = netboot::prepare(n, checks, &mut |m| log.warn(m))?;
+        log.step(&format!(
+            "installer-{}: {} ({}, {})",
+            c.arch,
+            c.source,
+            c.kernel_report.release().unwrap_or("unknown version"),
+            c.kernel_report.verdict.label()
+        ));
+        chosen.push(c);
+    }
+    // From here on the repository's current state matters: hold its lock.
+    let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
 
     // 2. The indexes of every architecture.
     let suite_dir = PathBuf::from("dists").join(&opts.suite);
@@ -413,10 +457,12 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             inp.id.name, inp.id.version, inp.id.arch
         ));
     }
-    let listed: BTreeMap<String, Hashes> = index_files
+    let mut listed: BTreeMap<String, Hashes> = index_files
         .iter()
         .map(|(p, b)| (p.clone(), Hashes::of_bytes(b)))
         .collect();
+    let tree = netboot::plan(&chosen, &opts.repo, &suite_dir, now, opts.no_symlinks)?;
+    listed.extend(tree.listed.iter().map(|(k, v)| (k.clone(), v.clone())));
 
     // 3. The suite Release, keeping the previous Date when nothing else changed.
     let fields = |date: String, valid_until: Option<String>| ReleaseFields {
@@ -521,8 +567,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
 
     // 5. Publish: stage everything, then switch in order.
-    let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
-    let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut wanted: BTreeSet<PathBuf> = tree.wanted.iter().cloned().collect();
     for inp in &inputs {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
         let dest = opts.repo.join(&inp.pool);
@@ -533,6 +578,9 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             });
         }
         publisher.stage(&inp.pool, &content)?;
+    }
+    for (rel, content) in &tree.files {
+        publisher.stage(rel, content)?;
     }
     let mut by_hash_paths = Vec::new();
     if opts.by_hash {
@@ -553,6 +601,9 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         let p = suite_dir.join(rel);
         publisher.stage(&p, &Content::Bytes(bytes.clone()))?;
         wanted.insert(p);
+    }
+    for (rel, content) in &tree.switch {
+        publisher.stage(rel, content)?;
     }
     if let Some((name, key)) = &keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
@@ -610,7 +661,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         }
     }
     for rel in stale {
+        if tree.remove.iter().any(|d| rel.starts_with(d)) {
+            continue;
+        }
         publisher.remove(&rel)?;
+        removed += 1;
+    }
+    for dir in &tree.remove {
+        publisher.remove_dir(dir)?;
         removed += 1;
     }
     let refs = referenced_pool_files(&opts.repo);
@@ -651,5 +709,17 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         release_sha256: Hashes::of_bytes(&release_bytes).sha256_hex(),
         signed: signer.is_some(),
         keyring: keyring.map(|(n, _)| n),
+        netboot: chosen
+            .iter()
+            .map(|c| NetbootReport {
+                arch: c.arch.clone(),
+                version: tree.versions.get(&c.arch).cloned().unwrap_or_default(),
+                kernel_release: c.kernel_report.release().map(str::to_string),
+                kernel_sha256: c.kernel_hashes.sha256_hex(),
+                kernel_size: c.kernel_hashes.size,
+                initrd_sha256: c.initrd_hashes.sha256_hex(),
+                initrd_size: c.initrd_hashes.size,
+            })
+            .collect(),
     })
 }

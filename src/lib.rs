@@ -23,6 +23,10 @@
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
+//! * [`initrd`]: is this an initrd, and for which kernel (formats, early cpio, modules).
+//! * [`netboot`]: the eliloader tree: the pair to publish, its checks, its layout.
+//! * [`verify`]: `elirepo verify`, the repository as eliloader and apt see it.
+//! * [`xe`]: the `xe` commands of the XenServer recipe.
 //! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
@@ -37,10 +41,14 @@ pub mod deb;
 pub mod ftparchive;
 pub mod hash;
 pub mod index;
+pub mod initrd;
+pub mod netboot;
 pub mod nfsroot;
 pub mod pool;
 pub mod publish;
 pub mod release;
 pub mod scan;
 pub mod sign;
+pub mod verify;
+pub mod xe;
 pub mod xen;

@@ -31,6 +31,59 @@ elirepo build --config fixtures/demo/elirepo.toml --repo /tmp/demo-repo\n  \
 elirepo build --repo /srv/repo --suite lenny --arch i386 --arch amd64 \\\n      \
 --deb debs/ --sign-key 0xDEADBEEF --origin XS --label XS")]
     Build(BuildArgs),
+    /// Check a published repository (directory or http:// URL) as eliloader and apt use it
+    #[command(after_help = "Exit status: 0 everything holds, 1 problems found, 2 could not check.\n\nExamples:\n  \
+elirepo verify /srv/debian-custom --keyring /srv/debian-custom/mysite-archive-keyring.gpg\n  \
+elirepo verify http://repo.example.com/debian-custom --suite lenny --json")]
+    Verify {
+        /// Repository directory or http:// URL
+        target: String,
+        /// Suite to check (repeatable; default: every suite of a directory)
+        #[arg(long = "suite", value_name = "SUITE")]
+        suites: Vec<String>,
+        /// Architecture to check (repeatable; default: the Release's)
+        #[arg(long = "arch", value_name = "ARCH")]
+        archs: Vec<String>,
+        /// Keyring to verify InRelease and Release.gpg with (gpgv)
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<std::path::PathBuf>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the xe commands that point a XenServer template at the repository
+    XeCommands {
+        /// Repository URL as eliloader will fetch it (http:// or ftp://)
+        #[arg(long, value_name = "URL")]
+        repo_url: String,
+        /// Suite (other-config:debian-release)
+        #[arg(long)]
+        suite: String,
+        /// Architecture (other-config:install-arch): i386 or amd64
+        #[arg(long)]
+        arch: String,
+        /// Template UUID
+        #[arg(long, value_name = "UUID")]
+        template: Option<String>,
+        /// FAI nfsroot as HOST:PATH, for the template's PV-args
+        #[arg(long, value_name = "HOST:PATH")]
+        nfsroot: Option<String>,
+        /// FAI_ACTION for PV-args (default install)
+        #[arg(long, value_name = "ACTION")]
+        fai_action: Option<String>,
+        /// A VM whose interrupted installation to re-arm
+        #[arg(long, value_name = "UUID")]
+        vm: Option<String>,
+    },
+    /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
+    #[command(after_help = "Example:\n  elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-56-amd64")]
+    Kernel {
+        /// bzImage, ELF vmlinux, or gzipped ELF
+        file: std::path::PathBuf,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
     #[command(
         override_usage = "elirepo [APT-OPTIONS] packages [APT-OPTIONS] DIR [OVERRIDE [PATHPREFIX]]",
@@ -108,6 +161,33 @@ struct BuildArgs {
     /// Fail at once if another build holds the repository's lock
     #[arg(long)]
     no_wait: bool,
+    /// Netboot: a FAI nfsroot to take the Xen kernel and initrd from
+    #[arg(long, value_name = "DIR")]
+    nfsroot: Option<std::path::PathBuf>,
+    /// Netboot: a linux-image .deb to take boot/vmlinuz-* from
+    #[arg(long, value_name = "FILE")]
+    kernel_deb: Option<std::path::PathBuf>,
+    /// Netboot: an explicit kernel file
+    #[arg(long, value_name = "FILE")]
+    kernel: Option<std::path::PathBuf>,
+    /// Netboot: an explicit initrd file
+    #[arg(long, value_name = "FILE")]
+    initrd: Option<std::path::PathBuf>,
+    /// Netboot: the kernel version to publish when there are several
+    #[arg(long, value_name = "VERSION")]
+    kernel_version: Option<String>,
+    /// Netboot: the installer architecture (default: the suite's only one)
+    #[arg(long, value_name = "ARCH")]
+    netboot_arch: Option<String>,
+    /// Put real files in installer-ARCH/current/ instead of a symlink
+    #[arg(long)]
+    no_symlinks: bool,
+    /// Allow a kernel over 32 MiB or an initrd over 128 MiB (hosts that raised eliloader's limits)
+    #[arg(long)]
+    allow_oversize: bool,
+    /// Publish a kernel that fails the Xen PV check (the guest will not boot)
+    #[arg(long)]
+    force: bool,
     /// Print what the build did as JSON on stdout
     #[arg(long)]
     json: bool,
@@ -133,6 +213,25 @@ impl elirepo::build::Listener for Log {
 }
 
 fn run_build(a: BuildArgs) -> ExitCode {
+    let mut netboot = Vec::new();
+    if a.nfsroot.is_some() || a.kernel_deb.is_some() || a.kernel.is_some() || a.initrd.is_some() {
+        let arch = match (&a.netboot_arch, a.architectures.as_slice()) {
+            (Some(n), _) => n.clone(),
+            (None, [only]) => only.clone(),
+            _ => {
+                error("netboot inputs need --netboot-arch ARCH when the suite has several architectures (or use [[netboot]] tables in the config file)");
+                return ExitCode::from(2);
+            }
+        };
+        netboot.push(elirepo::config::NetbootInput {
+            arch,
+            nfsroot: a.nfsroot,
+            kernel_deb: a.kernel_deb,
+            kernel: a.kernel,
+            initrd: a.initrd,
+            kernel_version: a.kernel_version,
+        });
+    }
     let flags = elirepo::config::BuildFlags {
         config: a.config,
         repo: a.repo,
@@ -152,7 +251,10 @@ fn run_build(a: BuildArgs) -> ExitCode {
         passphrase_file: a.passphrase_file,
         unsigned: a.unsigned,
         no_wait: a.no_wait,
-        ..Default::default()
+        netboot,
+        no_symlinks: a.no_symlinks,
+        allow_oversize: a.allow_oversize,
+        force: a.force,
     };
     let opts = match elirepo::config::resolve(flags) {
         Ok(o) => o,
@@ -202,6 +304,64 @@ fn run_build(a: BuildArgs) -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+fn run_verify(
+    target: String,
+    suites: Vec<String>,
+    archs: Vec<String>,
+    keyring: Option<std::path::PathBuf>,
+    json: bool,
+) -> ExitCode {
+    let now = match elirepo::release::build_time() {
+        Ok(t) => t,
+        Err(e) => {
+            error(e);
+            return ExitCode::from(2);
+        }
+    };
+    let opts = elirepo::verify::VerifyOptions {
+        target,
+        suites,
+        archs,
+        keyring,
+        now,
+    };
+    let report = match elirepo::verify::verify(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            error(e);
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        let mut out = io::stdout().lock();
+        for w in &report.warnings {
+            let _ = writeln!(out, "WARN {}: {}", w.location, w.what);
+        }
+        for p in &report.problems {
+            let _ = writeln!(out, "FAIL {}: {}", p.location, p.what);
+        }
+        let _ = writeln!(
+            out,
+            "{} {}: {} problem(s), {} warning(s); suites {}; {} files and {} pool files checked; eliloader URLs: {}",
+            if report.ok() { "OK" } else { "FAILED" },
+            report.target,
+            report.problems.len(),
+            report.warnings.len(),
+            report.suites.join(", "),
+            report.files_checked,
+            report.packages_checked,
+            report.eliloader_urls.len()
+        );
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -296,5 +456,54 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Packages { args } => run_packages(args),
         Command::Build(a) => run_build(a),
+        Command::Verify {
+            target,
+            suites,
+            archs,
+            keyring,
+            json,
+        } => run_verify(target, suites, archs, keyring, json),
+        Command::XeCommands {
+            repo_url,
+            suite,
+            arch,
+            template,
+            nfsroot,
+            fai_action,
+            vm,
+        } => {
+            let _ = write!(
+                io::stdout(),
+                "{}",
+                elirepo::xe::commands(&elirepo::xe::XeOptions {
+                    repo_url,
+                    suite,
+                    arch,
+                    template,
+                    nfsroot,
+                    fai_action,
+                    vm,
+                })
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Kernel { file, json } => match elirepo::xen::inspect_kernel_file(&file) {
+            Ok(report) => {
+                if json {
+                    let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                } else {
+                    let _ = write!(io::stdout(), "{}", report.to_text());
+                }
+                if report.verdict.is_pv_capable() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                error(e);
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -157,6 +157,9 @@ pub struct Kernels {
     pub pairs: Vec<KernelPair>,
     /// The version the top-level `vmlinuz` link names, if it resolves to one of them.
     pub default_version: Option<String>,
+    /// `boot/vmlinuz-*` entries that cannot be used (a link escaping the nfsroot, a
+    /// directory, ...), with why: never candidates.
+    pub skipped: Vec<String>,
 }
 
 /// Lists the kernels of an nfsroot's `boot/`, each with the initrd of its version
@@ -186,6 +189,7 @@ pub fn find_kernels(root: &Path) -> Result<Kernels, NfsrootError> {
         reason: format!("cannot list boot/: {e}"),
     })?;
     let mut pairs = Vec::new();
+    let mut skipped = Vec::new();
     for name in &names {
         let Some(version) = name.strip_prefix("vmlinuz-") else {
             continue;
@@ -193,7 +197,14 @@ pub fn find_kernels(root: &Path) -> Result<Kernels, NfsrootError> {
         if version.is_empty() {
             continue;
         }
-        let kernel = resolve_in_root(root, &Path::new("boot").join(name))?;
+        let kernel = match resolve_in_root(root, &Path::new("boot").join(name)) {
+            Ok(k) => k,
+            Err(NfsrootError::Path { path, reason, .. }) => {
+                skipped.push(format!("{path}: {reason}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let initrd = [
             format!("initrd.img-{version}"),
             format!("initrd-{version}.img"),
@@ -220,6 +231,7 @@ pub fn find_kernels(root: &Path) -> Result<Kernels, NfsrootError> {
     Ok(Kernels {
         pairs,
         default_version,
+        skipped,
     })
 }
 
@@ -317,6 +329,7 @@ mod tests {
         symlink("/etc/shadow", r.join("etc/abs-host")).unwrap();
         symlink("loop2", r.join("loop1")).unwrap();
         symlink("loop1", r.join("loop2")).unwrap();
+        symlink("../../../../../../boot/vmlinuz-host", r.join("boot/vmlinuz-9.9-evil")).unwrap();
         t
     }
 
@@ -366,7 +379,8 @@ mod tests {
     fn kernels_are_paired_with_their_initrd_and_the_default_is_known() {
         let t = nfsroot();
         let k = find_kernels(t.path()).unwrap();
-        assert_eq!(k.pairs.len(), 2);
+        assert_eq!(k.pairs.len(), 2, "the escaping vmlinuz-9.9-evil is no candidate");
+        assert!(k.skipped[0].contains("climbs above the nfsroot"), "{:?}", k.skipped);
         assert!(k.pairs.iter().all(|p| p.initrd.is_some()));
         assert_eq!(k.default_version.as_deref(), Some("6.1.0-56-amd64"));
         let all: Vec<&KernelPair> = k.pairs.iter().collect();

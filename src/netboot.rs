@@ -1,0 +1,484 @@
+//! The eliloader netboot tree: which kernel and initrd to publish, and where.
+//!
+//! eliloader fetches `dists/<suite>/main/installer-<arch>/current/images/netboot/xen/`
+//! `vmlinuz` and `initrd.gz` and boots them without checking anything. This
+//! module is the check it lacks and the layout it expects: [`prepare`] finds the
+//! pair (in a FAI nfsroot, in a linux-image .deb, or given as files), proves the
+//! kernel is a Xen PV kernel of the tree's architecture ([`crate::xen`]) and the
+//! initrd an initrd ([`crate::initrd`]), and enforces eliloader's size limits;
+//! [`plan`] lays out `installer-<arch>/<VERSION>/images/` like a Debian mirror's
+//! debian-installer tree, with `MD5SUMS` and `SHA256SUMS`, a `current` link to
+//! the newest VERSION, and the last [`KEEP_VERSIONS`] versions kept.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::config::NetbootInput;
+use crate::hash::{hash_file, hex, Hashes};
+use crate::nfsroot;
+use crate::publish::Content;
+use crate::xen::{self, KernelReport};
+
+/// eliloader's default limit on the kernel.
+pub const KERNEL_LIMIT: u64 = 32 << 20;
+/// eliloader's default limit on the initrd.
+pub const INITRD_LIMIT: u64 = 128 << 20;
+/// Versions of the tree kept published.
+pub const KEEP_VERSIONS: usize = 3;
+
+/// Why no netboot tree can be published: the file and the reason, with what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct NetbootError {
+    /// The input concerned.
+    pub path: PathBuf,
+    /// What is wrong and what to do.
+    pub reason: String,
+}
+
+fn nerr(path: &Path, reason: impl Into<String>) -> NetbootError {
+    NetbootError {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+impl From<nfsroot::NfsrootError> for NetbootError {
+    fn from(e: nfsroot::NfsrootError) -> Self {
+        let path = match &e {
+            nfsroot::NfsrootError::Root { root, .. }
+            | nfsroot::NfsrootError::Path { root, .. }
+            | nfsroot::NfsrootError::NotFound { root, .. } => root.clone(),
+            #[allow(unreachable_patterns)]
+            _ => PathBuf::new(),
+        };
+        let full = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        NetbootError {
+            path,
+            reason: full.strip_prefix(&prefix).unwrap_or(&full).to_string(),
+        }
+    }
+}
+
+/// A checked kernel and initrd for one architecture.
+#[derive(Debug)]
+pub struct Chosen {
+    /// `i386` or `amd64`.
+    pub arch: String,
+    /// The kernel file.
+    pub kernel: PathBuf,
+    /// Its digests.
+    pub kernel_hashes: Hashes,
+    /// What the Xen check said.
+    pub kernel_report: KernelReport,
+    /// The initrd file.
+    pub initrd: PathBuf,
+    /// Its digests.
+    pub initrd_hashes: Hashes,
+    /// Where the pair came from, for messages.
+    pub source: String,
+    /// Keeps a kernel extracted from a .deb alive.
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Options of the checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checks {
+    /// Allow images over eliloader's default limits.
+    pub allow_oversize: bool,
+    /// Publish a kernel that fails the PV check (loudly).
+    pub force: bool,
+}
+
+/// Why a kernel does not suit `arch`, or `None` if it does.
+fn kernel_problem(report: &KernelReport, arch: &str) -> Option<String> {
+    if !report.verdict.is_pv_capable() {
+        return Some(format!(
+            "is not a Xen PV kernel ({}): eliloader would hand it to Xen and the guest would not boot",
+            report.verdict.label()
+        ));
+    }
+    match report.arch() {
+        Some(a) if a == arch => None,
+        Some(a) => Some(format!("is an {a} kernel, but this is the installer-{arch} tree")),
+        None => Some(format!("is not an x86 kernel for installer-{arch}")),
+    }
+}
+
+/// Finds and checks the pair described by `input`.
+pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str)) -> Result<Chosen, NetbootError> {
+    let arch = input.arch.as_str();
+    let mut temp = None;
+    let (kernel, initrd, source, report) = if let Some(k) = &input.kernel {
+        let initrd = match &input.initrd {
+            Some(i) => i.clone(),
+            None => return Err(nerr(k, "a kernel without an initrd: give --initrd FILE too")),
+        };
+        let report = inspect(k)?;
+        (k.clone(), initrd, format!("{}", k.display()), report)
+    } else if let Some(deb) = &input.kernel_deb {
+        let dir = tempfile::Builder::new()
+            .prefix("elirepo-kernel-")
+            .tempdir()
+            .map_err(|e| nerr(deb, format!("cannot create a temporary directory: {e}")))?;
+        let limit = if checks.allow_oversize { 1 << 30 } else { KERNEL_LIMIT };
+        let (kernel, version) = extract_kernel(deb, dir.path(), input.kernel_version.as_deref(), limit)?;
+        temp = Some(dir);
+        let report = inspect(&kernel)?;
+        let initrd = match (&input.initrd, &input.nfsroot) {
+            (Some(i), _) => i.clone(),
+            (None, Some(root)) => {
+                let kernels = nfsroot::find_kernels(root)?;
+                kernels
+                    .pairs
+                    .iter()
+                    .find(|p| p.version == version)
+                    .and_then(|p| p.initrd.clone())
+                    .ok_or_else(|| nerr(root, format!("has no initrd for kernel {version} (boot/initrd.img-{version})")))?
+            }
+            (None, None) => {
+                return Err(nerr(deb, "a kernel package without an initrd: give --initrd FILE or --nfsroot DIR"))
+            }
+        };
+        (kernel, initrd, format!("{} ({version})", deb.display()), report)
+    } else if let Some(root) = &input.nfsroot {
+        let kernels = nfsroot::find_kernels(root)?;
+        let mut reports = Vec::new();
+        for p in &kernels.pairs {
+            match xen::inspect_kernel_file(&p.kernel) {
+                Ok(r) => reports.push((p, Some(r))),
+                Err(_) => reports.push((p, None)),
+            }
+        }
+        let usable: Vec<&nfsroot::KernelPair> = reports
+            .iter()
+            .filter(|(p, r)| {
+                p.initrd.is_some()
+                    && (checks.force || r.as_ref().is_some_and(|r| kernel_problem(r, arch).is_none()))
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        if usable.is_empty() && !kernels.pairs.is_empty() {
+            let why: Vec<String> = reports
+                .iter()
+                .map(|(p, r)| {
+                    let what = match (r, &p.initrd) {
+                        (_, None) => "no initrd of the same version".to_string(),
+                        (None, _) => "cannot be inspected".to_string(),
+                        (Some(r), _) => kernel_problem(r, arch).unwrap_or_default(),
+                    };
+                    format!("{}: {what}", p.version)
+                })
+                .collect();
+            return Err(nerr(
+                root,
+                format!(
+                    "no kernel in boot/ can be published for installer-{arch} ({}{}); install a Xen PV kernel in the nfsroot (e.g. XenServer's linux-image-2.6-xen) or use --kernel-deb",
+                    why.join("; "),
+                    kernels.skipped.iter().map(|s| format!("; {s}")).collect::<String>()
+                ),
+            ));
+        }
+        let pair = nfsroot::choose(root, &kernels, &usable, input.kernel_version.as_deref())?;
+        let report = inspect(&pair.kernel)?;
+        let initrd = pair.initrd.clone().expect("usable pairs have an initrd");
+        (pair.kernel.clone(), initrd, format!("{} ({})", root.display(), pair.version), report)
+    } else {
+        return Err(nerr(
+            Path::new(&input.arch),
+            "netboot needs a source: --nfsroot DIR, --kernel-deb FILE, or --kernel FILE --initrd FILE",
+        ));
+    };
+
+    if let Some(problem) = kernel_problem(&report, arch) {
+        if checks.force {
+            warn(&format!(
+                "{}: {problem}; publishing it anyway because of --force",
+                kernel.display()
+            ));
+        } else {
+            return Err(nerr(&kernel, format!("{problem} (use --force to publish it anyway)")));
+        }
+    }
+    let kernel_hashes = hash_file(&kernel).map_err(|e| nerr(&kernel, e.to_string()))?;
+    let initrd_hashes = hash_file(&initrd).map_err(|e| nerr(&initrd, e.to_string()))?;
+    if !checks.allow_oversize {
+        if kernel_hashes.size > KERNEL_LIMIT {
+            return Err(nerr(&kernel, format!(
+                "is {} bytes, over eliloader's 32 MiB kernel limit: the install would abort (use --allow-oversize if your hosts raised the limit)",
+                kernel_hashes.size
+            )));
+        }
+        if initrd_hashes.size > INITRD_LIMIT {
+            return Err(nerr(&initrd, format!(
+                "is {} bytes, over eliloader's 128 MiB initrd limit: the install would abort (use --allow-oversize if your hosts raised the limit)",
+                initrd_hashes.size
+            )));
+        }
+    }
+    check_initrd(&initrd, report.release(), checks, warn)?;
+    Ok(Chosen {
+        arch: arch.to_string(),
+        kernel,
+        kernel_hashes,
+        kernel_report: report,
+        initrd,
+        initrd_hashes,
+        source,
+        _temp: temp,
+    })
+}
+
+fn inspect(kernel: &Path) -> Result<KernelReport, NetbootError> {
+    xen::inspect_kernel_file(kernel).map_err(|e| {
+        let s = e.to_string();
+        let prefix = format!("{}: ", kernel.display());
+        nerr(kernel, s.strip_prefix(&prefix).unwrap_or(&s).to_string())
+    })
+}
+
+/// Refuses a file that is not an initrd; a module-version mismatch is refused unless forced.
+fn check_initrd(
+    initrd: &Path,
+    release: Option<&str>,
+    checks: Checks,
+    warn: &mut dyn FnMut(&str),
+) -> Result<(), NetbootError> {
+    let report = crate::initrd::inspect_initrd_file(initrd, release).map_err(|e| {
+        let s = e.to_string();
+        let prefix = format!("{}: ", initrd.display());
+        nerr(initrd, format!("is not a usable initrd: {}", s.strip_prefix(&prefix).unwrap_or(&s)))
+    })?;
+    if let (Some(false), Some(rel)) = (report.matches, release) {
+        let found = if report.module_versions.is_empty() {
+            "none".to_string()
+        } else {
+            report.module_versions.join(", ")
+        };
+        let msg = format!("carries modules for {found}, not for the kernel's {rel}: the installer would find no drivers");
+        if checks.force {
+            warn(&format!("{}: {msg}; publishing it anyway because of --force", initrd.display()));
+        } else {
+            return Err(nerr(initrd, format!("{msg} (use --force to publish it anyway)")));
+        }
+    }
+    Ok(())
+}
+
+/// Streams `boot/vmlinuz-*` out of a linux-image .deb into `dir`; returns its path and version.
+pub fn extract_kernel(deb: &Path, dir: &Path, want: Option<&str>, limit: u64) -> Result<(PathBuf, String), NetbootError> {
+    let data = crate::deb::open_data(deb).map_err(|e| nerr(deb, e.kind.to_string()))?;
+    let mut tar = tar::Archive::new(data);
+    let entries = tar.entries().map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
+    let mut seen = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let clean = name.strip_prefix("./").unwrap_or(&name);
+        let Some(version) = clean.strip_prefix("boot/vmlinuz-") else { continue };
+        if version.is_empty() || version.contains('/') {
+            continue;
+        }
+        if !entry.header().entry_type().is_file() {
+            // A link inside a package is never followed: it could point anywhere.
+            seen.push(format!("{version} (not a regular file)"));
+            continue;
+        }
+        seen.push(version.to_string());
+        if want.is_some_and(|w| w != version) {
+            continue;
+        }
+        let size = entry.size();
+        if size > limit {
+            return Err(nerr(deb, format!(
+                "{clean} is {size} bytes, over the {limit}-byte kernel limit (use --allow-oversize if your hosts raised it)"
+            )));
+        }
+        let out_path = dir.join(format!("vmlinuz-{version}"));
+        let mut out = fs::File::create(&out_path).map_err(|e| nerr(&out_path, e.to_string()))?;
+        let copied = io::copy(&mut (&mut entry).take(size), &mut out).map_err(|e| nerr(deb, format!("{clean}: {e}")))?;
+        if copied != size {
+            return Err(nerr(deb, format!("{clean}: truncated ({copied} of {size} bytes)")));
+        }
+        return Ok((out_path, version.to_string()));
+    }
+    Err(nerr(
+        deb,
+        match (want, seen.is_empty()) {
+            (_, true) => "holds no boot/vmlinuz-* kernel: is it a linux-image package?".to_string(),
+            (Some(w), false) => format!("holds no kernel {w} (it has: {})", seen.join(", ")),
+            (None, false) => format!("holds no usable kernel (found: {})", seen.join(", ")),
+        },
+    ))
+}
+
+/// What publishing the trees takes.
+#[derive(Debug, Default)]
+pub struct TreePlan {
+    /// Files of new VERSION directories (staged with the pool files).
+    pub files: Vec<(PathBuf, Content)>,
+    /// The `current` switch (staged just before the Release).
+    pub switch: Vec<(PathBuf, Content)>,
+    /// Files the suite Release lists, relative to the suite directory.
+    pub listed: BTreeMap<String, Hashes>,
+    /// Every path of the trees that must stay published.
+    pub wanted: Vec<PathBuf>,
+    /// Old VERSION directories to remove after the Release.
+    pub remove: Vec<PathBuf>,
+    /// Per architecture: the published VERSION.
+    pub versions: BTreeMap<String, String>,
+}
+
+/// `MD5SUMS`/`SHA256SUMS` of an images directory: `<hex>  ./netboot/xen/<name>`, sorted.
+pub fn sums(kernel: &Hashes, initrd: &Hashes) -> (Vec<u8>, Vec<u8>) {
+    let md5 = format!(
+        "{}  ./netboot/xen/initrd.gz\n{}  ./netboot/xen/vmlinuz\n",
+        hex(&initrd.md5),
+        hex(&kernel.md5)
+    );
+    let sha = format!(
+        "{}  ./netboot/xen/initrd.gz\n{}  ./netboot/xen/vmlinuz\n",
+        hex(&initrd.sha256),
+        hex(&kernel.sha256)
+    );
+    (md5.into_bytes(), sha.into_bytes())
+}
+
+/// Orders VERSION names (`20261125`, `20261125.1`, ...) by date, then counter.
+fn version_key(v: &str) -> Option<(u32, u32)> {
+    let (date, n) = v.split_once('.').unwrap_or((v, "0"));
+    if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((date.parse().ok()?, n.parse().ok()?))
+}
+
+/// Plans the trees of `chosen` inside `repo`/`suite_dir`, reusing a VERSION whose
+/// images are already these.
+pub fn plan(chosen: &[Chosen], repo: &Path, suite_dir: &Path, now: i64, no_symlinks: bool) -> Result<TreePlan, NetbootError> {
+    let mut tp = TreePlan::default();
+    let day = {
+        let d = crate::release::format_date(now);
+        // "Wed, 25 Nov 2026 ..." -> 20261125
+        let parts: Vec<&str> = d.split_whitespace().collect();
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let m = months.iter().position(|x| *x == parts[2]).unwrap_or(0) + 1;
+        format!("{}{:02}{}", parts[3], m, parts[1])
+    };
+    for c in chosen {
+        let base_rel = suite_dir.join("main").join(format!("installer-{}", c.arch));
+        let base = repo.join(&base_rel);
+        let mut versions: Vec<String> = fs::read_dir(&base)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| version_key(n).is_some())
+                    .collect()
+            })
+            .unwrap_or_default();
+        versions.sort_by_key(|v| version_key(v));
+        let same = |v: &str| {
+            let xen = base.join(v).join("images/netboot/xen");
+            let eq = |p: PathBuf, h: &Hashes| {
+                fs::metadata(&p).is_ok_and(|m| m.len() == h.size) && hash_file(&p).is_ok_and(|g| &g == h)
+            };
+            eq(xen.join("vmlinuz"), &c.kernel_hashes) && eq(xen.join("initrd.gz"), &c.initrd_hashes)
+        };
+        let version = match versions.iter().rev().find(|v| same(v)) {
+            Some(v) => v.clone(),
+            None => {
+                let mut v = day.clone();
+                let mut n = 0;
+                while versions.contains(&v) {
+                    n += 1;
+                    v = format!("{day}.{n}");
+                }
+                versions.push(v.clone());
+                versions.sort_by_key(|v| version_key(v));
+                v
+            }
+        };
+        // Keep the newest versions, and always the published one.
+        let mut keep: Vec<String> = versions.iter().rev().take(KEEP_VERSIONS).cloned().collect();
+        if !keep.contains(&version) {
+            keep.pop();
+            keep.push(version.clone());
+        }
+        for v in &versions {
+            if !keep.contains(v) {
+                tp.remove.push(base_rel.join(v));
+            }
+        }
+        let (md5sums, sha256sums) = sums(&c.kernel_hashes, &c.initrd_hashes);
+        let images = |v: &str| base_rel.join(v).join("images");
+        let new_files = [
+            ("netboot/xen/vmlinuz", Content::File(c.kernel.clone(), c.kernel_hashes.clone())),
+            ("netboot/xen/initrd.gz", Content::File(c.initrd.clone(), c.initrd_hashes.clone())),
+            ("MD5SUMS", Content::Bytes(md5sums.clone())),
+            ("SHA256SUMS", Content::Bytes(sha256sums.clone())),
+        ];
+        for (name, content) in &new_files {
+            tp.files.push((images(&version).join(name), content.clone()));
+        }
+        if no_symlinks {
+            for (name, content) in &new_files {
+                tp.switch.push((images("current").join(name), content.clone()));
+            }
+        } else {
+            tp.switch.push((base_rel.join("current"), Content::Symlink(PathBuf::from(&version))));
+        }
+        tp.wanted.push(base_rel.join("current"));
+        for v in keep.iter().chain(std::iter::once(&"current".to_string())) {
+            for (name, _) in &new_files {
+                tp.wanted.push(images(v).join(name));
+            }
+            let rel_to_suite = |n: &str| {
+                base_rel
+                    .strip_prefix(suite_dir)
+                    .unwrap_or(&base_rel)
+                    .join(v)
+                    .join("images")
+                    .join(n)
+                    .display()
+                    .to_string()
+            };
+            if *v == version || v == "current" {
+                tp.listed.insert(rel_to_suite("MD5SUMS"), Hashes::of_bytes(&md5sums));
+                tp.listed.insert(rel_to_suite("SHA256SUMS"), Hashes::of_bytes(&sha256sums));
+            } else {
+                for n in ["MD5SUMS", "SHA256SUMS"] {
+                    let p = repo.join(images(v)).join(n);
+                    let bytes = fs::read(&p).map_err(|e| nerr(&p, format!("cannot read a kept version's sums: {e}")))?;
+                    tp.listed.insert(rel_to_suite(n), Hashes::of_bytes(&bytes));
+                }
+            }
+        }
+        tp.versions.insert(c.arch.clone(), version);
+    }
+    Ok(tp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_are_sorted_and_in_debian_format() {
+        let (md5, sha) = sums(&Hashes::of_bytes(b"k"), &Hashes::of_bytes(b"i"));
+        let md5 = String::from_utf8(md5).unwrap();
+        assert!(md5.starts_with(&format!("{}  ./netboot/xen/initrd.gz\n", Hashes::of_bytes(b"i").md5_hex())));
+        assert!(String::from_utf8(sha).unwrap().ends_with("  ./netboot/xen/vmlinuz\n"));
+    }
+
+    #[test]
+    fn versions_order_by_date_then_counter() {
+        let mut v = vec!["20261125.10", "20261125", "20251231", "20261125.2", "junk"];
+        v.retain(|x| version_key(x).is_some());
+        v.sort_by_key(|x| version_key(x));
+        assert_eq!(v, ["20251231", "20261125", "20261125.2", "20261125.10"]);
+    }
+}
