@@ -13,9 +13,11 @@
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
 //! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
+//! * [`initrd`]: what an initrd is made of and which kernel's modules it carries.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
 
+pub mod initrd;
 pub mod xen;
