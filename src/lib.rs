@@ -23,11 +23,11 @@
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
-//! * [`initrd`]: is this an initrd, and for which kernel (formats, early cpio, modules).
 //! * [`netboot`]: the eliloader tree: the pair to publish, its checks, its layout.
 //! * [`verify`]: `elirepo verify`, the repository as eliloader and apt see it.
 //! * [`xe`]: the `xe` commands of the XenServer recipe.
 //! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
+//! * [`initrd`]: what an initrd is made of and which kernel's modules it carries.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 

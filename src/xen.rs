@@ -2411,7 +2411,7 @@ fn judge(input: &JudgeInput<'_>) -> Judged {
 }
 
 #[cfg(test)]
-mod synth;
+pub(crate) mod synth;
 
 #[cfg(test)]
 mod tests {
