@@ -20,8 +20,8 @@ use crate::compress::Compression;
 use crate::config::BuildOptions;
 use crate::deb::{self, DebError, DebInfo};
 use crate::hash::{hex, Hashes};
-use crate::netboot;
 use crate::index::{write_stanza, Overrides, StanzaOptions};
+use crate::netboot;
 use crate::pool::PackageId;
 use crate::publish::{Content, PublishError, Publisher, STATE_DIR};
 use crate::release::{self, ReleaseFields};
@@ -374,11 +374,6 @@ fn read_generations(path: &Path) -> Vec<Vec<String>> {
 pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport, BuildError> {
     let now = release::build_time().map_err(BuildError::Other)?;
     let pinned_time = std::env::var_os("SOURCE_DATE_EPOCH").is_some();
-    if !opts.netboot.is_empty() {
-        return Err(BuildError::Other(
-            "netboot inputs are not supported by this build of elirepo".into(),
-        ));
-    }
 
     // 1. Inputs, all checked before anything is touched.
     let signer = match &opts.sign {
@@ -394,7 +389,10 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     };
     let mut chosen = Vec::new();
     for n in &opts.netboot {
-        log.step(&format!("checking the netboot kernel and initrd for installer-{}", n.arch));
+        log.step(&format!(
+            "checking the netboot kernel and initrd for installer-{}",
+            n.arch
+        ));
         let c = netboot::prepare(n, checks, &mut |m| log.warn(m))?;
         log.step(&format!(
             "installer-{}: {} ({}, {})",

@@ -32,9 +32,11 @@ elirepo build --repo /srv/repo --suite lenny --arch i386 --arch amd64 \\\n      
 --deb debs/ --sign-key 0xDEADBEEF --origin XS --label XS")]
     Build(BuildArgs),
     /// Check a published repository (directory or http:// URL) as eliloader and apt use it
-    #[command(after_help = "Exit status: 0 everything holds, 1 problems found, 2 could not check.\n\nExamples:\n  \
+    #[command(
+        after_help = "Exit status: 0 everything holds, 1 problems found, 2 could not check.\n\nExamples:\n  \
 elirepo verify /srv/debian-custom --keyring /srv/debian-custom/mysite-archive-keyring.gpg\n  \
-elirepo verify http://repo.example.com/debian-custom --suite lenny --json")]
+elirepo verify http://repo.example.com/debian-custom --suite lenny --json"
+    )]
     Verify {
         /// Repository directory or http:// URL
         target: String,
@@ -76,7 +78,9 @@ elirepo verify http://repo.example.com/debian-custom --suite lenny --json")]
         vm: Option<String>,
     },
     /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
-    #[command(after_help = "Example:\n  elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-56-amd64")]
+    #[command(
+        after_help = "Example:\n  elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-56-amd64"
+    )]
     Kernel {
         /// bzImage, ELF vmlinux, or gzipped ELF
         file: std::path::PathBuf,
@@ -336,7 +340,11 @@ fn run_verify(
         }
     };
     if json {
-        let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        let _ = writeln!(
+            io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         let mut out = io::stdout().lock();
         for w in &report.warnings {
@@ -490,7 +498,11 @@ fn main() -> ExitCode {
         Command::Kernel { file, json } => match elirepo::xen::inspect_kernel_file(&file) {
             Ok(report) => {
                 if json {
-                    let _ = writeln!(io::stdout(), "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    let _ = writeln!(
+                        io::stdout(),
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
                 } else {
                     let _ = write!(io::stdout(), "{}", report.to_text());
                 }

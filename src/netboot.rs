@@ -103,19 +103,30 @@ fn kernel_problem(report: &KernelReport, arch: &str) -> Option<String> {
     }
     match report.arch() {
         Some(a) if a == arch => None,
-        Some(a) => Some(format!("is an {a} kernel, but this is the installer-{arch} tree")),
+        Some(a) => Some(format!(
+            "is an {a} kernel, but this is the installer-{arch} tree"
+        )),
         None => Some(format!("is not an x86 kernel for installer-{arch}")),
     }
 }
 
 /// Finds and checks the pair described by `input`.
-pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str)) -> Result<Chosen, NetbootError> {
+pub fn prepare(
+    input: &NetbootInput,
+    checks: Checks,
+    warn: &mut dyn FnMut(&str),
+) -> Result<Chosen, NetbootError> {
     let arch = input.arch.as_str();
     let mut temp = None;
     let (kernel, initrd, source, report) = if let Some(k) = &input.kernel {
         let initrd = match &input.initrd {
             Some(i) => i.clone(),
-            None => return Err(nerr(k, "a kernel without an initrd: give --initrd FILE too")),
+            None => {
+                return Err(nerr(
+                    k,
+                    "a kernel without an initrd: give --initrd FILE too",
+                ))
+            }
         };
         let report = inspect(k)?;
         (k.clone(), initrd, format!("{}", k.display()), report)
@@ -124,8 +135,13 @@ pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str))
             .prefix("elirepo-kernel-")
             .tempdir()
             .map_err(|e| nerr(deb, format!("cannot create a temporary directory: {e}")))?;
-        let limit = if checks.allow_oversize { 1 << 30 } else { KERNEL_LIMIT };
-        let (kernel, version) = extract_kernel(deb, dir.path(), input.kernel_version.as_deref(), limit)?;
+        let limit = if checks.allow_oversize {
+            1 << 30
+        } else {
+            KERNEL_LIMIT
+        };
+        let (kernel, version) =
+            extract_kernel(deb, dir.path(), input.kernel_version.as_deref(), limit)?;
         temp = Some(dir);
         let report = inspect(&kernel)?;
         let initrd = match (&input.initrd, &input.nfsroot) {
@@ -137,13 +153,28 @@ pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str))
                     .iter()
                     .find(|p| p.version == version)
                     .and_then(|p| p.initrd.clone())
-                    .ok_or_else(|| nerr(root, format!("has no initrd for kernel {version} (boot/initrd.img-{version})")))?
+                    .ok_or_else(|| {
+                        nerr(
+                            root,
+                            format!(
+                                "has no initrd for kernel {version} (boot/initrd.img-{version})"
+                            ),
+                        )
+                    })?
             }
             (None, None) => {
-                return Err(nerr(deb, "a kernel package without an initrd: give --initrd FILE or --nfsroot DIR"))
+                return Err(nerr(
+                    deb,
+                    "a kernel package without an initrd: give --initrd FILE or --nfsroot DIR",
+                ))
             }
         };
-        (kernel, initrd, format!("{} ({version})", deb.display()), report)
+        (
+            kernel,
+            initrd,
+            format!("{} ({version})", deb.display()),
+            report,
+        )
     } else if let Some(root) = &input.nfsroot {
         let kernels = nfsroot::find_kernels(root)?;
         let mut reports = Vec::new();
@@ -157,7 +188,9 @@ pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str))
             .iter()
             .filter(|(p, r)| {
                 p.initrd.is_some()
-                    && (checks.force || r.as_ref().is_some_and(|r| kernel_problem(r, arch).is_none()))
+                    && (checks.force
+                        || r.as_ref()
+                            .is_some_and(|r| kernel_problem(r, arch).is_none()))
             })
             .map(|(p, _)| *p)
             .collect();
@@ -185,7 +218,12 @@ pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str))
         let pair = nfsroot::choose(root, &kernels, &usable, input.kernel_version.as_deref())?;
         let report = inspect(&pair.kernel)?;
         let initrd = pair.initrd.clone().expect("usable pairs have an initrd");
-        (pair.kernel.clone(), initrd, format!("{} ({})", root.display(), pair.version), report)
+        (
+            pair.kernel.clone(),
+            initrd,
+            format!("{} ({})", root.display(), pair.version),
+            report,
+        )
     } else {
         return Err(nerr(
             Path::new(&input.arch),
@@ -200,7 +238,10 @@ pub fn prepare(input: &NetbootInput, checks: Checks, warn: &mut dyn FnMut(&str))
                 kernel.display()
             ));
         } else {
-            return Err(nerr(&kernel, format!("{problem} (use --force to publish it anyway)")));
+            return Err(nerr(
+                &kernel,
+                format!("{problem} (use --force to publish it anyway)"),
+            ));
         }
     }
     let kernel_hashes = hash_file(&kernel).map_err(|e| nerr(&kernel, e.to_string()))?;
@@ -250,7 +291,13 @@ fn check_initrd(
     let report = crate::initrd::inspect_initrd_file(initrd, release).map_err(|e| {
         let s = e.to_string();
         let prefix = format!("{}: ", initrd.display());
-        nerr(initrd, format!("is not a usable initrd: {}", s.strip_prefix(&prefix).unwrap_or(&s)))
+        nerr(
+            initrd,
+            format!(
+                "is not a usable initrd: {}",
+                s.strip_prefix(&prefix).unwrap_or(&s)
+            ),
+        )
     })?;
     if let (Some(false), Some(rel)) = (report.matches, release) {
         let found = if report.module_versions.is_empty() {
@@ -260,26 +307,41 @@ fn check_initrd(
         };
         let msg = format!("carries modules for {found}, not for the kernel's {rel}: the installer would find no drivers");
         if checks.force {
-            warn(&format!("{}: {msg}; publishing it anyway because of --force", initrd.display()));
+            warn(&format!(
+                "{}: {msg}; publishing it anyway because of --force",
+                initrd.display()
+            ));
         } else {
-            return Err(nerr(initrd, format!("{msg} (use --force to publish it anyway)")));
+            return Err(nerr(
+                initrd,
+                format!("{msg} (use --force to publish it anyway)"),
+            ));
         }
     }
     Ok(())
 }
 
 /// Streams `boot/vmlinuz-*` out of a linux-image .deb into `dir`; returns its path and version.
-pub fn extract_kernel(deb: &Path, dir: &Path, want: Option<&str>, limit: u64) -> Result<(PathBuf, String), NetbootError> {
+pub fn extract_kernel(
+    deb: &Path,
+    dir: &Path,
+    want: Option<&str>,
+    limit: u64,
+) -> Result<(PathBuf, String), NetbootError> {
     let data = crate::deb::open_data(deb).map_err(|e| nerr(deb, e.kind.to_string()))?;
     let mut tar = tar::Archive::new(data);
-    let entries = tar.entries().map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
+    let entries = tar
+        .entries()
+        .map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
     let mut seen = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
         let clean = name.strip_prefix("./").unwrap_or(&name);
-        let Some(version) = clean.strip_prefix("boot/vmlinuz-") else { continue };
+        let Some(version) = clean.strip_prefix("boot/vmlinuz-") else {
+            continue;
+        };
         if version.is_empty() || version.contains('/') {
             continue;
         }
@@ -300,9 +362,13 @@ pub fn extract_kernel(deb: &Path, dir: &Path, want: Option<&str>, limit: u64) ->
         }
         let out_path = dir.join(format!("vmlinuz-{version}"));
         let mut out = fs::File::create(&out_path).map_err(|e| nerr(&out_path, e.to_string()))?;
-        let copied = io::copy(&mut (&mut entry).take(size), &mut out).map_err(|e| nerr(deb, format!("{clean}: {e}")))?;
+        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
+            .map_err(|e| nerr(deb, format!("{clean}: {e}")))?;
         if copied != size {
-            return Err(nerr(deb, format!("{clean}: truncated ({copied} of {size} bytes)")));
+            return Err(nerr(
+                deb,
+                format!("{clean}: truncated ({copied} of {size} bytes)"),
+            ));
         }
         return Ok((out_path, version.to_string()));
     }
@@ -359,13 +425,21 @@ fn version_key(v: &str) -> Option<(u32, u32)> {
 
 /// Plans the trees of `chosen` inside `repo`/`suite_dir`, reusing a VERSION whose
 /// images are already these.
-pub fn plan(chosen: &[Chosen], repo: &Path, suite_dir: &Path, now: i64, no_symlinks: bool) -> Result<TreePlan, NetbootError> {
+pub fn plan(
+    chosen: &[Chosen],
+    repo: &Path,
+    suite_dir: &Path,
+    now: i64,
+    no_symlinks: bool,
+) -> Result<TreePlan, NetbootError> {
     let mut tp = TreePlan::default();
     let day = {
         let d = crate::release::format_date(now);
         // "Wed, 25 Nov 2026 ..." -> 20261125
         let parts: Vec<&str> = d.split_whitespace().collect();
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         let m = months.iter().position(|x| *x == parts[2]).unwrap_or(0) + 1;
         format!("{}{:02}{}", parts[3], m, parts[1])
     };
@@ -384,19 +458,27 @@ pub fn plan(chosen: &[Chosen], repo: &Path, suite_dir: &Path, now: i64, no_symli
         let same = |v: &str| {
             let xen = base.join(v).join("images/netboot/xen");
             let eq = |p: PathBuf, h: &Hashes| {
-                fs::metadata(&p).is_ok_and(|m| m.len() == h.size) && hash_file(&p).is_ok_and(|g| &g == h)
+                fs::metadata(&p).is_ok_and(|m| m.len() == h.size)
+                    && hash_file(&p).is_ok_and(|g| &g == h)
             };
             eq(xen.join("vmlinuz"), &c.kernel_hashes) && eq(xen.join("initrd.gz"), &c.initrd_hashes)
         };
         let version = match versions.iter().rev().find(|v| same(v)) {
             Some(v) => v.clone(),
             None => {
-                let mut v = day.clone();
-                let mut n = 0;
-                while versions.contains(&v) {
-                    n += 1;
-                    v = format!("{day}.{n}");
-                }
+                // Always above every version of the same day, even removed ones' successors.
+                let today = version_key(&day).map(|k| k.0);
+                let last = versions
+                    .iter()
+                    .filter_map(|v| version_key(v))
+                    .filter(|k| Some(k.0) == today)
+                    .map(|k| k.1)
+                    .max();
+                let v = match last {
+                    None if !versions.contains(&day) => day.clone(),
+                    None => format!("{day}.1"),
+                    Some(n) => format!("{day}.{}", n + 1),
+                };
                 versions.push(v.clone());
                 versions.sort_by_key(|v| version_key(v));
                 v
@@ -416,20 +498,31 @@ pub fn plan(chosen: &[Chosen], repo: &Path, suite_dir: &Path, now: i64, no_symli
         let (md5sums, sha256sums) = sums(&c.kernel_hashes, &c.initrd_hashes);
         let images = |v: &str| base_rel.join(v).join("images");
         let new_files = [
-            ("netboot/xen/vmlinuz", Content::File(c.kernel.clone(), c.kernel_hashes.clone())),
-            ("netboot/xen/initrd.gz", Content::File(c.initrd.clone(), c.initrd_hashes.clone())),
+            (
+                "netboot/xen/vmlinuz",
+                Content::File(c.kernel.clone(), c.kernel_hashes.clone()),
+            ),
+            (
+                "netboot/xen/initrd.gz",
+                Content::File(c.initrd.clone(), c.initrd_hashes.clone()),
+            ),
             ("MD5SUMS", Content::Bytes(md5sums.clone())),
             ("SHA256SUMS", Content::Bytes(sha256sums.clone())),
         ];
         for (name, content) in &new_files {
-            tp.files.push((images(&version).join(name), content.clone()));
+            tp.files
+                .push((images(&version).join(name), content.clone()));
         }
         if no_symlinks {
             for (name, content) in &new_files {
-                tp.switch.push((images("current").join(name), content.clone()));
+                tp.switch
+                    .push((images("current").join(name), content.clone()));
             }
         } else {
-            tp.switch.push((base_rel.join("current"), Content::Symlink(PathBuf::from(&version))));
+            tp.switch.push((
+                base_rel.join("current"),
+                Content::Symlink(PathBuf::from(&version)),
+            ));
         }
         tp.wanted.push(base_rel.join("current"));
         for v in keep.iter().chain(std::iter::once(&"current".to_string())) {
@@ -447,12 +540,15 @@ pub fn plan(chosen: &[Chosen], repo: &Path, suite_dir: &Path, now: i64, no_symli
                     .to_string()
             };
             if *v == version || v == "current" {
-                tp.listed.insert(rel_to_suite("MD5SUMS"), Hashes::of_bytes(&md5sums));
-                tp.listed.insert(rel_to_suite("SHA256SUMS"), Hashes::of_bytes(&sha256sums));
+                tp.listed
+                    .insert(rel_to_suite("MD5SUMS"), Hashes::of_bytes(&md5sums));
+                tp.listed
+                    .insert(rel_to_suite("SHA256SUMS"), Hashes::of_bytes(&sha256sums));
             } else {
                 for n in ["MD5SUMS", "SHA256SUMS"] {
                     let p = repo.join(images(v)).join(n);
-                    let bytes = fs::read(&p).map_err(|e| nerr(&p, format!("cannot read a kept version's sums: {e}")))?;
+                    let bytes = fs::read(&p)
+                        .map_err(|e| nerr(&p, format!("cannot read a kept version's sums: {e}")))?;
                     tp.listed.insert(rel_to_suite(n), Hashes::of_bytes(&bytes));
                 }
             }
@@ -470,8 +566,13 @@ mod tests {
     fn sums_are_sorted_and_in_debian_format() {
         let (md5, sha) = sums(&Hashes::of_bytes(b"k"), &Hashes::of_bytes(b"i"));
         let md5 = String::from_utf8(md5).unwrap();
-        assert!(md5.starts_with(&format!("{}  ./netboot/xen/initrd.gz\n", Hashes::of_bytes(b"i").md5_hex())));
-        assert!(String::from_utf8(sha).unwrap().ends_with("  ./netboot/xen/vmlinuz\n"));
+        assert!(md5.starts_with(&format!(
+            "{}  ./netboot/xen/initrd.gz\n",
+            Hashes::of_bytes(b"i").md5_hex()
+        )));
+        assert!(String::from_utf8(sha)
+            .unwrap()
+            .ends_with("  ./netboot/xen/vmlinuz\n"));
     }
 
     #[test]

@@ -329,7 +329,11 @@ mod tests {
         symlink("/etc/shadow", r.join("etc/abs-host")).unwrap();
         symlink("loop2", r.join("loop1")).unwrap();
         symlink("loop1", r.join("loop2")).unwrap();
-        symlink("../../../../../../boot/vmlinuz-host", r.join("boot/vmlinuz-9.9-evil")).unwrap();
+        symlink(
+            "../../../../../../boot/vmlinuz-host",
+            r.join("boot/vmlinuz-9.9-evil"),
+        )
+        .unwrap();
         t
     }
 
@@ -379,8 +383,16 @@ mod tests {
     fn kernels_are_paired_with_their_initrd_and_the_default_is_known() {
         let t = nfsroot();
         let k = find_kernels(t.path()).unwrap();
-        assert_eq!(k.pairs.len(), 2, "the escaping vmlinuz-9.9-evil is no candidate");
-        assert!(k.skipped[0].contains("climbs above the nfsroot"), "{:?}", k.skipped);
+        assert_eq!(
+            k.pairs.len(),
+            2,
+            "the escaping vmlinuz-9.9-evil is no candidate"
+        );
+        assert!(
+            k.skipped[0].contains("climbs above the nfsroot"),
+            "{:?}",
+            k.skipped
+        );
         assert!(k.pairs.iter().all(|p| p.initrd.is_some()));
         assert_eq!(k.default_version.as_deref(), Some("6.1.0-56-amd64"));
         let all: Vec<&KernelPair> = k.pairs.iter().collect();

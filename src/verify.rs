@@ -155,11 +155,15 @@ impl Source {
                 .timeout_read(std::time::Duration::from_secs(60))
                 .build();
             if target.starts_with("https://") {
-                return Err(bad("https is not supported by eliloader (nor by this check); publish over http://"));
+                return Err(bad(
+                    "https is not supported by eliloader (nor by this check); publish over http://",
+                ));
             }
             Ok(Source::Http(agent, base))
         } else if target.contains("://") {
-            Err(bad("unsupported URL scheme: use a directory or an http:// URL"))
+            Err(bad(
+                "unsupported URL scheme: use a directory or an http:// URL",
+            ))
         } else {
             let p = PathBuf::from(target);
             if !p.is_dir() {
@@ -190,16 +194,27 @@ impl Source {
                 stream(f, limit, out, len)
             }
             Source::Http(agent, base) => {
-                let url = if rel.contains("://") { rel.to_string() } else { format!("{base}{rel}") };
+                let url = if rel.contains("://") {
+                    rel.to_string()
+                } else {
+                    format!("{base}{rel}")
+                };
                 Self::fetch_url(agent, &url, limit, out)
             }
         }
     }
 
-    fn fetch_url(agent: &ureq::Agent, url: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, String> {
+    fn fetch_url(
+        agent: &ureq::Agent,
+        url: &str,
+        limit: u64,
+        out: &mut dyn Write,
+    ) -> Result<Fetched, String> {
         match agent.get(url).call() {
             Ok(resp) => {
-                let len = resp.header("Content-Length").and_then(|v| v.trim().parse().ok());
+                let len = resp
+                    .header("Content-Length")
+                    .and_then(|v| v.trim().parse().ok());
                 stream(resp.into_reader(), limit, out, len)
             }
             Err(ureq::Error::Status(code, _)) => Err(format!("HTTP {code}")),
@@ -208,7 +223,12 @@ impl Source {
     }
 }
 
-fn stream(mut r: impl Read, limit: u64, out: &mut dyn Write, content_length: Option<u64>) -> Result<Fetched, String> {
+fn stream(
+    mut r: impl Read,
+    limit: u64,
+    out: &mut dyn Write,
+    content_length: Option<u64>,
+) -> Result<Fetched, String> {
     let mut h = MultiHasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut over = false;
@@ -238,16 +258,28 @@ fn stream(mut r: impl Read, limit: u64, out: &mut dyn Write, content_length: Opt
 }
 
 /// Compares what was fetched with what a Release or Packages says.
-fn check_listed(report: &mut VerifyReport, loc: &str, got: &Fetched, size: u64, digests: &[(&str, Option<&str>, String)]) {
+fn check_listed(
+    report: &mut VerifyReport,
+    loc: &str,
+    got: &Fetched,
+    size: u64,
+    digests: &[(&str, Option<&str>, String)],
+) {
     report.files_checked += 1;
     if got.bytes != size {
-        report.problem(loc, format!("size is {} bytes, the index says {size}", got.bytes));
+        report.problem(
+            loc,
+            format!("size is {} bytes, the index says {size}", got.bytes),
+        );
         return;
     }
     for (name, want, have) in digests {
         if let Some(w) = want {
             if !w.eq_ignore_ascii_case(have) {
-                report.problem(loc, format!("{name} mismatch: the index says {w}, the file has {have}"));
+                report.problem(
+                    loc,
+                    format!("{name} mismatch: the index says {w}, the file has {have}"),
+                );
                 return;
             }
         }
@@ -259,7 +291,9 @@ fn local_suites(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir.join("dists"))
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter(|e| e.path().join("Release").is_file() || e.path().join("InRelease").is_file())
+                .filter(|e| {
+                    e.path().join("Release").is_file() || e.path().join("InRelease").is_file()
+                })
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect()
         })
@@ -278,8 +312,15 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
         report.warn(&opts.target, "eliloader refuses https:// (\"Unknown source type\"): serve the repository over http:// too");
     }
     if let Some(rest) = opts.target.split_once("://").map(|(_, r)| r) {
-        if rest.split('/').next().is_some_and(|host| host.contains('@')) {
-            report.warn(&opts.target, "credentials in the URL do not work with eliloader's urllib2 fetcher");
+        if rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
+            report.warn(
+                &opts.target,
+                "credentials in the URL do not work with eliloader's urllib2 fetcher",
+            );
         }
     }
     let source = Source::open(&opts.target)?;
@@ -289,7 +330,8 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
             Source::Http(..) => {
                 return Err(VerifyError::Target {
                     target: opts.target.clone(),
-                    reason: "give --suite NAME for a URL (suites cannot be listed over http)".into(),
+                    reason: "give --suite NAME for a URL (suites cannot be listed over http)"
+                        .into(),
                 })
             }
         }
@@ -337,7 +379,9 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, suite: &str, report: &mut
     check_dates(&parsed, opts.now, &rel_loc, report);
 
     // Every listed file, and its by-hash copies.
-    let by_hash = parsed.field("Acquire-By-Hash").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let by_hash = parsed
+        .field("Acquire-By-Hash")
+        .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     for (path, listed) in &parsed.files {
         let rel = format!("{dir}{path}");
         let loc = source.location(&rel);
@@ -346,17 +390,35 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, suite: &str, report: &mut
                 report.problem(loc, format!("listed in Release but cannot be fetched: {e}"));
                 continue;
             }
-            Ok(got) => check_listed(report, &loc, &got, listed.size, &digest_list(listed, &got.hashes)),
+            Ok(got) => check_listed(
+                report,
+                &loc,
+                &got,
+                listed.size,
+                &digest_list(listed, &got.hashes),
+            ),
         }
-        let name = Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let name = Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
         if by_hash && name.starts_with("Packages") {
-            let parent = Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+            let parent = Path::new(path)
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             if let Some(sha) = &listed.sha256 {
                 let rel = format!("{dir}{parent}/by-hash/SHA256/{sha}");
                 let loc = source.location(&rel);
                 match source.fetch(&rel, INDEX_LIMIT, &mut io::sink()) {
                     Err(e) => report.problem(loc, format!("by-hash copy missing: {e}")),
-                    Ok(got) => check_listed(report, &loc, &got, listed.size, &digest_list(listed, &got.hashes)),
+                    Ok(got) => check_listed(
+                        report,
+                        &loc,
+                        &got,
+                        listed.size,
+                        &digest_list(listed, &got.hashes),
+                    ),
                 }
             }
         }
@@ -399,7 +461,10 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, suite: &str, report: &mut
     }
 }
 
-fn digest_list<'a>(listed: &'a release::ListedFile, h: &Hashes) -> Vec<(&'static str, Option<&'a str>, String)> {
+fn digest_list<'a>(
+    listed: &'a release::ListedFile,
+    h: &Hashes,
+) -> Vec<(&'static str, Option<&'a str>, String)> {
     vec![
         ("MD5", listed.md5.as_deref(), hex(&h.md5)),
         ("SHA1", listed.sha1.as_deref(), hex(&h.sha1)),
@@ -412,9 +477,10 @@ fn check_dates(parsed: &ParsedRelease, now: i64, loc: &str, report: &mut VerifyR
     match parsed.field("Date").map(|d| (d, release::parse_date(d))) {
         None => report.problem(loc, "has no Date field"),
         Some((d, None)) => report.problem(loc, format!("Date {d:?} does not parse")),
-        Some((d, Some(t))) if t > now + 60 => {
-            report.problem(loc, format!("Date {d} is in the future: apt refuses it as \"not valid yet\""))
-        }
+        Some((d, Some(t))) if t > now + 60 => report.problem(
+            loc,
+            format!("Date {d} is in the future: apt refuses it as \"not valid yet\""),
+        ),
         _ => {}
     }
     if let Some(v) = parsed.field("Valid-Until") {
@@ -422,25 +488,39 @@ fn check_dates(parsed: &ParsedRelease, now: i64, loc: &str, report: &mut VerifyR
             None => report.problem(loc, format!("Valid-Until {v:?} does not parse")),
             Some(t) if t < now => report.problem(
                 loc,
-                format!("expired: Valid-Until {v} has passed, apt refuses the repository; rebuild it"),
+                format!(
+                    "expired: Valid-Until {v} has passed, apt refuses the repository; rebuild it"
+                ),
             ),
             _ => {}
         }
     }
 }
 
-fn check_signatures(source: &Source, opts: &VerifyOptions, dir: &str, release_bytes: &[u8], report: &mut VerifyReport) {
+fn check_signatures(
+    source: &Source,
+    opts: &VerifyOptions,
+    dir: &str,
+    release_bytes: &[u8],
+    report: &mut VerifyReport,
+) {
     let inrelease = fetch_small(source, &format!("{dir}InRelease")).ok();
     let detached = fetch_small(source, &format!("{dir}Release.gpg")).ok();
     if let Some(inr) = &inrelease {
         let body = release::inrelease_body(&String::from_utf8_lossy(inr));
         if body.as_deref().map(str::as_bytes) != Some(release_bytes) {
-            report.problem(source.location(&format!("{dir}InRelease")), "its signed text differs from Release");
+            report.problem(
+                source.location(&format!("{dir}InRelease")),
+                "its signed text differs from Release",
+            );
         }
     }
     let Some(keyring) = &opts.keyring else {
         if inrelease.is_none() && detached.is_none() {
-            report.warn(source.location(&format!("{dir}Release")), "unsigned: clients need [trusted=yes]");
+            report.warn(
+                source.location(&format!("{dir}Release")),
+                "unsigned: clients need [trusted=yes]",
+            );
         }
         return;
     };
@@ -458,20 +538,32 @@ fn check_signatures(source: &Source, opts: &VerifyOptions, dir: &str, release_by
     };
     let rel_path = write("Release", release_bytes);
     match &inrelease {
-        None => report.problem(source.location(&format!("{dir}InRelease")), "missing: the repository is not signed"),
+        None => report.problem(
+            source.location(&format!("{dir}InRelease")),
+            "missing: the repository is not signed",
+        ),
         Some(inr) => {
             let p = write("InRelease", inr);
             if let Err(e) = crate::sign::gpgv(keyring, &p, None) {
-                report.problem(source.location(&format!("{dir}InRelease")), format!("signature does not verify: {e}"));
+                report.problem(
+                    source.location(&format!("{dir}InRelease")),
+                    format!("signature does not verify: {e}"),
+                );
             }
         }
     }
     match &detached {
-        None => report.problem(source.location(&format!("{dir}Release.gpg")), "missing: the repository is not signed"),
+        None => report.problem(
+            source.location(&format!("{dir}Release.gpg")),
+            "missing: the repository is not signed",
+        ),
         Some(sig) => {
             let p = write("Release.gpg", sig);
             if let Err(e) = crate::sign::gpgv(keyring, &p, Some(&rel_path)) {
-                report.problem(source.location(&format!("{dir}Release.gpg")), format!("signature does not verify: {e}"));
+                report.problem(
+                    source.location(&format!("{dir}Release.gpg")),
+                    format!("signature does not verify: {e}"),
+                );
             }
         }
     }
@@ -499,25 +591,36 @@ fn check_packages(
         return;
     };
     let rel = format!("{dir}{base}{name}");
-    let Ok(bytes) = fetch_small(source, &rel) else { return };
+    let Ok(bytes) = fetch_small(source, &rel) else {
+        return;
+    };
     let comp_kind = match *name {
         "Packages.xz" => crate::compress::Compression::Xz,
         "Packages.gz" => crate::compress::Compression::Gzip,
         _ => crate::compress::Compression::None,
     };
     let mut text = Vec::new();
-    let ok = comp_kind
-        .decoder(&bytes[..])
-        .and_then(|d| crate::compress::LimitReader::new(d, INDEX_LIMIT, "Packages").read_to_end(&mut text));
+    let ok = comp_kind.decoder(&bytes[..]).and_then(|d| {
+        crate::compress::LimitReader::new(d, INDEX_LIMIT, "Packages").read_to_end(&mut text)
+    });
     if let Err(e) = ok {
-        report.problem(source.location(&rel), format!("cannot be decompressed: {e}"));
+        report.problem(
+            source.location(&rel),
+            format!("cannot be decompressed: {e}"),
+        );
         return;
     }
     for stanza in split_stanzas(&text) {
         let p = crate::control::Paragraph::parse(stanza);
         let field = |n: &str| p.get(n).map(|v| String::from_utf8_lossy(v).into_owned());
         let Some(filename) = field("Filename") else {
-            report.problem(source.location(&rel), format!("a stanza has no Filename ({})", field("Package").unwrap_or_default()));
+            report.problem(
+                source.location(&rel),
+                format!(
+                    "a stanza has no Filename ({})",
+                    field("Package").unwrap_or_default()
+                ),
+            );
             continue;
         };
         if !seen.insert(filename.clone()) {
@@ -530,7 +633,13 @@ fn check_packages(
         };
         report.packages_checked += 1;
         match source.fetch(&filename, size, &mut io::sink()) {
-            Err(e) => report.problem(loc, format!("named by {} but cannot be fetched: {e}", source.location(&rel))),
+            Err(e) => report.problem(
+                loc,
+                format!(
+                    "named by {} but cannot be fetched: {e}",
+                    source.location(&rel)
+                ),
+            ),
             Ok(got) => {
                 let listed = release::ListedFile {
                     size,
@@ -566,12 +675,22 @@ fn split_stanzas(text: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str, dir: &str, report: &mut VerifyReport) {
+fn check_netboot(
+    source: &Source,
+    opts: &VerifyOptions,
+    suite: &str,
+    arch: &str,
+    dir: &str,
+    report: &mut VerifyReport,
+) {
     let (kernel_url, initrd_url) = match source {
         Source::Http(_, base) => eliloader_urls(base, suite, arch),
         Source::Dir(_) => {
             let (k, i) = eliloader_urls("", suite, arch);
-            (k.trim_start_matches('/').to_string(), i.trim_start_matches('/').to_string())
+            (
+                k.trim_start_matches('/').to_string(),
+                i.trim_start_matches('/').to_string(),
+            )
         }
     };
     let _ = opts;
@@ -590,17 +709,31 @@ fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str,
         let loc = source.location(url);
         report.eliloader_urls.push(loc.clone());
         let path = tmp.path().join(name);
-        let Ok(mut f) = File::create(&path) else { continue };
+        let Ok(mut f) = File::create(&path) else {
+            continue;
+        };
         match source.fetch(url, limit, &mut f) {
             Err(e) => report.problem(loc, format!("eliloader cannot fetch the {what}: {e}")),
             Ok(got) => {
                 if got.over_limit {
-                    report.problem(loc, format!("the {what} is over eliloader's {} MiB limit: the install would abort", limit >> 20));
+                    report.problem(
+                        loc,
+                        format!(
+                            "the {what} is over eliloader's {} MiB limit: the install would abort",
+                            limit >> 20
+                        ),
+                    );
                     continue;
                 }
                 if let Some(cl) = got.content_length {
                     if cl != got.bytes {
-                        report.problem(loc.clone(), format!("Content-Length says {cl} bytes but {} arrived: eliloader aborts", got.bytes));
+                        report.problem(
+                            loc.clone(),
+                            format!(
+                                "Content-Length says {cl} bytes but {} arrived: eliloader aborts",
+                                got.bytes
+                            ),
+                        );
                     }
                 }
                 if got.bytes == 0 {
@@ -616,12 +749,30 @@ fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str,
     let mut release_of_kernel = None;
     if let Some((_, path, _, loc)) = kernel {
         match crate::xen::inspect_kernel_file(path) {
-            Err(e) => report.problem(loc, format!("not a bootable kernel: {}", strip_path(&e.to_string(), path))),
+            Err(e) => report.problem(
+                loc,
+                format!(
+                    "not a bootable kernel: {}",
+                    strip_path(&e.to_string(), path)
+                ),
+            ),
             Ok(r) => {
                 if !r.verdict.is_pv_capable() {
-                    report.problem(loc, format!("not a Xen PV kernel ({}): the guest will not boot", r.verdict.label()));
+                    report.problem(
+                        loc,
+                        format!(
+                            "not a Xen PV kernel ({}): the guest will not boot",
+                            r.verdict.label()
+                        ),
+                    );
                 } else if r.arch() != Some(arch) {
-                    report.problem(loc, format!("a {} kernel in the installer-{arch} tree", r.arch().unwrap_or("non-x86")));
+                    report.problem(
+                        loc,
+                        format!(
+                            "a {} kernel in the installer-{arch} tree",
+                            r.arch().unwrap_or("non-x86")
+                        ),
+                    );
                 }
                 release_of_kernel = r.release().map(str::to_string);
             }
@@ -629,14 +780,21 @@ fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str,
     }
     if let Some((_, path, _, loc)) = initrd {
         match crate::initrd::inspect_initrd_file(path, release_of_kernel.as_deref()) {
-            Err(e) => report.problem(loc, format!("not an initrd: {}", strip_path(&e.to_string(), path))),
+            Err(e) => report.problem(
+                loc,
+                format!("not an initrd: {}", strip_path(&e.to_string(), path)),
+            ),
             Ok(r) => {
                 if r.matches == Some(false) {
                     report.problem(
                         loc,
                         format!(
                             "carries modules for {}, not for the kernel's {}",
-                            if r.module_versions.is_empty() { "no kernel".to_string() } else { r.module_versions.join(", ") },
+                            if r.module_versions.is_empty() {
+                                "no kernel".to_string()
+                            } else {
+                                r.module_versions.join(", ")
+                            },
                             release_of_kernel.as_deref().unwrap_or("?")
                         ),
                     );
@@ -652,10 +810,15 @@ fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str,
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);
-        for (name, want_path) in [("vmlinuz", "./netboot/xen/vmlinuz"), ("initrd.gz", "./netboot/xen/initrd.gz")] {
-            let listed = text
-                .lines()
-                .find_map(|l| l.split_once("  ").filter(|(_, p)| *p == want_path).map(|(h, _)| h.to_string()));
+        for (name, want_path) in [
+            ("vmlinuz", "./netboot/xen/vmlinuz"),
+            ("initrd.gz", "./netboot/xen/initrd.gz"),
+        ] {
+            let listed = text.lines().find_map(|l| {
+                l.split_once("  ")
+                    .filter(|(_, p)| *p == want_path)
+                    .map(|(h, _)| h.to_string())
+            });
             let Some(want) = listed else {
                 report.problem(source.location(&rel), format!("does not list {want_path}"));
                 continue;
@@ -663,7 +826,10 @@ fn check_netboot(source: &Source, opts: &VerifyOptions, suite: &str, arch: &str,
             if let Some((_, _, h, loc)) = images.iter().find(|i| i.0 == name) {
                 let have = if pick { hex(&h.sha256) } else { hex(&h.md5) };
                 if !want.eq_ignore_ascii_case(&have) {
-                    report.problem(loc.clone(), format!("does not match {sums}: the file was replaced or damaged"));
+                    report.problem(
+                        loc.clone(),
+                        format!("does not match {sums}: the file was replaced or damaged"),
+                    );
                 }
             }
         }
@@ -686,10 +852,16 @@ mod tests {
         assert!(i.ends_with("/current/images/netboot/xen/initrd.gz"));
         // A URL that already names a suite is used as is.
         let (k, _) = eliloader_urls("http://h/debian/dists/lenny", "ignored", "amd64");
-        assert_eq!(k, "http://h/debian/dists/lenny/main/installer-amd64/current/images/netboot/xen/vmlinuz");
+        assert_eq!(
+            k,
+            "http://h/debian/dists/lenny/main/installer-amd64/current/images/netboot/xen/vmlinuz"
+        );
         // `/dists/` followed only by slashes does not count.
         let (k, _) = eliloader_urls("http://h/debian/dists/", "lenny", "i386");
-        assert!(k.starts_with("http://h/debian/dists/dists/lenny/main/"), "{k}");
+        assert!(
+            k.starts_with("http://h/debian/dists/dists/lenny/main/"),
+            "{k}"
+        );
         // A trailing double slash stays doubled.
         let (k, _) = eliloader_urls("http://h/debian//", "lenny", "i386");
         assert!(k.starts_with("http://h/debian//dists/lenny/"), "{k}");

@@ -47,13 +47,18 @@ pub fn commands(o: &XeOptions) -> String {
     if o.template.is_none() {
         out.push_str("# set TEMPLATE_UUID first, e.g. TEMPLATE_UUID=$(xe template-list name-label='Debian Lenny 5.0 (32-bit)' --minimal)\n");
     }
-    out.push_str("# point the template at the repository (eliloader fetches over http or ftp, not https)\n");
+    out.push_str(
+        "# point the template at the repository (eliloader fetches over http or ftp, not https)\n",
+    );
     for (k, v) in [
         ("other-config:install-repository", &o.repo_url),
         ("other-config:debian-release", &o.suite),
         ("other-config:install-arch", &o.arch),
     ] {
-        out.push_str(&format!("xe template-param-set {tpl} {}\n", shell_quote(&format!("{k}={v}"))));
+        out.push_str(&format!(
+            "xe template-param-set {tpl} {}\n",
+            shell_quote(&format!("{k}={v}"))
+        ));
     }
     if let Some(nfs) = &o.nfsroot {
         let action = o.fai_action.as_deref().unwrap_or("install");
@@ -61,13 +66,18 @@ pub fn commands(o: &XeOptions) -> String {
             "quiet console=hvc0 root=/dev/nfs nfsroot={nfs} boot=live FAI_FLAGS=verbose,sshd FAI_ACTION={action}"
         );
         out.push_str("# boot the installer into the FAI nfsroot\n");
-        out.push_str(&format!("xe template-param-set {tpl} {}\n", shell_quote(&format!("PV-args={args}"))));
+        out.push_str(&format!(
+            "xe template-param-set {tpl} {}\n",
+            shell_quote(&format!("PV-args={args}"))
+        ));
     }
     if let Some(vm) = &o.vm {
         let v = uuid(&Some(vm.clone()), "VM_UUID");
         out.push_str("# re-arm a VM whose one-time installation was interrupted\n");
         out.push_str(&format!("xe vm-param-set {v} PV-bootloader=eliloader\n"));
-        out.push_str(&format!("xe vm-param-set {v} other-config:install-distro=debianlike\n"));
+        out.push_str(&format!(
+            "xe vm-param-set {v} other-config:install-distro=debianlike\n"
+        ));
     }
     out
 }
@@ -97,11 +107,17 @@ mod tests {
             vm: Some("9a2c-vm".into()),
         });
         assert!(text.contains("xe template-param-set uuid=5f1d-tpl other-config:install-repository=http://10.1.1.6/debian-custom\n"));
-        assert!(text.contains("xe template-param-set uuid=5f1d-tpl other-config:debian-release=lenny\n"));
+        assert!(text
+            .contains("xe template-param-set uuid=5f1d-tpl other-config:debian-release=lenny\n"));
         assert!(text.contains("'PV-args=quiet console=hvc0 root=/dev/nfs nfsroot=10.1.1.6:/srv/fai/nfsroot boot=live FAI_FLAGS=verbose,sshd FAI_ACTION=install'"));
         assert!(text.contains("xe vm-param-set uuid=9a2c-vm PV-bootloader=eliloader\n"));
-        assert!(text.contains("xe vm-param-set uuid=9a2c-vm other-config:install-distro=debianlike\n"));
-        let text = commands(&XeOptions { template: None, ..Default::default() });
+        assert!(
+            text.contains("xe vm-param-set uuid=9a2c-vm other-config:install-distro=debianlike\n")
+        );
+        let text = commands(&XeOptions {
+            template: None,
+            ..Default::default()
+        });
         assert!(text.contains("uuid=\"$TEMPLATE_UUID\""));
     }
 }

@@ -1,0 +1,659 @@
+//! End-to-end tests of the eliloader netboot tree: `elirepo build` with an nfsroot,
+//! a kernel .deb or explicit files, on synthetic kernels and initrds, and the files
+//! fetched over HTTP from a server on 127.0.0.1 at exactly eliloader's URLs.
+
+mod common;
+#[path = "../src/xen/synth.rs"]
+#[allow(dead_code)]
+mod synth;
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
+use synth::*;
+
+/// A PV-capable amd64 bzImage whose setup header says `release`.
+fn pv_amd64(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::amd64(&amd64_notes()).build();
+    bzimage(
+        &payload(Comp::Gzip, &elf),
+        &BzSpec {
+            version: Some(format!("{release} (builder@example) #1 SMP")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+/// An old-style 32-bit PAE PV kernel (XenServer's 2.6.32).
+fn pv_i386(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::i386(&pv32_notes(true)).build();
+    bzimage(
+        &payload(Comp::Gzip, &elf),
+        &BzSpec {
+            efi_stub: false,
+            protocol: 0x020a,
+            version: Some(format!("{release} (xs@citrix) #1 SMP")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+/// A current 32-bit kernel: PVH only.
+fn pvh_i386(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::i386(&pvh32_notes()).build();
+    bzimage(
+        &payload(Comp::Xz, &elf),
+        &BzSpec {
+            version: Some(format!("{release} (d@k) #1 SMP")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+/// A kernel without Xen support.
+fn no_xen(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::amd64(&[]).build();
+    bzimage(
+        &payload(Comp::Gzip, &elf),
+        &BzSpec {
+            version: Some(format!("{release} (x@y) #1")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+/// A newc cpio archive of `files`.
+fn cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ino = 1;
+    let mut entry = |out: &mut Vec<u8>, name: &str, data: &[u8], mode: u32| {
+        let hdr =
+            format!(
+            "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+            ino, mode, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
+        );
+        ino += 1;
+        out.extend_from_slice(hdr.as_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    };
+    for (name, data) in files {
+        entry(&mut out, name, data, 0o100644);
+    }
+    entry(&mut out, "TRAILER!!!", b"", 0);
+    out
+}
+
+/// A gzip initrd carrying modules for `release`.
+fn initrd(release: &str) -> Vec<u8> {
+    let dep = format!("lib/modules/{release}/modules.dep");
+    compress_raw(Comp::Gzip, &cpio(&[("init", b"#!/bin/sh\n"), (&dep, b"")]))
+}
+
+const SDE: &str = "1795651200"; // Thu, 26 Nov 2026 00:00:00 UTC
+
+fn build(repo: &Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["build", "--repo"])
+        .arg(repo)
+        .args(["--suite", "lenny", "--arch", "amd64", "--unsigned", "-q"])
+        .args(extra);
+    output_of(&mut cmd)
+}
+
+fn ok(out: &std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "build failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn fails_with(out: &std::process::Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}: {err}",
+        out.status.code()
+    );
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// (path, size, mtime ns, inode, symlink target) of everything but .elirepo/.
+fn snapshot(repo: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in walk(repo) {
+        if e.strip_prefix(repo).unwrap().starts_with(".elirepo") {
+            continue;
+        }
+        let m = fs::symlink_metadata(&e).unwrap();
+        let link = fs::read_link(&e)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        out.push(format!(
+            "{} {} {}.{} {} {}",
+            e.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ino(),
+            link
+        ));
+    }
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let ft = e.file_type().unwrap();
+        out.push(p.clone());
+        if ft.is_dir() {
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+/// An nfsroot like FAI's, with a stock kernel, a Xen PV kernel, absolute and
+/// relative links, and a link that tries to escape.
+fn nfsroot(root: &Path) {
+    let boot = root.join("boot");
+    fs::create_dir_all(&boot).unwrap();
+    fs::write(root.join(".THIS_IS_THE_FAI_NFSROOT"), b"").unwrap();
+    fs::write(
+        boot.join("vmlinuz-6.1.0-56-amd64"),
+        pv_amd64("6.1.0-56-amd64"),
+    )
+    .unwrap();
+    fs::write(
+        boot.join("initrd.img-6.1.0-56-amd64"),
+        initrd("6.1.0-56-amd64"),
+    )
+    .unwrap();
+    fs::write(boot.join("vmlinuz-6.1.0-1-stock"), no_xen("6.1.0-1-stock")).unwrap();
+    fs::write(
+        boot.join("initrd.img-6.1.0-1-stock"),
+        initrd("6.1.0-1-stock"),
+    )
+    .unwrap();
+    symlink(
+        "../../../../../../../../boot/vmlinuz-host",
+        boot.join("vmlinuz-9.9.9-escape"),
+    )
+    .unwrap();
+    symlink("/boot/vmlinuz-6.1.0-56-amd64", root.join("vmlinuz")).unwrap();
+    symlink("boot/initrd.img-6.1.0-56-amd64", root.join("initrd.img")).unwrap();
+    symlink("boot/vmlinuz-6.1.0-1-stock", root.join("vmlinuz.old")).unwrap();
+}
+
+fn tree(repo: &Path) -> PathBuf {
+    repo.join("dists/lenny/main/installer-amd64")
+}
+
+#[test]
+fn nfsroot_kernel_and_initrd_are_published_where_eliloader_looks() {
+    let t = tempdir();
+    let root = t.path().join("nfsroot");
+    nfsroot(&root);
+    let repo = t.path().join("repo");
+    let out = build(&repo, &["--nfsroot", root.to_str().unwrap()]);
+    ok(&out);
+    let current = tree(&repo).join("current");
+    assert_eq!(fs::read_link(&current).unwrap(), PathBuf::from("20261126"));
+    let xen = current.join("images/netboot/xen");
+    assert_eq!(
+        fs::read(xen.join("vmlinuz")).unwrap(),
+        pv_amd64("6.1.0-56-amd64")
+    );
+    assert_eq!(
+        fs::read(xen.join("initrd.gz")).unwrap(),
+        initrd("6.1.0-56-amd64")
+    );
+    // SHA256SUMS names the images, and the Release names SHA256SUMS.
+    let sums = fs::read_to_string(current.join("images/SHA256SUMS")).unwrap();
+    let k = elirepo::hash::Hashes::of_bytes(&pv_amd64("6.1.0-56-amd64"));
+    assert!(
+        sums.contains(&format!("{}  ./netboot/xen/vmlinuz\n", k.sha256_hex())),
+        "{sums}"
+    );
+    let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
+    let s = elirepo::hash::Hashes::of_bytes(sums.as_bytes()).sha256_hex();
+    assert!(
+        release.contains(&format!(" {s} ")),
+        "Release does not list SHA256SUMS:\n{release}"
+    );
+    assert!(release.contains(" main/installer-amd64/current/images/SHA256SUMS\n"));
+    assert!(release.contains(" main/installer-amd64/20261126/images/MD5SUMS\n"));
+    // The stock kernel of the nfsroot was not chosen.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("stock"));
+
+    // verify agrees.
+    let v = output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", SDE)
+            .arg("verify")
+            .arg(&repo),
+    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+
+    // A rerun changes nothing: no new VERSION, nothing rewritten.
+    let before = snapshot(&repo);
+    ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
+    assert_eq!(before, snapshot(&repo));
+}
+
+#[test]
+fn a_new_kernel_gets_a_new_version_and_three_are_kept() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let mut versions = Vec::new();
+    for i in 0..5 {
+        let rel = format!("6.1.0-{}-amd64", 60 + i);
+        let k = t.path().join(format!("vmlinuz-{i}"));
+        let r = t.path().join(format!("initrd-{i}"));
+        fs::write(&k, pv_amd64(&rel)).unwrap();
+        fs::write(&r, initrd(&rel)).unwrap();
+        ok(&build(
+            &repo,
+            &[
+                "--kernel",
+                k.to_str().unwrap(),
+                "--initrd",
+                r.to_str().unwrap(),
+            ],
+        ));
+        versions.push(fs::read_link(tree(&repo).join("current")).unwrap());
+    }
+    let names: Vec<String> = versions.iter().map(|v| v.display().to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "20261126",
+            "20261126.1",
+            "20261126.2",
+            "20261126.3",
+            "20261126.4"
+        ]
+    );
+    let mut left: Vec<String> = fs::read_dir(tree(&repo))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["20261126.2", "20261126.3", "20261126.4", "current"]);
+    let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
+    assert!(
+        !release.contains("/20261126.1/"),
+        "a removed version is still listed"
+    );
+    assert!(release.contains(" main/installer-amd64/20261126.2/images/SHA256SUMS\n"));
+}
+
+#[test]
+fn a_kernel_from_a_linux_image_deb() {
+    let t = tempdir();
+    let rel = "2.6.32-5-amd64";
+    let deb = t
+        .path()
+        .join("linux-image-2.6.32-5-amd64_2.6.32-48_amd64.deb");
+    DebBuilder::new("linux-image-2.6.32-5-amd64")
+        .version("2.6.32-48")
+        .arch("amd64")
+        .data_file("./boot/vmlinuz-2.6.32-5-amd64", pv_amd64(rel), 0o644)
+        .data_file(
+            "./boot/config-2.6.32-5-amd64",
+            b"CONFIG_XEN=y\n".to_vec(),
+            0o644,
+        )
+        .data_symlink("./boot/vmlinuz-evil", "/etc/passwd")
+        .write_to(&deb)
+        .unwrap();
+    let r = t.path().join("initrd");
+    fs::write(&r, initrd(rel)).unwrap();
+    let repo = t.path().join("repo");
+    ok(&build(
+        &repo,
+        &[
+            "--kernel-deb",
+            deb.to_str().unwrap(),
+            "--initrd",
+            r.to_str().unwrap(),
+            "--deb",
+            deb.to_str().unwrap(),
+        ],
+    ));
+    let xen = tree(&repo).join("current/images/netboot/xen");
+    assert_eq!(fs::read(xen.join("vmlinuz")).unwrap(), pv_amd64(rel));
+    // The package itself is in the pool too.
+    assert!(repo
+        .join(
+            "pool/main/l/linux-image-2.6.32-5-amd64/linux-image-2.6.32-5-amd64_2.6.32-48_amd64.deb"
+        )
+        .is_file());
+}
+
+#[test]
+fn no_symlinks_puts_real_files_in_current() {
+    let t = tempdir();
+    let root = t.path().join("nfsroot");
+    nfsroot(&root);
+    let repo = t.path().join("repo");
+    ok(&build(
+        &repo,
+        &["--nfsroot", root.to_str().unwrap(), "--no-symlinks"],
+    ));
+    let current = tree(&repo).join("current");
+    assert!(fs::symlink_metadata(&current).unwrap().is_dir());
+    assert_eq!(
+        fs::read(current.join("images/netboot/xen/vmlinuz")).unwrap(),
+        pv_amd64("6.1.0-56-amd64")
+    );
+    let before = snapshot(&repo);
+    ok(&build(
+        &repo,
+        &["--nfsroot", root.to_str().unwrap(), "--no-symlinks"],
+    ));
+    assert_eq!(before, snapshot(&repo));
+}
+
+#[test]
+fn i386_tree_needs_a_32bit_pae_pv_kernel() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let good = t.path().join("vmlinuz-2.6.32-4-686-bigmem");
+    fs::write(&good, pv_i386("2.6.32-4-686-bigmem")).unwrap();
+    let r = t.path().join("initrd");
+    fs::write(&r, initrd("2.6.32-4-686-bigmem")).unwrap();
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["build", "--repo"])
+        .arg(&repo)
+        .args([
+            "--suite",
+            "lenny",
+            "--arch",
+            "i386",
+            "--unsigned",
+            "-q",
+            "--kernel",
+        ])
+        .arg(&good)
+        .arg("--initrd")
+        .arg(&r);
+    ok(&output_of(&mut cmd));
+    assert!(repo
+        .join("dists/lenny/main/installer-i386/current/images/netboot/xen/vmlinuz")
+        .is_file());
+
+    // Debian 12's 686-pae kernel is PVH-only: refused, and the repository stays as it was.
+    let pvh = t.path().join("vmlinuz-6.1.0-56-686-pae");
+    fs::write(&pvh, pvh_i386("6.1.0-56-686-pae")).unwrap();
+    let before = snapshot(&repo);
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["build", "--repo"])
+        .arg(&repo)
+        .args([
+            "--suite",
+            "lenny",
+            "--arch",
+            "i386",
+            "--unsigned",
+            "-q",
+            "--kernel",
+        ])
+        .arg(&pvh)
+        .arg("--initrd")
+        .arg(&r);
+    fails_with(
+        &output_of(&mut cmd),
+        &["vmlinuz-6.1.0-56-686-pae", "PVH-only", "--force"],
+    );
+    assert_eq!(before, snapshot(&repo));
+}
+
+#[test]
+fn refusals_leave_the_repository_untouched() {
+    let t = tempdir();
+    let root = t.path().join("nfsroot");
+    nfsroot(&root);
+    let repo = t.path().join("repo");
+    ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
+    let before = snapshot(&repo);
+    let w = |name: &str, bytes: &[u8]| {
+        let p = t.path().join(name);
+        fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let good_k = w("k", &pv_amd64("6.1.0-70-amd64"));
+    let good_i = w("i", &initrd("6.1.0-70-amd64"));
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec![
+                "--kernel".into(),
+                w("nox", &no_xen("6.1.0-70-amd64")),
+                "--initrd".into(),
+                good_i.clone(),
+            ],
+            vec!["/nox", "not a Xen PV kernel"],
+        ),
+        (
+            vec![
+                "--kernel".into(),
+                w("k32", &pv_i386("2.6.32-4-686-bigmem")),
+                "--initrd".into(),
+                good_i.clone(),
+            ],
+            vec!["/k32", "installer-amd64"],
+        ),
+        (
+            vec![
+                "--kernel".into(),
+                good_k.clone(),
+                "--initrd".into(),
+                w("garbage", b"this is not an initrd at all"),
+            ],
+            vec!["/garbage", "initrd"],
+        ),
+        (
+            vec![
+                "--kernel".into(),
+                good_k.clone(),
+                "--initrd".into(),
+                w("empty", b""),
+            ],
+            vec!["/empty", "initrd"],
+        ),
+        (
+            vec![
+                "--kernel".into(),
+                good_k.clone(),
+                "--initrd".into(),
+                w("other", &initrd("5.10.0-1-amd64")),
+            ],
+            vec!["/other", "5.10.0-1-amd64", "6.1.0-70-amd64"],
+        ),
+        (vec!["--kernel".into(), good_k.clone()], vec!["initrd"]),
+        (
+            vec![
+                "--nfsroot".into(),
+                t.path().join("missing").display().to_string(),
+            ],
+            vec!["missing"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&build(&repo, &args), &needles);
+        assert_eq!(before, snapshot(&repo), "{args:?} changed the repository");
+    }
+    // A kernel over eliloader's 32 MiB limit, unless the hosts raised it.
+    let mut big = pv_amd64("6.1.0-70-amd64");
+    big.resize(33 << 20, 0);
+    let big = w("big", &big);
+    fails_with(
+        &build(&repo, &["--kernel", &big, "--initrd", &good_i]),
+        &["/big", "32 MiB", "--allow-oversize"],
+    );
+    assert_eq!(before, snapshot(&repo));
+    ok(&build(
+        &repo,
+        &["--kernel", &big, "--initrd", &good_i, "--allow-oversize"],
+    ));
+}
+
+#[test]
+fn an_nfsroot_whose_only_xen_kernel_escapes_is_refused() {
+    let t = tempdir();
+    let root = t.path().join("nfsroot");
+    fs::create_dir_all(root.join("boot")).unwrap();
+    // The host's own kernel would be PV-capable; the link must not reach it.
+    let host = t.path().join("host-boot");
+    fs::create_dir_all(&host).unwrap();
+    fs::write(
+        host.join("vmlinuz-6.1.0-56-amd64"),
+        pv_amd64("6.1.0-56-amd64"),
+    )
+    .unwrap();
+    symlink(
+        host.join("vmlinuz-6.1.0-56-amd64"),
+        root.join("boot/vmlinuz-6.1.0-56-amd64"),
+    )
+    .unwrap();
+    symlink(
+        "../../host-boot/vmlinuz-6.1.0-56-amd64",
+        root.join("boot/vmlinuz-6.1.0-57-amd64"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("boot/initrd.img-6.1.0-56-amd64"),
+        initrd("6.1.0-56-amd64"),
+    )
+    .unwrap();
+    let repo = t.path().join("repo");
+    let out = build(&repo, &["--nfsroot", root.to_str().unwrap()]);
+    fails_with(&out, &["nfsroot"]);
+    assert!(!repo.join("dists").exists());
+}
+
+/// eliloader's URL for a repository served at `base`.
+fn eliloader_url(base: &str, suite: &str, arch: &str, file: &str) -> String {
+    format!("{base}/dists/{suite}/main/installer-{arch}/current/images/netboot/xen/{file}")
+}
+
+#[test]
+fn eliloader_fetches_the_published_files_over_http() {
+    if !have_tool("python3") {
+        return;
+    }
+    let t = tempdir();
+    let root = t.path().join("nfsroot");
+    nfsroot(&root);
+    let repo = t.path().join("repo");
+    ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
+
+    // A real HTTP server on 127.0.0.1, on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(up, "the HTTP server did not start");
+
+    // Fetch as eliloader does (Python's urllib, no checks), with both repository URL spellings.
+    for (repo_url, suite) in [
+        (base.clone(), "lenny"),
+        (format!("{base}/dists/lenny"), "ignored"),
+    ] {
+        for (file, want) in [
+            ("vmlinuz", pv_amd64("6.1.0-56-amd64")),
+            ("initrd.gz", initrd("6.1.0-56-amd64")),
+        ] {
+            let url = if repo_url.contains("/dists/") {
+                format!("{repo_url}/main/installer-amd64/current/images/netboot/xen/{file}")
+            } else {
+                eliloader_url(&repo_url, suite, "amd64", file)
+            };
+            let got = Command::new("python3")
+                .args(["-c", "import sys,urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())", &url])
+                .output()
+                .unwrap();
+            assert!(
+                got.status.success(),
+                "{url}: {}",
+                String::from_utf8_lossy(&got.stderr)
+            );
+            assert_eq!(got.stdout, want, "{url} served other bytes");
+        }
+    }
+    // verify over HTTP: eliloader's view and apt's.
+    let v = output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", SDE)
+            .args(["verify", &base, "--suite", "lenny"]),
+    );
+    let text = String::from_utf8_lossy(&v.stdout).into_owned();
+    // A swapped kernel is caught by name.
+    fs::write(
+        tree(&repo).join("20261126/images/netboot/xen/vmlinuz"),
+        pv_amd64("6.1.0-99-amd64"),
+    )
+    .unwrap();
+    let bad = output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", SDE)
+            .args(["verify", &base, "--suite", "lenny"]),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(v.status.success(), "verify over http failed:\n{text}");
+    assert!(text.contains("eliloader URLs: 2"), "{text}");
+    let bad_text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{bad_text}");
+    assert!(
+        bad_text.contains("netboot/xen/vmlinuz") && bad_text.contains("SHA256SUMS"),
+        "{bad_text}"
+    );
+}
