@@ -195,7 +195,7 @@ struct BuildArgs {
     /// Print what the build did as JSON on stdout
     #[arg(long)]
     json: bool,
-    /// Print only errors
+    /// Print only errors (no steps, no warnings)
     #[arg(long, short = 'q')]
     quiet: bool,
 }
@@ -212,7 +212,9 @@ impl elirepo::build::Listener for Log {
         }
     }
     fn warn(&mut self, message: &str) {
-        let _ = writeln!(io::stderr(), "elirepo: warning: {message}");
+        if !self.quiet {
+            let _ = writeln!(io::stderr(), "elirepo: warning: {message}");
+        }
     }
 }
 

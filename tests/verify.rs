@@ -1,0 +1,426 @@
+//! `elirepo verify` against repositories `elirepo build` made: a good one passes
+//! (locally and over HTTP), and each kind of damage is caught and named.
+
+mod common;
+#[path = "../src/xen/synth.rs"]
+#[allow(dead_code)]
+mod synth;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
+use synth::*;
+
+fn pv_amd64(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::amd64(&amd64_notes()).build();
+    bzimage(
+        &payload(Comp::Gzip, &elf),
+        &BzSpec {
+            version: Some(format!("{release} (b@e) #1 SMP")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+fn no_xen(release: &str) -> Vec<u8> {
+    let elf = ElfSpec::amd64(&[]).build();
+    bzimage(
+        &payload(Comp::Gzip, &elf),
+        &BzSpec {
+            version: Some(format!("{release} (b@e) #1")),
+            ..BzSpec::default()
+        },
+    )
+}
+
+/// A gzip newc cpio with `lib/modules/<release>/` and `pad` bytes of filler.
+fn initrd(release: &str, pad: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ino = 1;
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("init".into(), b"#!/bin/sh\n".to_vec()),
+        (format!("lib/modules/{release}/modules.dep"), Vec::new()),
+        ("filler".into(), vec![0u8; pad]),
+        ("TRAILER!!!".into(), Vec::new()),
+    ];
+    for (name, data) in files {
+        let mode = if name == "TRAILER!!!" { 0 } else { 0o100644 };
+        out.extend_from_slice(
+            format!(
+                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+                ino, mode, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
+            )
+            .as_bytes(),
+        );
+        ino += 1;
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(&data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    compress_raw(Comp::Gzip, &out)
+}
+
+/// A throwaway ed25519 key, exported armored; returns the key file.
+fn make_key(dir: &Path) -> PathBuf {
+    let home = dir.join("gnupg");
+    fs::create_dir_all(&home).unwrap();
+    let st = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args([
+            "--batch",
+            "--quiet",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "elirepo test <test@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let key = Command::new("gpg")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--batch", "--armor", "--export-secret-keys"])
+        .output()
+        .unwrap();
+    let p = dir.join("key.asc");
+    fs::write(&p, key.stdout).unwrap();
+    p
+}
+
+struct Repo {
+    _t: tempfile::TempDir,
+    repo: PathBuf,
+    keyring: Option<PathBuf>,
+    inputs: PathBuf,
+}
+
+const SDE: &str = "1795651200";
+
+/// Builds a repository with two packages and an amd64 netboot tree.
+fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
+    let t = tempdir();
+    let inputs = t.path().join("in");
+    fs::create_dir_all(&inputs).unwrap();
+    DebBuilder::new("xe-guest-utilities")
+        .version("5.6.0-578")
+        .arch("amd64")
+        .write_to(&inputs.join("xe.deb"))
+        .unwrap();
+    DebBuilder::new("fai-helper")
+        .version("1.0")
+        .arch("all")
+        .write_to(&inputs.join("helper.deb"))
+        .unwrap();
+    fs::write(t.path().join("vmlinuz"), kernel).unwrap();
+    fs::write(t.path().join("initrd"), init).unwrap();
+    let repo = t.path().join("repo");
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["build", "-q", "--repo"])
+        .arg(&repo)
+        .args([
+            "--suite", "lenny", "--arch", "amd64", "--label", "Test", "--deb",
+        ])
+        .arg(&inputs)
+        .arg("--kernel")
+        .arg(t.path().join("vmlinuz"))
+        .arg("--initrd")
+        .arg(t.path().join("initrd"))
+        .args(extra);
+    if signed {
+        let key = make_key(t.path());
+        cmd.arg("--sign-key-file").arg(key);
+    } else {
+        cmd.arg("--unsigned");
+    }
+    let out = output_of(&mut cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keyring = signed.then(|| repo.join("test-archive-keyring.gpg"));
+    Repo {
+        _t: t,
+        repo,
+        keyring,
+        inputs,
+    }
+}
+
+fn verify(r: &Repo, target: &str, extra: &[&str]) -> Output {
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["verify", target])
+        .args(extra);
+    if let Some(k) = &r.keyring {
+        cmd.arg("--keyring").arg(k);
+    }
+    output_of(&mut cmd)
+}
+
+fn passes(out: &Output) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "verify failed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("OK "), "{text}");
+}
+
+fn caught(out: &Output, needles: &[&str]) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected problems:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fails: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert!(
+        fails.iter().any(|l| needles.iter().all(|n| l.contains(n))),
+        "no FAIL line names {needles:?}:\n{text}"
+    );
+}
+
+fn good() -> Repo {
+    make_repo(
+        have_tool("gpg"),
+        &[],
+        &pv_amd64("6.1.0-56-amd64"),
+        &initrd("6.1.0-56-amd64", 0),
+    )
+}
+
+#[test]
+fn a_good_repository_passes_and_json_is_machine_readable() {
+    let r = good();
+    passes(&verify(&r, r.repo.to_str().unwrap(), &[]));
+    let out = verify(&r, r.repo.to_str().unwrap(), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["problems"].as_array().unwrap().len(), 0);
+    assert_eq!(v["suites"][0], "lenny");
+    assert_eq!(v["packages_checked"], 2);
+    assert_eq!(v["eliloader_urls"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_flipped_byte_in_packages_xz() {
+    let r = good();
+    let p = r.repo.join("dists/lenny/main/binary-amd64/Packages.xz");
+    let mut b = fs::read(&p).unwrap();
+    let i = b.len() / 2;
+    b[i] ^= 0x20;
+    fs::write(&p, b).unwrap();
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &["binary-amd64/Packages.xz", "mismatch"],
+    );
+}
+
+#[test]
+fn a_missing_pool_file() {
+    let r = good();
+    let p = r
+        .repo
+        .join("pool/main/x/xe-guest-utilities/xe-guest-utilities_5.6.0-578_amd64.deb");
+    fs::remove_file(&p).unwrap();
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &[
+            "xe-guest-utilities_5.6.0-578_amd64.deb",
+            "cannot be fetched",
+        ],
+    );
+    let _ = &r.inputs;
+}
+
+#[test]
+fn a_swapped_vmlinuz_and_a_missing_initrd() {
+    let r = good();
+    let xen = r
+        .repo
+        .join("dists/lenny/main/installer-amd64/current/images/netboot/xen");
+    fs::write(xen.join("vmlinuz"), pv_amd64("6.1.0-57-amd64")).unwrap();
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &["netboot/xen/vmlinuz", "SHA256SUMS"],
+    );
+    fs::remove_file(xen.join("initrd.gz")).unwrap();
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &["netboot/xen/initrd.gz", "cannot fetch the initrd"],
+    );
+}
+
+#[test]
+fn an_edited_inrelease() {
+    if !have_tool("gpg") || !have_tool("gpgv") {
+        return;
+    }
+    let r = good();
+    let p = r.repo.join("dists/lenny/InRelease");
+    let text = fs::read_to_string(&p)
+        .unwrap()
+        .replace("Label: Test", "Label: Evil");
+    fs::write(&p, text).unwrap();
+    caught(&verify(&r, r.repo.to_str().unwrap(), &[]), &["InRelease"]);
+}
+
+#[test]
+fn an_expired_valid_until() {
+    let r = make_repo(
+        false,
+        &["--valid-for", "1"],
+        &pv_amd64("6.1.0-56-amd64"),
+        &initrd("6.1.0-56-amd64", 0),
+    );
+    passes(&verify(&r, r.repo.to_str().unwrap(), &[]));
+    let later = (SDE.parse::<i64>().unwrap() + 2 * 86_400).to_string();
+    let out = output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", later)
+            .arg("verify")
+            .arg(&r.repo),
+    );
+    caught(&out, &["dists/lenny/Release", "expired"]);
+}
+
+#[test]
+fn a_kernel_without_xen_support() {
+    let r = make_repo(
+        false,
+        &["--force"],
+        &no_xen("6.1.0-56-amd64"),
+        &initrd("6.1.0-56-amd64", 0),
+    );
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &["netboot/xen/vmlinuz", "not a Xen PV kernel"],
+    );
+}
+
+#[test]
+fn an_initrd_over_the_limit() {
+    // Incompressible filler so the gzip file itself is over 128 MiB.
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut filler = vec![0u8; (128 << 20) + 4096];
+    for chunk in filler.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let b = state.to_le_bytes();
+        chunk.copy_from_slice(&b[..chunk.len()]);
+    }
+    let t = tempdir();
+    let mut img = initrd("6.1.0-56-amd64", 0);
+    // Append an uncompressed cpio part of random bytes: still an initrd, just too big.
+    img.extend_from_slice(&filler);
+    let _ = t;
+    let r = make_repo(
+        false,
+        &["--allow-oversize", "--force"],
+        &pv_amd64("6.1.0-56-amd64"),
+        &img,
+    );
+    caught(
+        &verify(&r, r.repo.to_str().unwrap(), &[]),
+        &["netboot/xen/initrd.gz", "128 MiB"],
+    );
+}
+
+#[test]
+fn over_http_too() {
+    if !have_tool("python3") {
+        return;
+    }
+    let r = good();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(&r.repo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let base = format!("http://127.0.0.1:{port}/");
+    let good = verify(&r, &base, &["--suite", "lenny"]);
+    fs::remove_file(r.repo.join("pool/main/f/fai-helper/fai-helper_1.0_all.deb")).unwrap();
+    let bad = verify(&r, &base, &["--suite", "lenny"]);
+    let no_suite = verify(&r, &base, &[]);
+    let _ = server.kill();
+    let _ = server.wait();
+    passes(&good);
+    caught(
+        &bad,
+        &[
+            &format!("{base}pool/main/f/fai-helper/fai-helper_1.0_all.deb"),
+            "HTTP 404",
+        ],
+    );
+    assert_eq!(no_suite.status.code(), Some(2));
+}
+
+#[test]
+fn xe_commands_are_quoted_for_the_shell() {
+    let out = output_of(elirepo().args([
+        "xe-commands",
+        "--repo-url",
+        "http://10.1.1.6/debian-custom",
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--template",
+        "abc-123",
+        "--nfsroot",
+        "10.1.1.6:/srv/fai/nfsroot",
+        "--vm",
+        "vm-1",
+    ]));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The output is valid shell: sh -n parses it.
+    let check = Command::new("sh")
+        .args(["-n", "-c", &text])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{text}");
+    assert!(text.contains("other-config:install-arch=i386"));
+    assert!(text.contains("'PV-args=quiet console=hvc0 root=/dev/nfs nfsroot=10.1.1.6:/srv/fai/nfsroot boot=live FAI_FLAGS=verbose,sshd FAI_ACTION=install'"));
+}
