@@ -1,9 +1,10 @@
 //! `elirepo build`: from .debs (and netboot inputs) to a published, signed repository.
 //!
 //! This module owns the order of a build; the pieces live elsewhere. It reads and
-//! checks every input first ([`crate::deb`], [`crate::pool`]), computes every file
-//! of the suite in memory (Packages and its compressed variants, component and
-//! suite Release, by-hash copies, signatures), and only then publishes through a
+//! checks every input first ([`crate::deb`], [`crate::pool`]) and computes the
+//! indexes in memory; then it takes the repository's lock, reads what is published
+//! (previous Release, signatures, by-hash generations) and computes the rest (suite
+//! Release, by-hash copies, signatures), and only then publishes through the
 //! [`Publisher`]: pool files, then by-hash copies and indexes, then `Release`,
 //! `Release.gpg` and `InRelease`, each by rename. Files no longer wanted (pool
 //! files no suite references, old by-hash copies beyond the last few
@@ -418,7 +419,11 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         .map(|(p, b)| (p.clone(), Hashes::of_bytes(b)))
         .collect();
 
-    // 3. The suite Release, keeping the previous Date when nothing else changed.
+    // 3. The lock, before reading anything published: a build that waited must see
+    //    what the build it waited for published, not what was there before.
+    let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
+
+    // 4. The suite Release, keeping the previous Date when nothing else changed.
     let fields = |date: String, valid_until: Option<String>| ReleaseFields {
         origin: opts.origin.clone(),
         label: opts.label.clone(),
@@ -478,7 +483,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
     let release_unchanged = old_release.as_deref() == Some(&release_bytes[..]);
 
-    // 4. Signatures (reused when the Release did not change, since gpg's are not reproducible).
+    // 5. Signatures (reused when the Release did not change, since gpg's are not reproducible).
     let mut signed_files: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut keyring: Option<(String, Vec<u8>)> = None;
     if let Some(signer) = &signer {
@@ -520,8 +525,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         log.warn("the repository is not signed: apt clients need [trusted=yes]; give --sign-key to sign it");
     }
 
-    // 5. Publish: stage everything, then switch in order.
-    let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
+    // 6. Publish: stage everything, then switch in order.
     let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
     for inp in &inputs {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
@@ -585,7 +589,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     ));
     let files_written = publisher.commit()?;
 
-    // 6. Clean up what the new Release no longer references.
+    // 7. Clean up what the new Release no longer references.
     let kept_by_hash: BTreeSet<String> = generations.iter().flatten().cloned().collect();
     let mut removed = 0usize;
     let suite_abs = opts.repo.join(&suite_dir);
