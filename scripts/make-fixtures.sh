@@ -9,6 +9,8 @@
 #   fixtures/broken/    one broken archive per file
 #   fixtures/mixed/     a couple of good .debs plus copies of broken ones
 #   fixtures/override   an override file for `packages DIR OVERRIDE`
+#   fixtures/demo/      the demo's .debs (and its key, if missing), through
+#                       scripts/make-demo.sh
 # Needs: bash, python3 (stdlib), dpkg-deb, zstd.  The output is deterministic:
 # SOURCE_DATE_EPOCH is fixed, dpkg-deb runs with --root-owner-group, file
 # mtimes are pinned and scripts/debwriter.py fixes every header field.
@@ -242,3 +244,5 @@ EOF
 touch -d "@$SOURCE_DATE_EPOCH" "$fx/override"
 
 echo "fixtures: $(find "$fx/packages" "$fx/broken" "$fx/mixed" -type f | wc -l) files, $(du -sk --apparent-size "$fx/packages" "$fx/broken" "$fx/mixed" "$fx/override" | awk '{s+=$1} END {print s}') KiB"
+
+"$root/scripts/make-demo.sh"

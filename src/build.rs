@@ -1,9 +1,10 @@
 //! `elirepo build`: from .debs (and netboot inputs) to a published, signed repository.
 //!
 //! This module owns the order of a build; the pieces live elsewhere. It reads and
-//! checks every input first ([`crate::deb`], [`crate::pool`]), computes every file
-//! of the suite in memory (Packages and its compressed variants, component and
-//! suite Release, by-hash copies, signatures), and only then publishes through a
+//! checks every input first ([`crate::deb`], [`crate::pool`]) and computes the
+//! indexes in memory; then it takes the repository's lock, reads what is published
+//! (previous Release, signatures, by-hash generations) and computes the rest (suite
+//! Release, by-hash copies, signatures), and only then publishes through the
 //! [`Publisher`]: pool files, then by-hash copies and indexes, then `Release`,
 //! `Release.gpg` and `InRelease`, each by rename. Files no longer wanted (pool
 //! files no suite references, old by-hash copies beyond the last few
@@ -403,7 +404,8 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         ));
         chosen.push(c);
     }
-    // From here on the repository's current state matters: hold its lock.
+    // The lock, before reading anything published: a build that waited must see
+    // what the build it waited for published, not what was there before.
     let mut publisher = Publisher::open(&opts.repo, opts.wait, &mut |m| log.step(m))?;
 
     // 2. The indexes of every architecture.
@@ -462,7 +464,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     let tree = netboot::plan(&chosen, &opts.repo, &suite_dir, now, opts.no_symlinks)?;
     listed.extend(tree.listed.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    // 3. The suite Release, keeping the previous Date when nothing else changed.
+    // 4. The suite Release, keeping the previous Date when nothing else changed.
     let fields = |date: String, valid_until: Option<String>| ReleaseFields {
         origin: opts.origin.clone(),
         label: opts.label.clone(),
@@ -522,7 +524,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
     let release_unchanged = old_release.as_deref() == Some(&release_bytes[..]);
 
-    // 4. Signatures (reused when the Release did not change, since gpg's are not reproducible).
+    // 5. Signatures (reused when the Release did not change, since gpg's are not reproducible).
     let mut signed_files: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut keyring: Option<(String, Vec<u8>)> = None;
     if let Some(signer) = &signer {
@@ -634,7 +636,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     ));
     let files_written = publisher.commit()?;
 
-    // 6. Clean up what the new Release no longer references.
+    // 7. Clean up what the new Release no longer references.
     let kept_by_hash: BTreeSet<String> = generations.iter().flatten().cloned().collect();
     let mut removed = 0usize;
     let suite_abs = opts.repo.join(&suite_dir);

@@ -72,7 +72,9 @@ fn io_err<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(io::Error) -> P
 pub enum Content {
     /// These bytes.
     Bytes(Vec<u8>),
-    /// This file (hard-linked when possible, else copied), whose digests are known.
+    /// A copy of this file, whose digests are known. Never a hard link: the
+    /// published file must not change when the input is rewritten in place
+    /// (`cp new.deb debs/`), nor share the input's owner and mode.
     File(PathBuf, Hashes),
     /// A symbolic link with this target.
     Symlink(PathBuf),
@@ -248,7 +250,7 @@ impl Publisher {
             Content::Bytes(bytes) => write_new(&tmp, bytes)?,
             Content::Symlink(target) => std::os::unix::fs::symlink(target, &tmp)
                 .map_err(io_err(&tmp, "cannot create symlink"))?,
-            Content::File(src, hashes) => link_or_copy(src, &tmp, hashes)?,
+            Content::File(src, hashes) => copy_checked(src, &tmp, hashes)?,
         }
         self.staged.push(Staged {
             tmp,
@@ -375,14 +377,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     f.sync_all().map_err(io_err(path, "cannot sync"))
 }
 
-/// Hard-links `src` to `tmp` when that is safe (same file system, world-readable),
-/// else copies it, checking the copy's digests against `hashes`.
-fn link_or_copy(src: &Path, tmp: &Path, hashes: &Hashes) -> Result<(), PublishError> {
-    let meta = fs::metadata(src).map_err(io_err(src, "cannot read"))?;
-    if meta.mode() & 0o444 == 0o444 && meta.len() == hashes.size && fs::hard_link(src, tmp).is_ok()
-    {
-        return Ok(());
-    }
+/// Copies `src` to `tmp` (mode 0644), checking the copy's digests against `hashes`.
+fn copy_checked(src: &Path, tmp: &Path, hashes: &Hashes) -> Result<(), PublishError> {
     let mut input = File::open(src).map_err(io_err(src, "cannot read"))?;
     let mut out = OpenOptions::new()
         .write(true)
@@ -457,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn files_are_linked_or_copied_and_checked() {
+    fn files_are_copied_and_checked() {
         let t = tempfile::tempdir().unwrap();
         let src = t.path().join("a.deb");
         fs::write(&src, b"deb bytes").unwrap();
@@ -476,6 +472,11 @@ mod tests {
             m.mode() & 0o777,
             0o644,
             "a private input is copied world-readable"
+        );
+        assert_ne!(
+            m.ino(),
+            fs::metadata(&src).unwrap().ino(),
+            "never a hard link to the input"
         );
         assert!(!p
             .stage(Path::new("pool/a.deb"), &Content::File(src.clone(), h))

@@ -115,8 +115,10 @@ impl GpgSigner {
                 path: file.clone(),
                 reason: format!("cannot read key file: {e}"),
             })?;
+            // 0700, as gpg wants its home (tempfile's default follows the umask).
             let dir = tempfile::Builder::new()
                 .prefix("elirepo-gnupg-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| SignError::File {
                     path: std::env::temp_dir(),
