@@ -360,6 +360,20 @@ fn listed_packages(text: &[u8]) -> BTreeSet<String> {
     out
 }
 
+/// Pool files of the last few generations of every suite elirepo builds in the repository.
+fn recent_pool_files(repo: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Ok(rd) = fs::read_dir(repo.join(STATE_DIR)) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with("pool-") {
+            out.extend(read_generations(&e.path()).into_iter().flatten());
+        }
+    }
+    out
+}
+
 /// Reads the by-hash generation history of a suite, newest first.
 fn read_generations(path: &Path) -> Vec<Vec<String>> {
     fs::read_to_string(path)
@@ -629,6 +643,20 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     generations.truncate(BY_HASH_KEEP);
     let gen_text: String = generations.iter().map(|g| g.join(" ") + "\n").collect();
     publisher.stage(&generations_path, &Content::Bytes(gen_text.into_bytes()))?;
+    // The pool files of the same generations: a client holding a previous Release
+    // finds its indexes by hash, and must find the packages they name too.
+    let pool_gen_path = PathBuf::from(STATE_DIR).join(format!("pool-{}", opts.suite));
+    let mut pool_gens = read_generations(&opts.repo.join(&pool_gen_path));
+    let this_pool: Vec<String> = inputs
+        .iter()
+        .map(|i| i.pool.display().to_string())
+        .collect();
+    if pool_gens.first() != Some(&this_pool) {
+        pool_gens.insert(0, this_pool);
+    }
+    pool_gens.truncate(BY_HASH_KEEP);
+    let pool_text: String = pool_gens.iter().map(|g| g.join(" ") + "\n").collect();
+    publisher.stage(&pool_gen_path, &Content::Bytes(pool_text.into_bytes()))?;
 
     log.step(&format!(
         "publishing {} changed files",
@@ -671,7 +699,8 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         publisher.remove_dir(dir)?;
         removed += 1;
     }
-    let refs = referenced_pool_files(&opts.repo);
+    let mut refs = referenced_pool_files(&opts.repo);
+    refs.extend(recent_pool_files(&opts.repo));
     let pool_abs = opts.repo.join("pool");
     let mut unreferenced = Vec::new();
     for entry in walkdir::WalkDir::new(&pool_abs).into_iter().flatten() {

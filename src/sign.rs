@@ -88,12 +88,13 @@ fn gpg_output(mut cmd: Command, input: &[u8], what: &'static str) -> Result<Vec<
     let out = child.wait_with_output().map_err(SignError::NoGpg)?;
     let _ = writer.join();
     if !out.status.success() {
-        return Err(SignError::Failed {
-            what,
-            stderr: String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .replace('\n', "; "),
-        });
+        let mut stderr = String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .replace('\n', "; ");
+        if stderr.contains("passphrase") || stderr.contains("Inappropriate ioctl") {
+            stderr.push_str(" (the key needs a passphrase: give --passphrase-file FILE)");
+        }
+        return Err(SignError::Failed { what, stderr });
     }
     Ok(out.stdout)
 }
@@ -203,10 +204,18 @@ impl GpgSigner {
 
     fn sign_command(&self) -> Command {
         let mut cmd = self.command();
-        cmd.args(["--local-user", &self.key, "--digest-algo", "SHA512"]);
+        // Loopback pinentry: never a passphrase dialog, even on a desktop session;
+        // a key that needs a passphrase without --passphrase-file fails at once.
+        cmd.args([
+            "--local-user",
+            &self.key,
+            "--digest-algo",
+            "SHA512",
+            "--pinentry-mode",
+            "loopback",
+        ]);
         if let Some(p) = &self.passphrase_file {
-            cmd.args(["--pinentry-mode", "loopback", "--passphrase-file"])
-                .arg(p);
+            cmd.arg("--passphrase-file").arg(p);
         }
         cmd
     }

@@ -1136,9 +1136,20 @@ fn inputs_are_declarative_and_other_suites_are_left_alone() {
         packages_of(&repo, "stable", "i386"),
         set(&["hello 1.0-1 i386"])
     );
+    // A client holding the previous Release still finds its packages: the pool file
+    // of a removed package stays for the by-hash generations (3), then goes.
+    assert!(
+        extra_pool.is_file(),
+        "a package of the previous generation vanished at once"
+    );
+    for round in 0..2 {
+        // Two more builds that change the suite.
+        let only = if round == 0 { &hello[..1] } else { &hello[..2] };
+        build(&repo, only).arg("--unsigned").ok();
+    }
     assert!(
         !extra_pool.exists(),
-        "the pool file of a removed package stays"
+        "the pool file of a removed package stays after 3 generations"
     );
     assert!(
         !repo.join("pool/main/e").exists(),
@@ -1496,9 +1507,11 @@ fn concurrent_builds_wait_for_each_other() {
         "pool/main/{}/{first}/{first}_1.0_amd64.deb",
         &first[..1]
     ));
+    // The first build's package is listed nowhere now, but stays one more generation
+    // for clients that fetched the first build's Release.
     assert!(
-        !first_pool.exists(),
-        "{} is published but listed nowhere",
+        first_pool.is_file(),
+        "{} vanished while the previous Release names it",
         first_pool.display()
     );
     // The second build read the repository as the first left it (under the lock), so
