@@ -15,8 +15,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::cache::Cache;
 use crate::compress::Compression;
 use crate::config::BuildOptions;
 use crate::deb::{self, DebError, DebInfo};
@@ -202,8 +204,12 @@ pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
 }
 
 /// Reads and checks every input package.
-fn read_inputs(opts: &BuildOptions, paths: &[PathBuf]) -> Result<Vec<Input>, BuildError> {
-    let infos = deb::read_infos(paths);
+fn read_inputs(
+    opts: &BuildOptions,
+    paths: &[PathBuf],
+    cache: &mut Cache,
+) -> Result<Vec<Input>, BuildError> {
+    let infos = deb::read_infos(paths, Some(cache));
     let mut errors = Vec::new();
     let mut inputs = Vec::new();
     for (path, info) in paths.iter().zip(infos) {
@@ -280,6 +286,27 @@ fn read_inputs(opts: &BuildOptions, paths: &[PathBuf]) -> Result<Vec<Input>, Bui
         .collect();
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
     Ok(inputs)
+}
+
+/// `content` compressed with `c`: the published file's bytes when it already holds
+/// exactly that content (xz of a large index is the slowest step of a no-change
+/// build), else a fresh deterministic compression.
+fn compressed(published: &Path, content: &[u8], c: Compression) -> std::io::Result<Vec<u8>> {
+    if let Ok(old) = fs::read(published) {
+        let mut back = Vec::with_capacity(content.len());
+        let same = c
+            .decoder(&old[..])
+            .and_then(|d| {
+                crate::compress::LimitReader::new(d, content.len() as u64, "index")
+                    .read_to_end(&mut back)
+            })
+            .is_ok()
+            && back == content;
+        if same {
+            return Ok(old);
+        }
+    }
+    c.compress(content)
 }
 
 /// Reads the Filenames listed by every suite's Packages indexes in the repository.
@@ -397,7 +424,11 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     };
     let paths = collect_debs(&opts.debs)?;
     log.step(&format!("reading {} .deb files", paths.len()));
-    let inputs = read_inputs(opts, &paths)?;
+    let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
+    if let Some(note) = &cache.note {
+        log.step(note);
+    }
+    let inputs = read_inputs(opts, &paths, &mut cache)?;
     let checks = netboot::Checks {
         allow_oversize: opts.allow_oversize,
         force: opts.force,
@@ -445,12 +476,17 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             );
         }
         let dir = format!("{}/binary-{arch}", opts.component);
-        let gz = Compression::Gzip
-            .compress(&packages)
-            .map_err(|e| BuildError::Other(e.to_string()))?;
-        let xz = Compression::Xz
-            .compress(&packages)
-            .map_err(|e| BuildError::Other(e.to_string()))?;
+        let published = opts.repo.join(&suite_dir).join(&dir);
+        let (gz, xz) = std::thread::scope(|sc| {
+            let gz = sc
+                .spawn(|| compressed(&published.join("Packages.gz"), &packages, Compression::Gzip));
+            let xz = compressed(&published.join("Packages.xz"), &packages, Compression::Xz);
+            (gz.join().expect("gzip thread"), xz)
+        });
+        let (gz, xz) = (
+            gz.map_err(|e| BuildError::Other(e.to_string()))?,
+            xz.map_err(|e| BuildError::Other(e.to_string()))?,
+        );
         index_files.insert(format!("{dir}/Packages"), packages);
         index_files.insert(format!("{dir}/Packages.gz"), gz);
         index_files.insert(format!("{dir}/Packages.xz"), xz);
@@ -585,6 +621,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     for inp in &inputs {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
         let dest = opts.repo.join(&inp.pool);
+        // A pool file elirepo published and nobody touched since: known without reading it.
+        let known = fs::symlink_metadata(&dest)
+            .ok()
+            .filter(|m| m.is_file() && m.mode() & 0o777 == 0o644)
+            .and_then(|m| cache.get(&dest, &m).map(|e| e.hashes == inp.info.hashes));
+        if known == Some(true) {
+            continue;
+        }
         if dest.exists() && !publisher.is_current(&inp.pool, &content) {
             return Err(BuildError::PoolConflict {
                 pool: dest,
@@ -720,6 +764,20 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         removed += 1;
     }
     publisher.finish()?;
+    for inp in &inputs {
+        let dest = opts.repo.join(&inp.pool);
+        if let Ok(m) = fs::symlink_metadata(&dest) {
+            if m.is_file() {
+                cache.insert(&dest, &m, inp.info.hashes.clone(), None, 0);
+            }
+        }
+    }
+    if let Err(e) = cache.save() {
+        log.warn(&format!(
+            "{}: cannot save the cache ({e}); the next build reads every .deb again",
+            opts.repo.join(STATE_DIR).join("cache").display()
+        ));
+    }
 
     let changed = files_written > 0 || removed > 0;
     Ok(BuildReport {

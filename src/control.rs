@@ -157,6 +157,11 @@ impl Paragraph {
         Paragraph { data, fields }
     }
 
+    /// The text the paragraph was parsed from, exactly.
+    pub fn source(&self) -> &[u8] {
+        &self.data[..self.data.len() - 2]
+    }
+
     /// Number of fields (duplicates counted).
     pub fn len(&self) -> usize {
         self.fields.len()

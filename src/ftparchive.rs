@@ -269,11 +269,18 @@ pub fn run_packages(
         source,
     })?;
     let paths: Vec<PathBuf> = found.iter().map(|f| f.path.clone()).collect();
-    let infos = deb::read_infos(&paths);
+    let mut cache = args.db.as_deref().map(crate::cache::Cache::load);
+    let infos = deb::read_infos(&paths, cache.as_mut());
     let mut summary = PackagesSummary {
         warnings: overrides.warnings.clone(),
         ..Default::default()
     };
+    if let Some(c) = cache.as_mut() {
+        summary.warnings.extend(c.note.clone());
+        if let Err(e) = c.save() {
+            summary.warnings.push(format!("cannot save the cache: {e}"));
+        }
+    }
     let mut buf = Vec::with_capacity(4096);
     for (f, info) in found.iter().zip(infos) {
         match info {

@@ -11,6 +11,7 @@
 //!
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
 //! * [`compress`]: member decoders, deterministic index encoders, decompression bounds.
+//! * [`cache`]: per-file results keyed by inode, size, mtime and ctime, never stale.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).
 //! * [`index`]: Packages stanzas in apt-ftparchive's byte format; override files.
@@ -34,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod cache;
 pub mod compress;
 pub mod config;
 pub mod control;

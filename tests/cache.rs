@@ -1,0 +1,185 @@
+//! The per-file cache: same output as without it, and never stale.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
+
+fn packages(dir: &std::path::Path, db: Option<&std::path::Path>) -> Vec<u8> {
+    let mut cmd = elirepo();
+    cmd.current_dir(dir).arg("packages");
+    if let Some(db) = db {
+        cmd.arg("--db").arg(db);
+    }
+    cmd.arg("pool");
+    let out = output_of(&mut cmd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Sets mtime (and so keeps size and name) like a careless `cp -p` or `touch -r`.
+fn same_mtime(path: &std::path::Path, reference: &std::path::Path) {
+    let st = Command::new("touch")
+        .arg("-r")
+        .arg(reference)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn db_output_is_identical_and_a_replaced_deb_is_noticed() {
+    let t = tempdir();
+    let pool = t.path().join("pool");
+    fs::create_dir_all(&pool).unwrap();
+    for i in 0..20 {
+        DebBuilder::new(&format!("pkg{i}"))
+            .version("1.0")
+            .arch("amd64")
+            .write_to(&pool.join(format!("pkg{i}_1.0_amd64.deb")))
+            .unwrap();
+    }
+    let db = t.path().join("cache.db");
+    let plain = packages(t.path(), None);
+    assert_eq!(packages(t.path(), Some(&db)), plain, "cold --db");
+    assert!(db.is_file());
+    assert_eq!(packages(t.path(), Some(&db)), plain, "warm --db");
+
+    // Replace one .deb at the same path, same size and same mtime.
+    let victim = pool.join("pkg3_1.0_amd64.deb");
+    let keep = t.path().join("mtime-ref");
+    fs::copy(&victim, &keep).unwrap();
+    let rebuilt = DebBuilder::new("pkg3")
+        .version("1.0")
+        .arch("amd64")
+        .field("X-Rebuilt", "yes")
+        .build();
+    fs::write(&victim, &rebuilt).unwrap();
+    same_mtime(&victim, &keep);
+    let fresh = packages(t.path(), None);
+    let cached = packages(t.path(), Some(&db));
+    assert_eq!(cached, fresh, "the cache served a stale entry");
+    assert!(String::from_utf8_lossy(&cached).contains("X-Rebuilt: yes"));
+
+    if have_tool("apt-ftparchive") {
+        // apt-ftparchive's own --db, for contrast, is not touched by ours.
+        let adb = t.path().join("apt.db");
+        let out = output_of(
+            Command::new("apt-ftparchive")
+                .current_dir(t.path())
+                .args(["packages", "--db"])
+                .arg(&adb)
+                .arg("pool"),
+        );
+        assert!(out.status.success());
+        let before = fs::read(&adb).unwrap();
+        let out = output_of(
+            elirepo()
+                .current_dir(t.path())
+                .args(["packages", "--db"])
+                .arg(&adb)
+                .arg("pool"),
+        );
+        assert!(out.status.success());
+        assert_eq!(out.stdout, fresh);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not an elirepo cache"));
+        assert_eq!(
+            fs::read(&adb).unwrap(),
+            before,
+            "a foreign database was overwritten"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_cache_is_rebuilt_not_trusted() {
+    let t = tempdir();
+    let pool = t.path().join("pool");
+    fs::create_dir_all(&pool).unwrap();
+    DebBuilder::new("a")
+        .write_to(&pool.join("a_1.0_amd64.deb"))
+        .unwrap();
+    let db = t.path().join("cache.db");
+    let plain = packages(t.path(), Some(&db));
+    let mut bytes = fs::read(&db).unwrap();
+    let n = bytes.len();
+    for b in &mut bytes[n / 3..n / 2] {
+        *b ^= 0x55;
+    }
+    fs::write(&db, &bytes).unwrap();
+    let out = output_of(
+        elirepo()
+            .current_dir(t.path())
+            .args(["packages", "--db"])
+            .arg(&db)
+            .arg("pool"),
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, plain);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
+    // Rebuilt: the next run is clean.
+    let out = output_of(
+        elirepo()
+            .current_dir(t.path())
+            .args(["packages", "--db"])
+            .arg(&db)
+            .arg("pool"),
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn build_notices_an_input_replaced_in_place() {
+    let t = tempdir();
+    let debs = t.path().join("debs");
+    fs::create_dir_all(&debs).unwrap();
+    let deb = debs.join("tool_1.0_amd64.deb");
+    DebBuilder::new("tool").write_to(&deb).unwrap();
+    let repo = t.path().join("repo");
+    let build = || {
+        output_of(
+            elirepo()
+                .args([
+                    "build",
+                    "-q",
+                    "--unsigned",
+                    "--suite",
+                    "s",
+                    "--arch",
+                    "amd64",
+                    "--repo",
+                ])
+                .arg(&repo)
+                .arg("--deb")
+                .arg(&debs),
+        )
+    };
+    assert!(build().status.success());
+    let keep = t.path().join("ref");
+    fs::copy(&deb, &keep).unwrap();
+    fs::write(
+        &deb,
+        DebBuilder::new("tool").field("X-Changed", "1").build(),
+    )
+    .unwrap();
+    same_mtime(&deb, &keep);
+    // Same name and version, other bytes: the published file must not change silently.
+    let out = build();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already published with different content"),
+        "{err}"
+    );
+}
