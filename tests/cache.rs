@@ -67,11 +67,12 @@ fn db_output_is_identical_and_a_replaced_deb_is_noticed() {
     let victim = pool.join("pkg3_1.0_amd64.deb");
     let keep = t.path().join("mtime-ref");
     fs::copy(&victim, &keep).unwrap();
-    let rebuilt = DebBuilder::new("pkg3")
-        .version("1.0")
-        .arch("amd64")
-        .field("X-Rebuilt", "yes")
-        .build();
+    let rebuilt = stamped("pkg3", "bbbb");
+    assert_eq!(
+        rebuilt.len() as u64,
+        fs::metadata(&victim).unwrap().len(),
+        "same size"
+    );
     fs::write(&victim, &rebuilt).unwrap();
     same_mtime(&victim, &keep);
     let fresh = packages(t.path(), None);
