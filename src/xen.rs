@@ -2516,7 +2516,17 @@ mod tests {
         // Zero padding ends the stream.
         let mut padded = raw.clone();
         padded.extend_from_slice(&[0; 16]);
-        assert_eq!(decode_all(Compression::Lz4Legacy, padded).unwrap().0, data);
+        assert_eq!(
+            decode_all(Compression::Lz4Legacy, padded.clone())
+                .unwrap()
+                .0,
+            data
+        );
+        // ... and what follows the padding is not read as lz4 (the next initrd part).
+        padded.extend_from_slice(b"\xff\xff\xff\x7f next part");
+        let (out, consumed) = decode_all(Compression::Lz4Legacy, padded).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(consumed, raw.len() as u64 + 4);
         // A block claiming more than an 8 MiB block can compress to.
         let mut bad = raw[..4].to_vec();
         bad.extend_from_slice(&u32::MAX.to_le_bytes());
