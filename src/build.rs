@@ -105,7 +105,7 @@ fn list_errors(errors: &[DebError]) -> String {
     }
     if errors.len() > 1 {
         s.push_str(&format!(
-            "\nelirepo: error: {} .deb files cannot be read; nothing was published",
+            "\nelirepo: error: {} .deb files cannot be published",
             errors.len()
         ));
     }
@@ -439,12 +439,12 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             "checking the netboot kernel and initrd for installer-{}",
             n.arch
         ));
-        let c = netboot::prepare(n, checks, &mut |m| log.warn(m))?;
+        let c = netboot::prepare(n, checks, &mut cache, &mut |m| log.warn(m))?;
         log.step(&format!(
-            "installer-{}: {} ({}, {})",
+            "installer-{}: kernel {} from {} is {}",
             c.arch,
+            c.kernel_report.release().unwrap_or("of unknown version"),
             c.source,
-            c.kernel_report.release().unwrap_or("unknown version"),
             c.kernel_report.verdict.label()
         ));
         chosen.push(c);
@@ -511,7 +511,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         .iter()
         .map(|(p, b)| (p.clone(), Hashes::of_bytes(b)))
         .collect();
-    let tree = netboot::plan(&chosen, &opts.repo, &suite_dir, now, opts.no_symlinks)?;
+    let tree = netboot::plan(
+        &chosen,
+        &opts.repo,
+        &suite_dir,
+        now,
+        opts.no_symlinks,
+        &mut cache,
+    )?;
     listed.extend(tree.listed.iter().map(|(k, v)| (k.clone(), v.clone())));
 
     // 4. The suite Release, keeping the previous Date when nothing else changed.
@@ -769,6 +776,13 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         if let Ok(m) = fs::symlink_metadata(&dest) {
             if m.is_file() {
                 cache.insert(&dest, &m, inp.info.hashes.clone(), None, 0);
+            }
+        }
+    }
+    for (rel, content) in &tree.files {
+        if let (Content::File(_, h), Ok(m)) = (content, fs::symlink_metadata(opts.repo.join(rel))) {
+            if m.is_file() {
+                cache.insert(&opts.repo.join(rel), &m, h.clone(), None, 0);
             }
         }
     }

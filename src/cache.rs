@@ -221,6 +221,17 @@ impl Cache {
         );
     }
 
+    /// The digests of the file at `path`, from the cache when its version is known.
+    pub fn hash_file(&mut self, path: &Path) -> io::Result<Hashes> {
+        let meta = fs::metadata(path)?;
+        if let Some(e) = self.get(path, &meta) {
+            return Ok(e.hashes.clone());
+        }
+        let h = crate::hash::hash_file(path)?;
+        self.insert(path, &meta, h.clone(), None, 0);
+        Ok(h)
+    }
+
     /// Writes the cache if it changed, keeping only the entries used this run.
     pub fn save(&mut self) -> io::Result<()> {
         if self.foreign {

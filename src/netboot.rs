@@ -15,8 +15,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::cache::Cache;
 use crate::config::NetbootInput;
-use crate::hash::{hash_file, hex, Hashes};
+use crate::hash::{hex, Hashes};
 use crate::nfsroot;
 use crate::publish::Content;
 use crate::xen::{self, KernelReport};
@@ -114,6 +115,7 @@ fn kernel_problem(report: &KernelReport, arch: &str) -> Option<String> {
 pub fn prepare(
     input: &NetbootInput,
     checks: Checks,
+    cache: &mut Cache,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Chosen, NetbootError> {
     let arch = input.arch.as_str();
@@ -244,8 +246,12 @@ pub fn prepare(
             ));
         }
     }
-    let kernel_hashes = hash_file(&kernel).map_err(|e| nerr(&kernel, e.to_string()))?;
-    let initrd_hashes = hash_file(&initrd).map_err(|e| nerr(&initrd, e.to_string()))?;
+    let kernel_hashes = cache
+        .hash_file(&kernel)
+        .map_err(|e| nerr(&kernel, e.to_string()))?;
+    let initrd_hashes = cache
+        .hash_file(&initrd)
+        .map_err(|e| nerr(&initrd, e.to_string()))?;
     if !checks.allow_oversize {
         if kernel_hashes.size > KERNEL_LIMIT {
             return Err(nerr(&kernel, format!(
@@ -431,6 +437,7 @@ pub fn plan(
     suite_dir: &Path,
     now: i64,
     no_symlinks: bool,
+    cache: &mut Cache,
 ) -> Result<TreePlan, NetbootError> {
     let mut tp = TreePlan::default();
     let day = {
@@ -455,11 +462,11 @@ pub fn plan(
             })
             .unwrap_or_default();
         versions.sort_by_key(|v| version_key(v));
-        let same = |v: &str| {
+        let mut same = |v: &str| {
             let xen = base.join(v).join("images/netboot/xen");
-            let eq = |p: PathBuf, h: &Hashes| {
+            let mut eq = |p: PathBuf, h: &Hashes| {
                 fs::metadata(&p).is_ok_and(|m| m.len() == h.size)
-                    && hash_file(&p).is_ok_and(|g| &g == h)
+                    && cache.hash_file(&p).is_ok_and(|g| &g == h)
             };
             eq(xen.join("vmlinuz"), &c.kernel_hashes) && eq(xen.join("initrd.gz"), &c.initrd_hashes)
         };
