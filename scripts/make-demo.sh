@@ -73,6 +73,26 @@ pkg linux-image-2.6-xen 2.6.32+0.xs226 i386 \
     $'Section: kernel\nPriority: optional\nInstalled-Size: 4\nDepends: linux-image-2.6.32-4-686-bigmem\n' \
     'Linux kernel for XenServer PV guests (demo metapackage)'
 
+# A FAI-like nfsroot for each installer architecture: synthetic Xen PV kernels (a few
+# KiB, they boot nothing but pass every check) with the initrd of the same version,
+# linked the way fai-make-nfsroot links them (absolute and relative links).
+synth() { (cd "$root" && cargo run --quiet --example synth_images -- "$@"); }
+rm -rf "$demo/nfsroot-i386" "$demo/nfsroot-amd64"
+for arch in i386 amd64; do
+    nfs=$demo/nfsroot-$arch
+    mkdir -p "$nfs/boot"
+    : > "$nfs/.THIS_IS_THE_FAI_NFSROOT"
+    case $arch in
+        i386) rel=2.6.32-4-686-bigmem; kind=pv-i386 ;;
+        amd64) rel=2.6.32-4-amd64; kind=pv-amd64 ;;
+    esac
+    synth "$kind" "$rel" "$nfs/boot/vmlinuz-$rel"
+    synth initrd "$rel" "$nfs/boot/initrd.img-$rel"
+    ln -s "boot/vmlinuz-$rel" "$nfs/vmlinuz"
+    ln -s "/boot/initrd.img-$rel" "$nfs/initrd.img"
+    find "$nfs" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+done
+
 if $new_key || [ ! -e "$demo/demo-signing-key.asc" ]; then
     command -v gpg >/dev/null || { echo "make-demo: gpg not found" >&2; exit 1; }
     home=$tmp/gnupg

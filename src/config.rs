@@ -194,6 +194,27 @@ pub struct BuildOptions {
     pub force: bool,
 }
 
+/// `a/b/../c` as `a/c`, textually, keeping leading `..` of a relative path: paths
+/// from a config file read as the user would write them.
+fn clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 /// Reads and parses a configuration file.
 pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -215,7 +236,13 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         ),
         None => (ConfigFile::default(), PathBuf::new()),
     };
-    let rel = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+    let rel = |p: PathBuf| {
+        if p.is_absolute() {
+            p
+        } else {
+            clean(&base.join(p))
+        }
+    };
     let repo = flags.repo.or(file.repo.map(rel)).ok_or_else(|| {
         ConfigError::Invalid("no repository: give --repo DIR or `repo` in the config file".into())
     })?;
@@ -343,6 +370,11 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.repo, t.path().join("public"));
+        assert_eq!(
+            clean(Path::new("fixtures/demo/../../target/x")),
+            PathBuf::from("target/x")
+        );
+        assert_eq!(clean(Path::new("../a/./b")), PathBuf::from("../a/b"));
         assert_eq!(o.codename, "lenny");
         assert_eq!(o.debs, vec![t.path().join("debs")]);
         assert_eq!(o.sign.unwrap().key_file, Some(t.path().join("k.asc")));
