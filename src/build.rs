@@ -1,16 +1,14 @@
 //! `elirepo build`: from .debs (and netboot inputs) to a published, signed repository.
 //!
 //! This module owns the order of a build; the pieces live elsewhere. It reads and
-//! checks every input first ([`crate::deb`], [`crate::pool`]) and computes the
-//! indexes in memory; then it takes the repository's lock, reads what is published
-//! (previous Release, signatures, by-hash generations) and computes the rest (suite
-//! Release, by-hash copies, signatures), and only then publishes through the
-//! [`Publisher`]: pool files, then by-hash copies and indexes, then `Release`,
-//! `Release.gpg` and `InRelease`, each by rename. Files no longer wanted (pool
-//! files no suite references, old by-hash copies beyond the last few
-//! generations, indexes of dropped architectures) are removed after the new
-//! Release is in place. A build whose inputs did not change rewrites nothing and
-//! keeps the Release `Date`.
+//! checks every input first ([`crate::deb`], [`crate::pool`], [`crate::netboot`]),
+//! takes the repository's lock, computes every file of the suite in memory
+//! (Packages and its compressed variants, component and suite Release, by-hash
+//! copies, netboot trees, signatures), and only then publishes: new pool files
+//! (new names nothing refers to yet), then the whole `dists/<suite>` tree at once
+//! as a new generation switched in by one rename ([`SuiteTree`]). Pool files no
+//! generation still names are removed after the switch. A build whose inputs did
+//! not change writes nothing and keeps the Release `Date`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -26,7 +24,7 @@ use crate::hash::{hex, Hashes};
 use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::netboot;
 use crate::pool::PackageId;
-use crate::publish::{Content, PublishError, Publisher, STATE_DIR};
+use crate::publish::{Content, PublishError, Publisher, SuiteTree, STATE_DIR};
 use crate::release::{self, ReleaseFields};
 use crate::sign::{GpgSigner, SignError};
 
@@ -623,8 +621,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         log.warn("the repository is not signed: apt clients need [trusted=yes]; give --sign-key to sign it");
     }
 
-    // 5. Publish: stage everything, then switch in order.
-    let mut wanted: BTreeSet<PathBuf> = tree.wanted.iter().cloned().collect();
+    // 5. Publish. Pool files (and the public key) first: new names nothing refers to yet.
     for inp in &inputs {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
         let dest = opts.repo.join(&inp.pool);
@@ -644,8 +641,16 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         }
         publisher.stage(&inp.pool, &content)?;
     }
-    for (rel, content) in &tree.files {
-        publisher.stage(rel, content)?;
+    if let Some((name, key)) = &keyring {
+        publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
+    }
+    let pool_written = publisher.staged_count();
+    publisher.commit()?;
+
+    // Then the whole suite tree: indexes, by-hash copies, netboot trees, Release files.
+    let mut suite = SuiteTree::open(&opts.repo, &suite_dir, !opts.no_symlinks)?;
+    for (rel, content) in tree.files.iter().chain(&tree.switch) {
+        suite.put(rel, content.clone())?;
     }
     let mut by_hash_paths = Vec::new();
     if opts.by_hash {
@@ -657,30 +662,24 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
             for (alg, digest) in [("SHA256", hex(&h.sha256)), ("SHA512", hex(&h.sha512))] {
                 let p = suite_dir.join(dir).join("by-hash").join(alg).join(digest);
-                publisher.stage(&p, &Content::Bytes(bytes.clone()))?;
+                suite.put(&p, Content::Bytes(bytes.clone()))?;
                 by_hash_paths.push(p);
             }
         }
     }
     for (rel, bytes) in &index_files {
-        let p = suite_dir.join(rel);
-        publisher.stage(&p, &Content::Bytes(bytes.clone()))?;
-        wanted.insert(p);
+        suite.put(&suite_dir.join(rel), Content::Bytes(bytes.clone()))?;
     }
-    for (rel, content) in &tree.switch {
-        publisher.stage(rel, content)?;
-    }
-    if let Some((name, key)) = &keyring {
-        publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
-    }
-    publisher.stage(
+    suite.put(
         &suite_dir.join("Release"),
-        &Content::Bytes(release_bytes.clone()),
+        Content::Bytes(release_bytes.clone()),
     )?;
-    wanted.insert(suite_dir.join("Release"));
     for (name, bytes) in &signed_files {
-        publisher.stage(&suite_dir.join(name), &Content::Bytes(bytes.clone()))?;
-        wanted.insert(suite_dir.join(name));
+        suite.put(&suite_dir.join(name), Content::Bytes(bytes.clone()))?;
+    }
+    // Kept from the published tree: older netboot versions, recent by-hash generations.
+    for rel in &tree.wanted {
+        suite.keep(rel)?;
     }
     let generations_path = PathBuf::from(STATE_DIR).join(format!("by-hash-{}", opts.suite));
     let mut generations = read_generations(&opts.repo.join(&generations_path));
@@ -692,6 +691,16 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         generations.insert(0, this_gen);
     }
     generations.truncate(BY_HASH_KEEP);
+    for p in generations.iter().skip(1).flatten() {
+        suite.keep(Path::new(p))?;
+    }
+    let unchanged = suite.unchanged();
+    if !unchanged {
+        log.step("publishing the suite tree");
+    }
+    let suite_written = suite.publish(&mut publisher)?;
+
+    // Elirepo's own state, after the switch.
     let gen_text: String = generations.iter().map(|g| g.join(" ") + "\n").collect();
     publisher.stage(&generations_path, &Content::Bytes(gen_text.into_bytes()))?;
     // The pool files of the same generations: a client holding a previous Release
@@ -708,48 +717,11 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     pool_gens.truncate(BY_HASH_KEEP);
     let pool_text: String = pool_gens.iter().map(|g| g.join(" ") + "\n").collect();
     publisher.stage(&pool_gen_path, &Content::Bytes(pool_text.into_bytes()))?;
+    publisher.commit()?;
+    let files_written = pool_written + suite_written;
 
-    log.step(&format!(
-        "publishing {} changed files",
-        publisher.staged_count()
-    ));
-    let files_written = publisher.commit()?;
-
-    // 7. Clean up what the new Release no longer references.
-    let kept_by_hash: BTreeSet<String> = generations.iter().flatten().cloned().collect();
+    // 6. Remove pool files no suite references any more.
     let mut removed = 0usize;
-    let suite_abs = opts.repo.join(&suite_dir);
-    let mut stale = Vec::new();
-    for entry in walkdir::WalkDir::new(&suite_abs).into_iter().flatten() {
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let rel = entry
-            .path()
-            .strip_prefix(&opts.repo)
-            .unwrap_or(entry.path())
-            .to_path_buf();
-        let in_by_hash = rel.components().any(|c| c.as_os_str() == "by-hash");
-        let keep = if in_by_hash {
-            kept_by_hash.contains(&rel.display().to_string())
-        } else {
-            wanted.contains(&rel)
-        };
-        if !keep {
-            stale.push(rel);
-        }
-    }
-    for rel in stale {
-        if tree.remove.iter().any(|d| rel.starts_with(d)) {
-            continue;
-        }
-        publisher.remove(&rel)?;
-        removed += 1;
-    }
-    for dir in &tree.remove {
-        publisher.remove_dir(dir)?;
-        removed += 1;
-    }
     let mut refs = referenced_pool_files(&opts.repo);
     refs.extend(recent_pool_files(&opts.repo));
     let pool_abs = opts.repo.join("pool");

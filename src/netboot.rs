@@ -533,8 +533,11 @@ pub fn plan(
         }
         tp.wanted.push(base_rel.join("current"));
         for v in keep.iter().chain(std::iter::once(&"current".to_string())) {
-            for (name, _) in &new_files {
-                tp.wanted.push(images(v).join(name));
+            // `current/...` goes through the link (or is planned in `switch`).
+            if v != "current" {
+                for (name, _) in &new_files {
+                    tp.wanted.push(images(v).join(name));
+                }
             }
             let rel_to_suite = |n: &str| {
                 base_rel

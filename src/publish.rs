@@ -209,7 +209,16 @@ impl Publisher {
 
     /// True if the published file at `rel` already holds `content`.
     pub fn is_current(&self, rel: &Path, content: &Content) -> bool {
-        let dest = self.repo.join(rel);
+        Publisher::probe(&self.repo.join(rel)).is_current_at(content)
+    }
+}
+
+/// One absolute path, compared with a planned content.
+struct Probe(PathBuf);
+
+impl Probe {
+    fn is_current_at(&self, content: &Content) -> bool {
+        let dest = &self.0;
         match content {
             Content::Symlink(target) => fs::read_link(&dest).map_or(false, |t| &t == target),
             Content::Bytes(bytes) => {
@@ -233,9 +242,16 @@ impl Publisher {
                         return true;
                     }
                 }
-                crate::hash::hash_file(&dest).map_or(false, |h| &h == hashes)
+                crate::hash::hash_file(dest).map_or(false, |h| &h == hashes)
             }
         }
+    }
+}
+
+impl Publisher {
+    /// A view of one absolute path, to compare it with a content.
+    fn probe(path: &Path) -> Probe {
+        Probe(path.to_path_buf())
     }
 
     /// Stages `content` for `rel` unless it is already published; returns true if staged.
@@ -345,6 +361,281 @@ impl Publisher {
             }
         }
         Ok(())
+    }
+}
+
+/// One suite's `dists/<suite>` tree, published as a whole.
+///
+/// With symbolic links allowed (the default), `dists/<suite>` is a link to a
+/// complete generation directory `dists/.generations/<suite>/<n>`. A build writes
+/// the next generation beside it (unchanged files hard-linked from the current one,
+/// so they keep their inode and mtime), syncs it, and switches the link with one
+/// rename: a client sees the old tree or the new one, never a mix, at every instant.
+/// Without links (`--no-symlinks`, for hosts that cannot serve them) the files are
+/// renamed into a real directory one by one, Release files last.
+pub struct SuiteTree {
+    repo: PathBuf,
+    /// `dists/<suite>`, relative to the repository.
+    rel: PathBuf,
+    /// The published tree's real directory, if there is one.
+    current: Option<PathBuf>,
+    /// Whether `dists/<suite>` is a real directory (an older layout or --no-symlinks).
+    legacy: bool,
+    symlinks: bool,
+    /// Planned content, by path relative to `rel`; `None`: keep the current file.
+    files: std::collections::BTreeMap<PathBuf, Option<Content>>,
+    /// Files and links of the published tree (links not followed).
+    published: BTreeSet<PathBuf>,
+}
+
+/// Files and links under `dir`, relative to it.
+fn tree_files(dir: &Path) -> BTreeSet<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(dir).ok().map(Path::to_path_buf))
+        .collect()
+}
+
+impl SuiteTree {
+    /// Reads what is published at `rel` (`dists/<suite>`).
+    pub fn open(repo: &Path, rel: &Path, symlinks: bool) -> Result<SuiteTree, PublishError> {
+        check_relative(rel)?;
+        let path = repo.join(rel);
+        let (current, legacy) = match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::canonicalize(&path).map_err(io_err(&path, "cannot resolve"))?;
+                (Some(target), false)
+            }
+            Ok(m) if m.is_dir() => (Some(path.clone()), true),
+            Ok(_) => (None, true),
+            Err(_) => (None, false),
+        };
+        let published = current.as_deref().map(tree_files).unwrap_or_default();
+        Ok(SuiteTree {
+            repo: repo.to_path_buf(),
+            rel: rel.to_path_buf(),
+            current,
+            legacy,
+            symlinks,
+            files: Default::default(),
+            published,
+        })
+    }
+
+    fn inner(&self, rel: &Path) -> Result<PathBuf, PublishError> {
+        check_relative(rel)?;
+        rel.strip_prefix(&self.rel)
+            .map(Path::to_path_buf)
+            .map_err(|_| PublishError::Escape {
+                path: rel.to_path_buf(),
+            })
+    }
+
+    /// Plans `content` at `rel` (a path under `dists/<suite>`).
+    pub fn put(&mut self, rel: &Path, content: Content) -> Result<(), PublishError> {
+        let inner = self.inner(rel)?;
+        self.files.insert(inner, Some(content));
+        Ok(())
+    }
+
+    /// Keeps the published file at `rel`, if there is one and nothing else is planned there.
+    /// A path through a published link (`current/...`) is not a file of its own.
+    pub fn keep(&mut self, rel: &Path) -> Result<(), PublishError> {
+        let inner = self.inner(rel)?;
+        if self.published.contains(&inner) {
+            self.files.entry(inner).or_insert(None);
+        }
+        Ok(())
+    }
+
+    fn same(&self, inner: &Path, content: &Content) -> bool {
+        let Some(cur) = &self.current else {
+            return false;
+        };
+        let probe = Publisher::probe(&cur.join(inner));
+        probe.is_current_at(content)
+    }
+
+    /// True when the published tree already holds exactly the planned files.
+    pub fn unchanged(&self) -> bool {
+        let Some(cur) = &self.current else {
+            return self.files.is_empty();
+        };
+        if !self.symlinks && !self.legacy {
+            return false;
+        }
+        if self.symlinks && self.legacy {
+            return false;
+        }
+        let planned: BTreeSet<PathBuf> = self.files.keys().cloned().collect();
+        let _ = cur;
+        planned == self.published
+            && self
+                .files
+                .iter()
+                .all(|(p, c)| c.as_ref().is_none_or(|c| self.same(p, c)))
+    }
+
+    /// Publishes the planned tree; returns the number of files written (0: unchanged).
+    pub fn publish(&self, publisher: &mut Publisher) -> Result<usize, PublishError> {
+        if self.unchanged() {
+            return Ok(0);
+        }
+        if self.symlinks {
+            self.publish_generation()
+        } else {
+            self.publish_in_place(publisher)
+        }
+    }
+
+    fn publish_generation(&self) -> Result<usize, PublishError> {
+        let suite = self
+            .rel
+            .file_name()
+            .expect("dists/<suite> has a name")
+            .to_os_string();
+        let dists = self.repo.join(self.rel.parent().unwrap_or(Path::new("")));
+        let gens = dists.join(".generations").join(&suite);
+        create_dirs(&gens)?;
+        // Leftovers of a build that died: anything but the published generation.
+        let mut highest = 0u64;
+        for e in fs::read_dir(&gens)
+            .map_err(io_err(&gens, "cannot list"))?
+            .flatten()
+        {
+            let p = e.path();
+            // Compare real paths: the repository may be given as a relative path.
+            let is_current = fs::canonicalize(&p).ok().as_ref() == self.current.as_ref();
+            if !is_current {
+                fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove a stale generation"))?;
+            } else if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+                highest = highest.max(n);
+            }
+        }
+        let name = (highest + 1).to_string();
+        let new = gens.join(&name);
+        create_dirs(&new)?;
+        let mut written = 0usize;
+        let mut dirs = BTreeSet::new();
+        for (inner, content) in &self.files {
+            let dest = new.join(inner);
+            let parent = dest.parent().expect("a file has a parent").to_path_buf();
+            create_dirs(&parent)?;
+            dirs.insert(parent);
+            let old = self.current.as_ref().map(|c| c.join(inner));
+            let reuse = match content {
+                None => true,
+                Some(c) => self.same(inner, c),
+            };
+            match (reuse, old) {
+                (true, Some(old)) => {
+                    let m = fs::symlink_metadata(&old).map_err(io_err(&old, "cannot read"))?;
+                    if m.file_type().is_symlink() {
+                        let t = fs::read_link(&old).map_err(io_err(&old, "cannot read link"))?;
+                        std::os::unix::fs::symlink(t, &dest)
+                            .map_err(io_err(&dest, "cannot create symlink"))?;
+                    } else {
+                        fs::hard_link(&old, &dest)
+                            .or_else(|_| {
+                                // Another file system: a fresh copy, never over an existing file.
+                                let mut from = File::open(&old)?;
+                                let mut to = OpenOptions::new()
+                                    .write(true)
+                                    .create_new(true)
+                                    .mode(0o644)
+                                    .open(&dest)?;
+                                io::copy(&mut from, &mut to)?;
+                                to.sync_all()
+                            })
+                            .map_err(io_err(&dest, "cannot link"))?;
+                    }
+                }
+                _ => {
+                    written += 1;
+                    match content.as_ref().expect("new files have content") {
+                        Content::Bytes(b) => write_new(&dest, b)?,
+                        Content::File(src, h) => copy_checked(src, &dest, h)?,
+                        Content::Symlink(t) => std::os::unix::fs::symlink(t, &dest)
+                            .map_err(io_err(&dest, "cannot create symlink"))?,
+                    }
+                }
+            }
+        }
+        for d in dirs.iter().rev() {
+            sync_dir(d)?;
+        }
+        fsync_hook("before-switch");
+        // The switch: one rename of a new link over dists/<suite>.
+        let link = self.repo.join(&self.rel);
+        if self.legacy && link.is_dir() {
+            // Once, from a real directory: move it aside first (the only window).
+            let aside = gens.join(format!("pre-{name}"));
+            fs::rename(&link, &aside).map_err(io_err(&link, "cannot move the old tree aside"))?;
+        }
+        let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
+        let _ = fs::remove_file(&tmp);
+        let target = PathBuf::from(".generations").join(&suite).join(&name);
+        std::os::unix::fs::symlink(&target, &tmp).map_err(io_err(&tmp, "cannot create symlink"))?;
+        fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
+        sync_dir(&dists)?;
+        fsync_hook("after-switch");
+        for e in fs::read_dir(&gens)
+            .map_err(io_err(&gens, "cannot list"))?
+            .flatten()
+        {
+            if e.file_name() != name.as_str() {
+                let p = e.path();
+                fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove an old generation"))?;
+            }
+        }
+        Ok(written.max(1))
+    }
+
+    fn publish_in_place(&self, publisher: &mut Publisher) -> Result<usize, PublishError> {
+        let root = self.repo.join(&self.rel);
+        if fs::symlink_metadata(&root).is_ok_and(|m| m.file_type().is_symlink()) {
+            // From generations back to a real directory: copy the tree's kept files first.
+            let cur = self.current.clone().expect("a link has a target");
+            let staged = self.repo.join(STATE_DIR).join("unlinked");
+            let _ = fs::remove_dir_all(&staged);
+            create_dirs(&staged)?;
+            for inner in tree_files(&cur) {
+                let (from, to) = (cur.join(&inner), staged.join(&inner));
+                create_dirs(to.parent().expect("parent"))?;
+                fs::copy(&from, &to).map_err(io_err(&to, "cannot copy"))?;
+            }
+            fs::remove_file(&root).map_err(io_err(&root, "cannot remove link"))?;
+            fs::rename(&staged, &root).map_err(io_err(&root, "cannot rename into place"))?;
+        }
+        let release_last = |p: &&PathBuf| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            p.parent() == Some(Path::new(""))
+                && matches!(n, "Release" | "Release.gpg" | "InRelease")
+        };
+        let (last, first): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            self.files.keys().partition(release_last);
+        let order = |n: &PathBuf| match n.to_str() {
+            Some("Release") => 0,
+            Some("Release.gpg") => 1,
+            _ => 2,
+        };
+        let mut last = last;
+        last.sort_by_key(|n| order(n));
+        for inner in first.into_iter().chain(last) {
+            if let Some(Some(c)) = self.files.get(inner) {
+                publisher.stage(&self.rel.join(inner), c)?;
+            }
+        }
+        let written = publisher.commit()?;
+        for inner in tree_files(&root) {
+            if !self.files.contains_key(&inner) {
+                publisher.remove(&self.rel.join(inner))?;
+            }
+        }
+        Ok(written.max(1))
     }
 }
 
