@@ -262,12 +262,21 @@ impl Publisher {
         }
         self.counter += 1;
         let tmp = self.staging.join(format!("{:06}", self.counter));
-        match content {
-            Content::Bytes(bytes) => write_new(&tmp, bytes)?,
+        let staged = match content {
+            Content::Bytes(bytes) => write_new(&tmp, bytes),
             Content::Symlink(target) => std::os::unix::fs::symlink(target, &tmp)
-                .map_err(io_err(&tmp, "cannot create symlink"))?,
-            Content::File(src, hashes) => copy_checked(src, &tmp, hashes)?,
-        }
+                .map_err(io_err(&tmp, "cannot create symlink")),
+            Content::File(src, hashes) => copy_checked(src, &tmp, hashes),
+        };
+        // Name the file being published, not the staging area's temporary name.
+        staged.map_err(|e| match e {
+            PublishError::Io { path, what, source } if path == tmp => PublishError::Io {
+                path: self.repo.join(rel),
+                what,
+                source,
+            },
+            e => e,
+        })?;
         self.staged.push(Staged {
             tmp,
             dest: self.repo.join(rel),
@@ -482,6 +491,7 @@ impl SuiteTree {
     /// Publishes the planned tree; returns the number of files written (0: unchanged).
     pub fn publish(&self, publisher: &mut Publisher) -> Result<usize, PublishError> {
         if self.unchanged() {
+            self.remove_stale_generations()?;
             return Ok(0);
         }
         if self.symlinks {
@@ -489,6 +499,36 @@ impl SuiteTree {
         } else {
             self.publish_in_place(publisher)
         }
+    }
+
+    /// The generations directory of this suite.
+    fn generations_dir(&self) -> PathBuf {
+        let suite = self.rel.file_name().expect("dists/<suite> has a name");
+        self.repo
+            .join(self.rel.parent().unwrap_or(Path::new("")))
+            .join(".generations")
+            .join(suite)
+    }
+
+    /// Removes what a build that died left: every generation but the published one.
+    /// Returns the highest number among the kept ones.
+    fn remove_stale_generations(&self) -> Result<u64, PublishError> {
+        let gens = self.generations_dir();
+        let mut highest = 0u64;
+        let Ok(entries) = fs::read_dir(&gens) else {
+            return Ok(0);
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            // Compare real paths: the repository may be given as a relative path.
+            let is_current = fs::canonicalize(&p).ok().as_ref() == self.current.as_ref();
+            if !is_current {
+                fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove a stale generation"))?;
+            } else if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+                highest = highest.max(n);
+            }
+        }
+        Ok(highest)
     }
 
     fn publish_generation(&self) -> Result<usize, PublishError> {
@@ -500,21 +540,7 @@ impl SuiteTree {
         let dists = self.repo.join(self.rel.parent().unwrap_or(Path::new("")));
         let gens = dists.join(".generations").join(&suite);
         create_dirs(&gens)?;
-        // Leftovers of a build that died: anything but the published generation.
-        let mut highest = 0u64;
-        for e in fs::read_dir(&gens)
-            .map_err(io_err(&gens, "cannot list"))?
-            .flatten()
-        {
-            let p = e.path();
-            // Compare real paths: the repository may be given as a relative path.
-            let is_current = fs::canonicalize(&p).ok().as_ref() == self.current.as_ref();
-            if !is_current {
-                fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove a stale generation"))?;
-            } else if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
-                highest = highest.max(n);
-            }
-        }
+        let highest = self.remove_stale_generations()?;
         let name = (highest + 1).to_string();
         let new = gens.join(&name);
         create_dirs(&new)?;

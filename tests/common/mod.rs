@@ -17,6 +17,8 @@
 
 #![allow(dead_code)]
 
+pub mod apt;
+
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -706,4 +708,49 @@ mod tests {
         );
         assert!(split_shell_words("  ").is_empty());
     }
+}
+
+/// (path, size, mtime ns, inode, link target) of everything under `root` except
+/// `.elirepo/`, sorted: equal snapshots mean nothing published changed.
+pub fn snapshot_tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.clone());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                walk(&p, out);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(root, &mut paths);
+    let mut out: Vec<String> = paths
+        .iter()
+        .filter(|p| {
+            !p.strip_prefix(root)
+                .map(|r| r.starts_with(".elirepo"))
+                .unwrap_or(false)
+        })
+        .map(|p| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let link = std::fs::read_link(p)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            format!(
+                "{} {} {}.{} {} {}",
+                p.display(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ino(),
+                link
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }

@@ -1,0 +1,170 @@
+//! A real apt client, isolated in a temp dir, for the end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use super::{output_of, tempdir};
+
+/// Lossy text of some bytes.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// stdout and stderr of a finished command, for messages.
+pub fn both(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+/// A real apt, isolated in a temp dir: its own state, lists, cache, log,
+/// sources.list, preferences and (empty) apt.conf.d, given through
+/// `APT_CONFIG` so that the host's `/etc/apt/apt.conf.d` (hooks, and
+/// `Check-Valid-Until "false"` on this machine) is not read at all. Date and
+/// Valid-Until checks are on, as on a stock Debian.
+pub struct Apt {
+    dir: tempfile::TempDir,
+}
+
+impl Apt {
+    /// A client of `file:<repo> <suite> main` for amd64 and i386, checking
+    /// signatures against `keyring` (or `[trusted=yes]` when `None`).
+    pub fn new(repo: &Path, suite: &str, keyring: Option<&Path>) -> Apt {
+        let dir = tempdir();
+        let d = dir.path();
+        for sub in [
+            "state/lists/partial",
+            "cache/archives/partial",
+            "log",
+            "etc/apt.conf.d",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+            "etc/trusted.gpg.d",
+            "download",
+        ] {
+            fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        fs::write(d.join("state/status"), "").unwrap();
+        let repo = fs::canonicalize(repo).unwrap();
+        let opts = match keyring {
+            Some(k) => format!("arch=amd64,i386 signed-by={}", k.display()),
+            None => "arch=amd64,i386 trusted=yes".to_string(),
+        };
+        fs::write(
+            d.join("etc/sources.list"),
+            format!("deb [{opts}] file:{} {suite} main\n", repo.display()),
+        )
+        .unwrap();
+        let p = |s: &str| d.join(s).display().to_string();
+        let conf = format!(
+            "Dir::State \"{}\";\n\
+             Dir::State::Lists \"{}\";\n\
+             Dir::State::status \"{}\";\n\
+             Dir::Cache \"{}\";\n\
+             Dir::Log \"{}\";\n\
+             Dir::Etc::SourceList \"{}\";\n\
+             Dir::Etc::SourceParts \"{}\";\n\
+             Dir::Etc::Preferences \"{}\";\n\
+             Dir::Etc::PreferencesParts \"{}\";\n\
+             Dir::Etc::Parts \"{}\";\n\
+             Dir::Etc::Main \"/dev/null\";\n\
+             Dir::Etc::Trusted \"{}\";\n\
+             Dir::Etc::TrustedParts \"{}\";\n\
+             APT::Architecture \"amd64\";\n\
+             APT::Architectures {{ \"amd64\"; \"i386\"; }};\n\
+             Debug::NoLocking \"1\";\n\
+             APT::Sandbox::User \"root\";\n\
+             Acquire::Check-Valid-Until \"true\";\n\
+             Acquire::Check-Date \"true\";\n",
+            p("state"),
+            p("state/lists"),
+            p("state/status"),
+            p("cache"),
+            p("log"),
+            p("etc/sources.list"),
+            p("etc/sources.list.d"),
+            p("etc/preferences"),
+            p("etc/preferences.d"),
+            p("etc/apt.conf.d"),
+            p("etc/trusted.gpg"),
+            p("etc/trusted.gpg.d"),
+        );
+        fs::write(d.join("apt.conf"), conf).unwrap();
+        Apt { dir }
+    }
+
+    pub fn cmd(&self, prog: &str) -> Command {
+        let mut c = Command::new(prog);
+        c.env("APT_CONFIG", self.dir.path().join("apt.conf"))
+            .env("LC_ALL", "C")
+            .current_dir(self.dir.path().join("download"));
+        c
+    }
+
+    pub fn update_with(&self, extra: &[&str]) -> Output {
+        output_of(self.cmd("apt-get").arg("update").args(extra))
+    }
+
+    /// `apt-get update` must succeed with no `W:` and no `E:` line.
+    pub fn update_clean(&self) {
+        let o = self.update_with(&[]);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        let bad: Vec<&str> = all
+            .lines()
+            .filter(|l| l.starts_with("W:") || l.starts_with("E:"))
+            .collect();
+        assert!(
+            o.status.success() && bad.is_empty(),
+            "apt-get update is not clean: {bad:?}\n{}",
+            both(&o)
+        );
+    }
+
+    /// `apt-get update` must fail, saying `what`.
+    pub fn update_fails(&self, what: &str) -> String {
+        let o = self.update_with(&[]);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        assert!(
+            !o.status.success() && all.contains(what),
+            "apt-get update should fail with {what:?}:\n{}",
+            both(&o)
+        );
+        all
+    }
+
+    pub fn query(&self, prog: &str, args: &[&str]) -> String {
+        let o = output_of(self.cmd(prog).args(args));
+        assert!(o.status.success(), "{prog} {args:?}:\n{}", both(&o));
+        text(&o.stdout)
+    }
+
+    /// `apt-get download` of each `pkg[:arch]`; returns the downloaded files by name.
+    pub fn download(&self, pkgs: &[&str]) -> BTreeMap<String, Vec<u8>> {
+        let dl = self.dir.path().join("download");
+        for e in fs::read_dir(&dl).unwrap() {
+            fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        let o = output_of(self.cmd("apt-get").arg("download").args(pkgs));
+        assert!(
+            o.status.success(),
+            "apt-get download {pkgs:?}:\n{}",
+            both(&o)
+        );
+        assert!(!text(&o.stderr).contains("W:"), "{}", both(&o));
+        fs::read_dir(&dl)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    }
+}
