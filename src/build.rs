@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Read;
+
+use sha2::Digest;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -307,6 +309,62 @@ fn compressed(published: &Path, content: &[u8], c: Compression) -> std::io::Resu
     c.compress(content)
 }
 
+/// The digests of an index from the previous Release, when the published file is
+/// byte-identical to the new one (comparing is cheaper than four digests).
+fn known_digests(
+    old: Option<&release::ParsedRelease>,
+    rel: &str,
+    bytes: &[u8],
+    published: &Path,
+) -> Option<Hashes> {
+    let listed = old?.files.get(rel)?;
+    let arr = |h: &Option<String>| crate::hash::unhex(h.as_deref()?);
+    let (md5, sha1, sha256, sha512) = (
+        arr(&listed.md5)?,
+        arr(&listed.sha1)?,
+        arr(&listed.sha256)?,
+        arr(&listed.sha512)?,
+    );
+    if listed.size != bytes.len() as u64 || fs::read(published).ok()? != bytes {
+        return None;
+    }
+    Some(Hashes {
+        size: listed.size,
+        md5: md5.try_into().ok()?,
+        sha1: sha1.try_into().ok()?,
+        sha256: sha256.try_into().ok()?,
+        sha512: sha512.try_into().ok()?,
+    })
+}
+
+/// The published compressed index, if the previous (signed) Release proves it was made
+/// from exactly this index: it lists the uncompressed index with `plain_sha256` and the
+/// compressed file with the digest the file on disk has.
+fn reuse_compressed(
+    old: Option<&release::ParsedRelease>,
+    dir: &str,
+    plain_sha256: &str,
+    variant: &str,
+    published: &Path,
+) -> Option<Vec<u8>> {
+    let old = old?;
+    let plain = old
+        .files
+        .get(&format!("{dir}/Packages"))?
+        .sha256
+        .as_deref()?;
+    if plain != plain_sha256 {
+        return None;
+    }
+    let want = old
+        .files
+        .get(&format!("{dir}/{variant}"))?
+        .sha256
+        .as_deref()?;
+    let bytes = fs::read(published).ok()?;
+    (hex(&sha2::Sha256::digest(&bytes)) == want).then_some(bytes)
+}
+
 /// Reads the Filenames listed by every suite's Packages indexes in the repository.
 fn referenced_pool_files(repo: &Path) -> BTreeSet<String> {
     let mut refs = BTreeSet::new();
@@ -457,34 +515,70 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     let stanza_opts = StanzaOptions::default();
     let no_overrides = Overrides::default();
     let mut all_packages = BTreeSet::new();
-    for arch in &opts.architectures {
-        let mut packages = Vec::new();
-        for inp in inputs
-            .iter()
-            .filter(|i| i.id.arch == *arch || i.id.arch == "all")
-        {
-            write_stanza(
-                &mut packages,
-                &inp.info.control,
-                &inp.info.hashes,
-                inp.pool.as_os_str().as_encoded_bytes(),
-                &stanza_opts,
-                &no_overrides,
-                Some(arch),
-            );
-        }
-        let dir = format!("{}/binary-{arch}", opts.component);
-        let published = opts.repo.join(&suite_dir).join(&dir);
-        let (gz, xz) = std::thread::scope(|sc| {
-            let gz = sc
-                .spawn(|| compressed(&published.join("Packages.gz"), &packages, Compression::Gzip));
-            let xz = compressed(&published.join("Packages.xz"), &packages, Compression::Xz);
-            (gz.join().expect("gzip thread"), xz)
+    let old_release: Option<release::ParsedRelease> =
+        fs::read(opts.repo.join(&suite_dir).join("Release"))
+            .ok()
+            .and_then(|b| release::parse_release(&String::from_utf8_lossy(&b)).ok());
+    let built: Vec<Result<(String, Vec<u8>, Vec<u8>, Vec<u8>), BuildError>> =
+        std::thread::scope(|sc| {
+            let jobs: Vec<_> = opts
+                .architectures
+                .iter()
+                .map(|arch| {
+                    let (inputs, old, suite_dir) = (&inputs, old_release.as_ref(), &suite_dir);
+                    let (stanza_opts, no_overrides) = (&stanza_opts, &no_overrides);
+                    sc.spawn(move || {
+                        let mut packages = Vec::new();
+                        for inp in inputs
+                            .iter()
+                            .filter(|i| i.id.arch == *arch || i.id.arch == "all")
+                        {
+                            write_stanza(
+                                &mut packages,
+                                &inp.info.control,
+                                &inp.info.hashes,
+                                inp.pool.as_os_str().as_encoded_bytes(),
+                                stanza_opts,
+                                no_overrides,
+                                Some(arch),
+                            );
+                        }
+                        let dir = format!("{}/binary-{arch}", opts.component);
+                        let published = opts.repo.join(suite_dir).join(&dir);
+                        let sha = hex(&sha2::Sha256::digest(&packages));
+                        let reuse = |variant: &str| {
+                            reuse_compressed(old, &dir, &sha, variant, &published.join(variant))
+                        };
+                        let (gz, xz) = match (reuse("Packages.gz"), reuse("Packages.xz")) {
+                            (Some(gz), Some(xz)) => (Ok(gz), Ok(xz)),
+                            _ => std::thread::scope(|inner| {
+                                let gz = inner.spawn(|| {
+                                    compressed(
+                                        &published.join("Packages.gz"),
+                                        &packages,
+                                        Compression::Gzip,
+                                    )
+                                });
+                                let xz = compressed(
+                                    &published.join("Packages.xz"),
+                                    &packages,
+                                    Compression::Xz,
+                                );
+                                (gz.join().expect("gzip thread"), xz)
+                            }),
+                        };
+                        let err = |e: std::io::Error| BuildError::Other(e.to_string());
+                        Ok((arch.clone(), packages, gz.map_err(err)?, xz.map_err(err)?))
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .map(|j| j.join().expect("index thread"))
+                .collect()
         });
-        let (gz, xz) = (
-            gz.map_err(|e| BuildError::Other(e.to_string()))?,
-            xz.map_err(|e| BuildError::Other(e.to_string()))?,
-        );
+    for b in built {
+        let (arch, packages, gz, xz) = b?;
+        let dir = format!("{}/binary-{arch}", opts.component);
         index_files.insert(format!("{dir}/Packages"), packages);
         index_files.insert(format!("{dir}/Packages.gz"), gz);
         index_files.insert(format!("{dir}/Packages.xz"), xz);
@@ -495,7 +589,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
                 opts.origin.as_deref(),
                 opts.label.as_deref(),
                 &opts.component,
-                arch,
+                &arch,
             ),
         );
     }
@@ -505,9 +599,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             inp.id.name, inp.id.version, inp.id.arch
         ));
     }
+    let published_dir = opts.repo.join(&suite_dir);
     let mut listed: BTreeMap<String, Hashes> = index_files
         .iter()
-        .map(|(p, b)| (p.clone(), Hashes::of_bytes(b)))
+        .map(|(p, b)| {
+            let h = known_digests(old_release.as_ref(), p, b, &published_dir.join(p))
+                .unwrap_or_else(|| Hashes::of_bytes(b));
+            (p.clone(), h)
+        })
         .collect();
     let tree = netboot::plan(
         &chosen,
@@ -622,15 +721,36 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
 
     // 5. Publish. Pool files (and the public key) first: new names nothing refers to yet.
-    for inp in &inputs {
+    // The published pool files, stat'ed on all cores.
+    let dest_metas: Vec<Option<fs::Metadata>> = std::thread::scope(|sc| {
+        let chunk = inputs.len().div_ceil(2).max(1);
+        let parts: Vec<_> = inputs
+            .chunks(chunk)
+            .map(|c| {
+                let repo = &opts.repo;
+                sc.spawn(move || {
+                    c.iter()
+                        .map(|i| fs::symlink_metadata(repo.join(&i.pool)).ok())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("stat thread"))
+            .collect()
+    });
+    let mut pool_known = vec![false; inputs.len()];
+    for (k, (inp, meta)) in inputs.iter().zip(&dest_metas).enumerate() {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
         let dest = opts.repo.join(&inp.pool);
         // A pool file elirepo published and nobody touched since: known without reading it.
-        let known = fs::symlink_metadata(&dest)
-            .ok()
+        let known = meta
+            .as_ref()
             .filter(|m| m.is_file() && m.mode() & 0o777 == 0o644)
-            .and_then(|m| cache.get(&dest, &m).map(|e| e.hashes == inp.info.hashes));
+            .and_then(|m| cache.get(&dest, m).map(|e| e.hashes == inp.info.hashes));
         if known == Some(true) {
+            pool_known[k] = true;
             continue;
         }
         if dest.exists() && !publisher.is_current(&inp.pool, &content) {
@@ -645,6 +765,12 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
     }
     let pool_written = publisher.staged_count();
+    // Whatever changes from here on, the pool must be checked for leftovers afterwards,
+    // even if this build dies half-way.
+    let clean_marker = opts.repo.join(STATE_DIR).join("pool-clean");
+    if pool_written > 0 {
+        let _ = fs::remove_file(&clean_marker);
+    }
     publisher.commit()?;
 
     // Then the whole suite tree: indexes, by-hash copies, netboot trees, Release files.
@@ -696,6 +822,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
     let unchanged = suite.unchanged();
     if !unchanged {
+        let _ = fs::remove_file(&clean_marker);
         log.step("publishing the suite tree");
     }
     let suite_written = suite.publish(&mut publisher)?;
@@ -720,30 +847,38 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     publisher.commit()?;
     let files_written = pool_written + suite_written;
 
-    // 6. Remove pool files no suite references any more.
+    // 6. Remove pool files no suite references any more. The marker says the last
+    //    cleanup finished; a build with nothing to change skips the walk then.
     let mut removed = 0usize;
-    let mut refs = referenced_pool_files(&opts.repo);
-    refs.extend(recent_pool_files(&opts.repo));
-    let pool_abs = opts.repo.join("pool");
-    let mut unreferenced = Vec::new();
-    for entry in walkdir::WalkDir::new(&pool_abs).into_iter().flatten() {
-        let p = entry.path();
-        if entry.file_type().is_file()
-            && p.extension()
-                .is_some_and(|e| e == "deb" || e == "udeb" || e == "ddeb")
-        {
-            let rel = p.strip_prefix(&opts.repo).unwrap_or(p).to_path_buf();
-            if !refs.contains(&rel.display().to_string()) {
-                unreferenced.push(rel);
+    if !clean_marker.exists() {
+        let mut refs = referenced_pool_files(&opts.repo);
+        refs.extend(recent_pool_files(&opts.repo));
+        let pool_abs = opts.repo.join("pool");
+        let mut unreferenced = Vec::new();
+        for entry in walkdir::WalkDir::new(&pool_abs).into_iter().flatten() {
+            let p = entry.path();
+            if entry.file_type().is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "deb" || e == "udeb" || e == "ddeb")
+            {
+                let rel = p.strip_prefix(&opts.repo).unwrap_or(p).to_path_buf();
+                if !refs.contains(&rel.display().to_string()) {
+                    unreferenced.push(rel);
+                }
             }
         }
-    }
-    for rel in unreferenced {
-        publisher.remove(&rel)?;
-        removed += 1;
+        for rel in unreferenced {
+            publisher.remove(&rel)?;
+            removed += 1;
+        }
+        fs::write(&clean_marker, b"")
+            .map_err(|e| BuildError::Other(format!("{}: {e}", clean_marker.display())))?;
     }
     publisher.finish()?;
-    for inp in &inputs {
+    for (inp, known) in inputs.iter().zip(&pool_known) {
+        if *known {
+            continue;
+        }
         let dest = opts.repo.join(&inp.pool);
         if let Ok(m) = fs::symlink_metadata(&dest) {
             if m.is_file() {
@@ -753,7 +888,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     }
     for (rel, content) in &tree.files {
         if let (Content::File(_, h), Ok(m)) = (content, fs::symlink_metadata(opts.repo.join(rel))) {
-            if m.is_file() {
+            if m.is_file() && cache.get(&opts.repo.join(rel), &m).is_none() {
                 cache.insert(&opts.repo.join(rel), &m, h.clone(), None, 0);
             }
         }
