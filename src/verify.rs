@@ -135,6 +135,8 @@ pub enum Source {
     Dir(PathBuf),
     /// An http:// base URL (ending in `/`).
     Http(ureq::Agent, String),
+    /// An ftp:// base URL (ending in `/`), fetched in passive mode.
+    Ftp(String),
 }
 
 impl Source {
@@ -160,9 +162,15 @@ impl Source {
                 ));
             }
             Ok(Source::Http(agent, base))
+        } else if target.starts_with("ftp://") {
+            let mut base = target.to_string();
+            if !base.ends_with('/') {
+                base.push('/');
+            }
+            Ok(Source::Ftp(base))
         } else if target.contains("://") {
             Err(bad(
-                "unsupported URL scheme: use a directory or an http:// URL",
+                "unsupported URL scheme: use a directory, an http:// or an ftp:// URL",
             ))
         } else {
             let p = PathBuf::from(target);
@@ -177,7 +185,7 @@ impl Source {
     pub fn location(&self, rel: &str) -> String {
         match self {
             Source::Dir(d) => d.join(rel).display().to_string(),
-            Source::Http(_, base) => format!("{base}{rel}"),
+            Source::Http(_, base) | Source::Ftp(base) => format!("{base}{rel}"),
         }
     }
 
@@ -201,6 +209,14 @@ impl Source {
                 };
                 Self::fetch_url(agent, &url, limit, out)
             }
+            Source::Ftp(base) => {
+                let url = if rel.contains("://") {
+                    rel.to_string()
+                } else {
+                    format!("{base}{rel}")
+                };
+                ftp_fetch(&url, limit, out)
+            }
         }
     }
 
@@ -221,6 +237,127 @@ impl Source {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// Fetches an ftp:// URL (anonymous unless the URL names a user), passive mode,
+/// binary; the SIZE reply plays the part of Content-Length.
+fn ftp_fetch(url: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, String> {
+    use std::io::BufRead;
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let rest = url.strip_prefix("ftp://").ok_or("not an ftp:// URL")?;
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = format!("/{path}");
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (user, pass) = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
+        Some((u, p)) => (u.to_string(), p.to_string()),
+        None => ("anonymous".to_string(), "elirepo@".to_string()),
+    };
+    let hostport = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:21")
+    };
+    let timeout = Some(Duration::from_secs(30));
+    let ctrl =
+        TcpStream::connect(&hostport).map_err(|e| format!("cannot connect to {hostport}: {e}"))?;
+    ctrl.set_read_timeout(timeout).ok();
+    let mut w = ctrl.try_clone().map_err(|e| e.to_string())?;
+    let mut r = std::io::BufReader::new(ctrl);
+    let reply = |r: &mut std::io::BufReader<TcpStream>| -> Result<(u32, String), String> {
+        let mut line = String::new();
+        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err("the FTP server closed the connection".into());
+        }
+        let code: u32 = line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| format!("bad FTP reply {line:?}"))?;
+        if line.as_bytes().get(3) == Some(&b'-') {
+            // Multi-line reply: until "<code> ".
+            loop {
+                let mut more = String::new();
+                if r.read_line(&mut more).map_err(|e| e.to_string())? == 0 {
+                    break;
+                }
+                if more.starts_with(&format!("{code} ")) {
+                    break;
+                }
+            }
+        }
+        Ok((code, line.trim_end().to_string()))
+    };
+    let cmd = |w: &mut TcpStream,
+               r: &mut std::io::BufReader<TcpStream>,
+               c: &str|
+     -> Result<(u32, String), String> {
+        w.write_all(format!("{c}\r\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        reply(r)
+    };
+    let (code, text) = reply(&mut r)?;
+    if code != 220 {
+        return Err(format!("FTP greeting: {text}"));
+    }
+    let (code, text) = cmd(&mut w, &mut r, &format!("USER {user}"))?;
+    if code == 331 {
+        let (code, text) = cmd(&mut w, &mut r, &format!("PASS {pass}"))?;
+        if code != 230 {
+            return Err(format!("FTP login refused: {text}"));
+        }
+    } else if code != 230 {
+        return Err(format!("FTP login refused: {text}"));
+    }
+    cmd(&mut w, &mut r, "TYPE I")?;
+    let (code, text) = cmd(&mut w, &mut r, &format!("SIZE {path}"))?;
+    let size = if code == 213 {
+        text.get(4..).and_then(|v| v.trim().parse().ok())
+    } else {
+        None
+    };
+    if code == 550 {
+        return Err(format!(
+            "FTP 550: {}",
+            text.get(4..).unwrap_or("no such file")
+        ));
+    }
+    let (code, text) = cmd(&mut w, &mut r, "PASV")?;
+    if code != 227 {
+        return Err(format!("FTP PASV refused: {text}"));
+    }
+    let nums: Vec<u16> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let n = nums.len();
+    if n < 7 {
+        return Err(format!("FTP PASV reply without an address: {text}"));
+    }
+    // The data connection goes to the control connection's host (a server's idea of
+    // its own address is often wrong behind NAT); only the port is taken.
+    let port = nums[n - 2] * 256 + nums[n - 1];
+    let host = hostport
+        .rsplit_once(':')
+        .map_or(hostport.as_str(), |(h, _)| h);
+    let data = TcpStream::connect((host, port)).map_err(|e| format!("FTP data connection: {e}"))?;
+    data.set_read_timeout(timeout).ok();
+    let (code, text) = cmd(&mut w, &mut r, &format!("RETR {path}"))?;
+    if code != 150 && code != 125 {
+        return Err(format!("FTP {code}: {}", text.get(4..).unwrap_or("")));
+    }
+    let got = stream(data, limit, out, size)?;
+    if !got.over_limit {
+        let (code, text) = reply(&mut r)?;
+        if code != 226 && code != 250 {
+            return Err(format!("FTP transfer failed: {text}"));
+        }
+    }
+    let _ = cmd(&mut w, &mut r, "QUIT");
+    Ok(got)
 }
 
 fn stream(
@@ -327,11 +464,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
     let suites = if opts.suites.is_empty() {
         match &source {
             Source::Dir(d) => local_suites(d),
-            Source::Http(..) => {
+            Source::Http(..) | Source::Ftp(..) => {
                 return Err(VerifyError::Target {
                     target: opts.target.clone(),
-                    reason: "give --suite NAME for a URL (suites cannot be listed over http)"
-                        .into(),
+                    reason:
+                        "give --suite NAME for a URL (suites cannot be listed over http or ftp)"
+                            .into(),
                 })
             }
         }
@@ -686,7 +824,7 @@ fn check_netboot(
     report: &mut VerifyReport,
 ) {
     let (kernel_url, initrd_url) = match source {
-        Source::Http(_, base) => eliloader_urls(base, suite, arch),
+        Source::Http(_, base) | Source::Ftp(base) => eliloader_urls(base, suite, arch),
         Source::Dir(_) => {
             let (k, i) = eliloader_urls("", suite, arch);
             (

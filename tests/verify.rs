@@ -424,3 +424,70 @@ fn xe_commands_are_quoted_for_the_shell() {
     assert!(text.contains("other-config:install-arch=i386"));
     assert!(text.contains("'PV-args=quiet console=hvc0 root=/dev/nfs nfsroot=10.1.1.6:/srv/fai/nfsroot boot=live FAI_FLAGS=verbose,sshd FAI_ACTION=install'"));
 }
+
+/// True if the Python FTP server used as a real ftp:// peer is installed
+/// (`python3 -m pip install pyftpdlib`); mandatory under ELIREPO_REQUIRE_TOOLS=1.
+fn have_pyftpdlib() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyftpdlib"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("ELIREPO_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
+            "pyftpdlib not installed (python3 -m pip install pyftpdlib)"
+        );
+        eprintln!("skipped: pyftpdlib not installed");
+    }
+    ok
+}
+
+#[test]
+fn over_ftp_too() {
+    if !have_pyftpdlib() {
+        return;
+    }
+    let r = good();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "pyftpdlib",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-d",
+        ])
+        .arg(&r.repo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let base = format!("ftp://127.0.0.1:{port}/");
+    let good = verify(&r, &base, &["--suite", "lenny"]);
+    fs::remove_file(r.repo.join("pool/main/f/fai-helper/fai-helper_1.0_all.deb")).unwrap();
+    let bad = verify(&r, &base, &["--suite", "lenny"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    passes(&good);
+    assert!(String::from_utf8_lossy(&good.stdout).contains("eliloader URLs: 2"));
+    caught(
+        &bad,
+        &[
+            &format!("{base}pool/main/f/fai-helper/fai-helper_1.0_all.deb"),
+            "550",
+        ],
+    );
+}
