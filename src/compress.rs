@@ -59,8 +59,8 @@ impl Compression {
             Compression::Xz => Box::new(xz2::read::XzDecoder::new(r)),
             Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
             Compression::Lzma => {
-                let stream = xz2::stream::Stream::new_lzma_decoder(u64::MAX)
-                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+                let stream =
+                    xz2::stream::Stream::new_lzma_decoder(u64::MAX).map_err(io::Error::other)?;
                 Box::new(xz2::read::XzDecoder::new_stream(r, stream))
             }
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
@@ -83,7 +83,7 @@ impl Compression {
             }
             Compression::Xz => {
                 let stream = xz2::stream::Stream::new_easy_encoder(6, xz2::stream::Check::Crc64)
-                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+                    .map_err(io::Error::other)?;
                 let mut enc = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
                 enc.write_all(data)?;
                 enc.finish()
@@ -94,10 +94,9 @@ impl Compression {
                 enc.finish()
             }
             Compression::Lzma => {
-                let opts = xz2::stream::LzmaOptions::new_preset(6)
-                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
-                let stream = xz2::stream::Stream::new_lzma_encoder(&opts)
-                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+                let opts = xz2::stream::LzmaOptions::new_preset(6).map_err(io::Error::other)?;
+                let stream =
+                    xz2::stream::Stream::new_lzma_encoder(&opts).map_err(io::Error::other)?;
                 let mut enc = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
                 enc.write_all(data)?;
                 enc.finish()

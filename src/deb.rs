@@ -435,7 +435,7 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
         return Err(DebErrorKind::UnsupportedVersion(shown));
     }
     let control = Paragraph::parse(&control?);
-    if control.get("Package").map_or(true, |p| p.is_empty()) {
+    if control.get("Package").is_none_or(|p| p.is_empty()) {
         return Err(DebErrorKind::NoPackageField);
     }
     Ok(DebInfo {

@@ -402,7 +402,7 @@ fn walk_cpio(
                     )))
                 }
             }
-            if r.pos % 4 != 0 {
+            if !r.pos.is_multiple_of(4) {
                 return Err(WalkError::Bad(format!(
                     "archive at unpacked offset {} is not 4-byte aligned",
                     r.pos
@@ -563,7 +563,7 @@ fn inspect_core<'a>(
             complete: false,
         };
         if magic.starts_with(b"070701") || magic.starts_with(b"070702") {
-            if off % 4 != 0 {
+            if !off.is_multiple_of(4) {
                 return Err(InitrdError::BadCpio {
                     path: path.to_owned(),
                     offset: off,

@@ -397,10 +397,8 @@ pub struct TreePlan {
     pub switch: Vec<(PathBuf, Content)>,
     /// Files the suite Release lists, relative to the suite directory.
     pub listed: BTreeMap<String, Hashes>,
-    /// Every path of the trees that must stay published.
+    /// Files of the kept older VERSIONs, carried into the new tree.
     pub wanted: Vec<PathBuf>,
-    /// Old VERSION directories to remove after the Release.
-    pub remove: Vec<PathBuf>,
     /// Per architecture: the published VERSION.
     pub versions: BTreeMap<String, String>,
 }
@@ -496,11 +494,6 @@ pub fn plan(
         if !keep.contains(&version) {
             keep.pop();
             keep.push(version.clone());
-        }
-        for v in &versions {
-            if !keep.contains(v) {
-                tp.remove.push(base_rel.join(v));
-            }
         }
         let (md5sums, sha256sums) = sums(&c.kernel_hashes, &c.initrd_hashes);
         let images = |v: &str| base_rel.join(v).join("images");

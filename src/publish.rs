@@ -220,18 +220,18 @@ impl Probe {
     fn is_current_at(&self, content: &Content) -> bool {
         let dest = &self.0;
         match content {
-            Content::Symlink(target) => fs::read_link(&dest).map_or(false, |t| &t == target),
+            Content::Symlink(target) => fs::read_link(dest).is_ok_and(|t| &t == target),
             Content::Bytes(bytes) => {
-                let Ok(meta) = fs::symlink_metadata(&dest) else {
+                let Ok(meta) = fs::symlink_metadata(dest) else {
                     return false;
                 };
                 meta.is_file()
                     && meta.len() == bytes.len() as u64
                     && meta.mode() & 0o777 == 0o644
-                    && fs::read(&dest).map_or(false, |b| &b == bytes)
+                    && fs::read(dest).is_ok_and(|b| &b == bytes)
             }
             Content::File(src, hashes) => {
-                let Ok(meta) = fs::symlink_metadata(&dest) else {
+                let Ok(meta) = fs::symlink_metadata(dest) else {
                     return false;
                 };
                 if !meta.is_file() || meta.len() != hashes.size {
@@ -242,7 +242,7 @@ impl Probe {
                         return true;
                     }
                 }
-                crate::hash::hash_file(dest).map_or(false, |h| &h == hashes)
+                crate::hash::hash_file(dest).is_ok_and(|h| &h == hashes)
             }
         }
     }
@@ -349,17 +349,6 @@ impl Publisher {
             dir = d.parent().map(Path::to_path_buf);
         }
         Ok(())
-    }
-
-    /// Removes a published directory tree (after the commit).
-    pub fn remove_dir(&mut self, rel: &Path) -> Result<(), PublishError> {
-        check_relative(rel)?;
-        let path = self.repo.join(rel);
-        match fs::remove_dir_all(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_err(&path, "cannot remove")(e)),
-        }
     }
 
     /// Syncs the directories touched by removals.
@@ -710,10 +699,7 @@ fn copy_checked(src: &Path, tmp: &Path, hashes: &Hashes) -> Result<(), PublishEr
         return Err(PublishError::Io {
             path: src.to_path_buf(),
             what: "changed while being published",
-            source: io::Error::new(
-                io::ErrorKind::Other,
-                "its digests no longer match what was indexed",
-            ),
+            source: io::Error::other("its digests no longer match what was indexed"),
         });
     }
     out.set_permissions(fs::Permissions::from_mode(0o644))

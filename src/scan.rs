@@ -82,10 +82,9 @@ pub fn scan(dir: &OsStr, patterns: &Patterns) -> io::Result<Vec<Found>> {
                     .path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
-                return Err(io::Error::new(
-                    io::ErrorKind::Other,
-                    format!("tree walking failed at {path}: too many levels of symbolic links"),
-                ));
+                return Err(io::Error::other(format!(
+                    "tree walking failed at {path}: too many levels of symbolic links"
+                )));
             }
             // Dangling links and unreadable entries are skipped, as ftw reports them and goes on.
             Err(_) => continue,
