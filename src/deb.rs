@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::compress::{Compression, LimitReader};
 use crate::control::Paragraph;
 use crate::hash::{Hashes, HashingReader, BUF_SIZE};
+use crate::progress::{Progress, ProgressReader};
 
 /// Most bytes a decompressed control member may hold (a bound on a bomb).
 pub const MAX_CONTROL_TAR: u64 = 256 << 20;
@@ -357,13 +358,18 @@ pub struct DebInfo {
 
 /// Reads the control paragraph and the digests of the .deb at `path`, in one pass.
 pub fn read_info(path: &Path) -> Result<DebInfo, DebError> {
+    read_info_counted(path, &Progress::none())
+}
+
+/// [`read_info`], adding the bytes read to `progress`.
+fn read_info_counted(path: &Path, progress: &Progress) -> Result<DebInfo, DebError> {
     let wrap = |kind| DebError {
         path: path.to_path_buf(),
         kind,
     };
     let file = File::open(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
-    read_info_from(file, Some(len)).map_err(wrap)
+    read_info_from(ProgressReader::new(file, progress.clone()), Some(len)).map_err(wrap)
 }
 
 /// [`read_info`] over any reader; `total_len` enables apt's length checks.
@@ -444,11 +450,17 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
 
 /// Reads [`read_info`] of every path on all cores; results come back in input order.
 pub fn read_infos(paths: &[PathBuf]) -> Vec<Result<DebInfo, DebError>> {
+    read_infos_with(paths, &Progress::none())
+}
+
+/// [`read_infos`], adding the bytes read (from every thread) to `progress`.
+pub fn read_infos_with(paths: &[PathBuf], progress: &Progress) -> Vec<Result<DebInfo, DebError>> {
+    let read = |p: &Path| read_info_counted(p, progress);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(paths.len().max(1));
     if threads <= 1 {
-        return paths.iter().map(|p| read_info(p)).collect();
+        return paths.iter().map(|p| read(p)).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<Result<DebInfo, DebError>>> = Vec::new();
@@ -459,7 +471,7 @@ pub fn read_infos(paths: &[PathBuf]) -> Vec<Result<DebInfo, DebError>> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(p) = paths.get(i) else { break };
-                let r = read_info(p);
+                let r = read(p);
                 slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
             });
         }
