@@ -783,7 +783,24 @@ fn man_pages() -> io::Result<Vec<(String, Vec<u8>)>> {
     man.render_title(&mut page)?;
     man.render_name_section(&mut page)?;
     man.render_synopsis_section(&mut page)?;
-    man.render_description_section(&mut page)?;
+    // The description by hand: its indented lines (the eliloader paths) stay lines.
+    let mut desc = Roff::new();
+    desc.control("SH", ["DESCRIPTION"]);
+    for (i, para) in LONG_ABOUT.split("\n\n").enumerate() {
+        if i > 0 {
+            desc.control("PP", []);
+        }
+        if para.starts_with("  ") {
+            desc.control("EX", []);
+            for line in para.lines() {
+                desc.text([roman(line.trim_start())]);
+            }
+            desc.control("EE", []);
+        } else {
+            desc.text([roman(para)]);
+        }
+    }
+    desc.to_writer(&mut page)?;
     man.render_options_section(&mut page)?;
     man.render_subcommands_section(&mut page)?;
     let mut extra = Roff::new();
@@ -830,7 +847,7 @@ fn man_pages() -> io::Result<Vec<(String, Vec<u8>)>> {
         &[
             ("/etc/elirepo/elirepo.toml", "The configuration the FAI nfsroot hook reads (any file works with --config)."),
             (EXAMPLE_CONFIG, "A commented example with every key."),
-            ("/usr/share/doc/elirepo/examples/fai-nfsroot-hook", "Republishes the kernel and initrd after every fai-make-nfsroot; install it in /etc/fai/nfsroot-hooks/."),
+            ("/usr/share/elirepo/fai-nfsroot-hook", "Republishes the kernel and initrd after every fai-make-nfsroot: link it as /etc/fai/nfsroot-hooks/50-elirepo."),
             ("<repo>/.elirepo/", "elirepo's private state: the lock, the staging area, the by-hash history. It need not be served."),
         ],
     );
