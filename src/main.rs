@@ -86,6 +86,8 @@ struct Cli {
     command: Command,
 }
 
+// `Build` is large, but the command is parsed once: no need to box it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Build and publish the repository (pool, indexes, Release, signatures)
@@ -1026,7 +1028,38 @@ fn parse() -> Result<Cli, ExitCode> {
     }
 }
 
+/// A panic is a bug: say so in elirepo's error format (exit status 101). With
+/// `RUST_BACKTRACE` set, Rust's own report follows.
+fn report_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            io::stderr(),
+            "elirepo: error: internal error{at}: {}",
+            what.replace('\n', " ")
+        );
+        let _ = writeln!(
+            io::stderr(),
+            "elirepo: hint: this is a bug in elirepo: please report it with the command line (RUST_BACKTRACE=1 shows where)"
+        );
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            default(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    report_panics();
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,
@@ -1075,4 +1108,29 @@ fn main() -> ExitCode {
     };
     ui.finish();
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn apt_options_before_packages_are_moved_after_it() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            hoist_packages(args(&[
+                "elirepo", "--no-md5", "-a", "amd64", "packages", "pool"
+            ])),
+            args(&["elirepo", "packages", "--no-md5", "-a", "amd64", "pool"])
+        );
+        assert_eq!(
+            hoist_packages(args(&["elirepo", "-q", "build", "packages"])),
+            args(&["elirepo", "-q", "build", "packages"])
+        );
+    }
 }
