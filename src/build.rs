@@ -26,6 +26,7 @@ use crate::hash::{hex, Hashes};
 use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::netboot;
 use crate::pool::PackageId;
+use crate::progress::Progress;
 use crate::publish::{Content, PublishError, Publisher, SuiteTree, STATE_DIR};
 use crate::release::{self, ReleaseFields};
 use crate::sign::{GpgSigner, SignError};
@@ -39,6 +40,14 @@ pub trait Listener {
     fn step(&mut self, message: &str);
     /// Something the user should know.
     fn warn(&mut self, message: &str);
+    /// Long work begins: `task` goes through `total` bytes (hashing, copying,
+    /// decompressing), counted on the returned handle from any thread; the work
+    /// ends when every clone of it is dropped (see [`crate::progress`]). The
+    /// default counts nothing.
+    fn progress(&mut self, task: &str, total: u64) -> Progress {
+        let _ = (task, total);
+        Progress::none()
+    }
 }
 
 /// A listener that drops everything.
@@ -135,6 +144,18 @@ pub struct BuildReport {
     pub keyring: Option<String>,
     /// The netboot trees: architecture, VERSION, kernel and initrd.
     pub netboot: Vec<NetbootReport>,
+    /// Every file the suite Release lists (relative to `dists/<suite>/`), with its
+    /// size and SHA256.
+    pub release_files: BTreeMap<String, ReleaseFile>,
+}
+
+/// One file listed in the suite Release.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseFile {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA256, lowercase hex.
+    pub sha256: String,
 }
 
 /// One published netboot tree.
@@ -154,6 +175,14 @@ pub struct NetbootReport {
     pub initrd_sha256: String,
     /// Size of the initrd.
     pub initrd_size: u64,
+    /// The kernel as eliloader fetches it, relative to the repository.
+    pub kernel_path: String,
+    /// The initrd as eliloader fetches it, relative to the repository.
+    pub initrd_path: String,
+    /// The kernel file that was published.
+    pub kernel_source: PathBuf,
+    /// The initrd file that was published.
+    pub initrd_source: PathBuf,
 }
 
 /// One input package.
@@ -208,8 +237,9 @@ fn read_inputs(
     opts: &BuildOptions,
     paths: &[PathBuf],
     cache: &mut Cache,
+    progress: &Progress,
 ) -> Result<Vec<Input>, BuildError> {
-    let infos = deb::read_infos(paths, Some(cache));
+    let infos = deb::read_infos_with(paths, Some(cache), progress);
     let mut errors = Vec::new();
     let mut inputs = Vec::new();
     for (path, info) in paths.iter().zip(infos) {
@@ -484,7 +514,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     if let Some(note) = &cache.note {
         log.step(note);
     }
-    let inputs = read_inputs(opts, &paths, &mut cache)?;
+    let total = paths
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let reading = log.progress(&format!("reading {} .deb files", paths.len()), total);
+    let inputs = read_inputs(opts, &paths, &mut cache, &reading)?;
+    drop(reading);
     let checks = netboot::Checks {
         allow_oversize: opts.allow_oversize,
         force: opts.force,
@@ -495,7 +532,14 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             "checking the netboot kernel and initrd for installer-{}",
             n.arch
         ));
-        let c = netboot::prepare(n, checks, &mut cache, &mut |m| log.warn(m))?;
+        let shared = std::cell::RefCell::new(&mut *log);
+        let c = netboot::prepare_with(
+            n,
+            checks,
+            &mut cache,
+            &mut |m| shared.borrow_mut().warn(m),
+            &mut |t, total| shared.borrow_mut().progress(t, total),
+        )?;
         log.step(&format!(
             "installer-{}: kernel {} from {} is {}",
             c.arch,
@@ -740,6 +784,11 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             .flat_map(|h| h.join().expect("stat thread"))
             .collect()
     });
+    let copying = log.progress(
+        "copying into the pool",
+        inputs.iter().map(|i| i.info.hashes.size).sum(),
+    );
+    publisher.set_progress(copying.clone());
     let mut pool_known = vec![false; inputs.len()];
     for (k, (inp, meta)) in inputs.iter().zip(&dest_metas).enumerate() {
         let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
@@ -751,6 +800,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             .and_then(|m| cache.get(&dest, m).map(|e| e.hashes == inp.info.hashes));
         if known == Some(true) {
             pool_known[k] = true;
+            copying.add(inp.info.hashes.size);
             continue;
         }
         if dest.exists() && !publisher.is_current(&inp.pool, &content) {
@@ -759,7 +809,9 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
                 input: inp.path.clone(),
             });
         }
-        publisher.stage(&inp.pool, &content)?;
+        if !publisher.stage(&inp.pool, &content)? {
+            copying.add(inp.info.hashes.size);
+        }
     }
     if let Some((name, key)) = &keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
@@ -772,6 +824,8 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         let _ = fs::remove_file(&clean_marker);
     }
     publisher.commit()?;
+    publisher.set_progress(Progress::none());
+    drop(copying);
 
     // Then the whole suite tree: indexes, by-hash copies, netboot trees, Release files.
     let mut suite = SuiteTree::open(&opts.repo, &suite_dir, !opts.no_symlinks)?;
@@ -927,7 +981,33 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
                 kernel_size: c.kernel_hashes.size,
                 initrd_sha256: c.initrd_hashes.sha256_hex(),
                 initrd_size: c.initrd_hashes.size,
+                kernel_path: netboot_path(&suite_dir, &c.arch, "vmlinuz"),
+                initrd_path: netboot_path(&suite_dir, &c.arch, "initrd.gz"),
+                kernel_source: c.kernel.clone(),
+                initrd_source: c.initrd.clone(),
+            })
+            .collect(),
+        release_files: listed
+            .iter()
+            .map(|(p, h)| {
+                (
+                    p.clone(),
+                    ReleaseFile {
+                        size: h.size,
+                        sha256: h.sha256_hex(),
+                    },
+                )
             })
             .collect(),
     })
+}
+
+/// `dists/<suite>/main/installer-<arch>/current/images/netboot/xen/<name>`.
+fn netboot_path(suite_dir: &Path, arch: &str, name: &str) -> String {
+    suite_dir
+        .join(format!(
+            "main/installer-{arch}/current/images/netboot/xen/{name}"
+        ))
+        .display()
+        .to_string()
 }

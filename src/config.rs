@@ -434,4 +434,63 @@ mod tests {
         .is_err());
         assert!(resolve(base()).is_ok());
     }
+
+    /// `fixtures/elirepo.example.toml`, shipped as the commented example, names every key: with its
+    /// `#key = ` alternatives uncommented, every field is set. A field added to
+    /// [`ConfigFile`] fails to compile here until the example shows it.
+    #[test]
+    fn the_shipped_example_names_every_key() {
+        let text = include_str!("../fixtures/elirepo.example.toml");
+        let shipped: ConfigFile = toml::from_str(text).expect("the example parses as shipped");
+        assert!(shipped.repo.is_some() && shipped.netboot.is_some());
+        let all: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let ConfigFile {
+            repo,
+            suite,
+            codename,
+            architectures,
+            component,
+            debs,
+            origin,
+            label,
+            description,
+            valid_for,
+            by_hash,
+            sign,
+            netboot,
+            no_symlinks,
+            allow_oversize,
+        } = toml::from_str(&all).expect("the example parses with every key");
+        assert!(repo.is_some() && suite.is_some() && codename.is_some());
+        assert!(architectures.is_some() && component.is_some() && debs.is_some());
+        assert!(origin.is_some() && label.is_some() && description.is_some());
+        assert!(valid_for.is_some() && by_hash.is_some());
+        assert!(no_symlinks.is_some() && allow_oversize.is_some());
+        let SignSection {
+            key,
+            gpg_homedir,
+            key_file,
+            passphrase_file,
+        } = sign.expect("[sign]");
+        assert!(key.is_some() && gpg_homedir.is_some() && key_file.is_some());
+        assert!(passphrase_file.is_some());
+        let netboot = netboot.expect("[[netboot]]");
+        let NetbootInput {
+            arch,
+            nfsroot,
+            kernel_deb,
+            kernel,
+            initrd,
+            kernel_version,
+        } = &netboot[0];
+        assert!(!arch.is_empty() && nfsroot.is_some() && kernel_deb.is_some());
+        assert!(kernel.is_some() && initrd.is_some() && kernel_version.is_some());
+    }
 }

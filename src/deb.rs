@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::compress::{Compression, LimitReader};
 use crate::control::Paragraph;
 use crate::hash::{Hashes, HashingReader, BUF_SIZE};
+use crate::progress::{Progress, ProgressReader};
 
 /// Most bytes a decompressed control member may hold (a bound on a bomb).
 pub const MAX_CONTROL_TAR: u64 = 256 << 20;
@@ -357,13 +358,18 @@ pub struct DebInfo {
 
 /// Reads the control paragraph and the digests of the .deb at `path`, in one pass.
 pub fn read_info(path: &Path) -> Result<DebInfo, DebError> {
+    read_info_counted(path, &Progress::none())
+}
+
+/// [`read_info`], adding the bytes read to `progress`.
+fn read_info_counted(path: &Path, progress: &Progress) -> Result<DebInfo, DebError> {
     let wrap = |kind| DebError {
         path: path.to_path_buf(),
         kind,
     };
     let file = File::open(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
-    read_info_from(file, Some(len)).map_err(wrap)
+    read_info_from(ProgressReader::new(file, progress.clone()), Some(len)).map_err(wrap)
 }
 
 /// [`read_info`] over any reader; `total_len` enables apt's length checks.
@@ -452,7 +458,16 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
 /// package does not leave a core idle at the end.
 pub fn read_infos(
     paths: &[PathBuf],
+    cache: Option<&mut crate::cache::Cache>,
+) -> Vec<Result<DebInfo, DebError>> {
+    read_infos_with(paths, cache, &Progress::none())
+}
+
+/// [`read_infos`], adding the bytes read (from every thread) to `progress`.
+pub fn read_infos_with(
+    paths: &[PathBuf],
     mut cache: Option<&mut crate::cache::Cache>,
+    progress: &Progress,
 ) -> Vec<Result<DebInfo, DebError>> {
     // stat every file on all cores: with a warm cache that is most of the work.
     let metas: Vec<Option<std::fs::Metadata>> = std::thread::scope(|s| {
@@ -503,7 +518,7 @@ pub fn read_infos(
             s.spawn(|| loop {
                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&i) = todo.get(k) else { break };
-                let r = read_info(&paths[i]);
+                let r = read_info_counted(&paths[i], progress);
                 fresh.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
             });
         }

@@ -10,6 +10,7 @@
 //! owns one concept and opens with a doc comment saying what it owns:
 //!
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
+//! * [`progress`]: byte counters long work advances, for a front end's progress bar.
 //! * [`compress`]: member decoders, deterministic index encoders, decompression bounds.
 //! * [`cache`]: per-file results keyed by inode, size, mtime and ctime, never stale.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
@@ -47,6 +48,7 @@ pub mod initrd;
 pub mod netboot;
 pub mod nfsroot;
 pub mod pool;
+pub mod progress;
 pub mod publish;
 pub mod release;
 pub mod scan;

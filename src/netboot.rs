@@ -19,6 +19,7 @@ use crate::cache::Cache;
 use crate::config::NetbootInput;
 use crate::hash::{hex, Hashes};
 use crate::nfsroot;
+use crate::progress::{Progress, ProgressReader};
 use crate::publish::Content;
 use crate::xen::{self, KernelReport};
 
@@ -118,6 +119,18 @@ pub fn prepare(
     cache: &mut Cache,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Chosen, NetbootError> {
+    prepare_with(input, checks, cache, warn, &mut |_, _| Progress::none())
+}
+
+/// [`prepare`], reporting the bytes decompressed and hashed through `progress`
+/// (called with a task and its total bytes; see [`crate::progress`]).
+pub fn prepare_with(
+    input: &NetbootInput,
+    checks: Checks,
+    cache: &mut Cache,
+    warn: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&str, u64) -> Progress,
+) -> Result<Chosen, NetbootError> {
     let arch = input.arch.as_str();
     let mut temp = None;
     let (kernel, initrd, source, report) = if let Some(k) = &input.kernel {
@@ -130,7 +143,7 @@ pub fn prepare(
                 ))
             }
         };
-        let report = inspect(k)?;
+        let report = inspect(k, progress)?;
         (k.clone(), initrd, format!("{}", k.display()), report)
     } else if let Some(deb) = &input.kernel_deb {
         let dir = tempfile::Builder::new()
@@ -145,7 +158,7 @@ pub fn prepare(
         let (kernel, version) =
             extract_kernel(deb, dir.path(), input.kernel_version.as_deref(), limit)?;
         temp = Some(dir);
-        let report = inspect(&kernel)?;
+        let report = inspect(&kernel, progress)?;
         let initrd = match (&input.initrd, &input.nfsroot) {
             (Some(i), _) => i.clone(),
             (None, Some(root)) => {
@@ -181,7 +194,7 @@ pub fn prepare(
         let kernels = nfsroot::find_kernels(root)?;
         let mut reports = Vec::new();
         for p in &kernels.pairs {
-            match xen::inspect_kernel_file(&p.kernel) {
+            match inspect_file(&p.kernel, progress) {
                 Ok(r) => reports.push((p, Some(r))),
                 Err(_) => reports.push((p, None)),
             }
@@ -218,7 +231,7 @@ pub fn prepare(
             ));
         }
         let pair = nfsroot::choose(root, &kernels, &usable, input.kernel_version.as_deref())?;
-        let report = inspect(&pair.kernel)?;
+        let report = inspect(&pair.kernel, progress)?;
         let initrd = pair.initrd.clone().expect("usable pairs have an initrd");
         (
             pair.kernel.clone(),
@@ -246,12 +259,26 @@ pub fn prepare(
             ));
         }
     }
-    let kernel_hashes = cache
-        .hash_file(&kernel)
-        .map_err(|e| nerr(&kernel, e.to_string()))?;
-    let initrd_hashes = cache
-        .hash_file(&initrd)
-        .map_err(|e| nerr(&initrd, e.to_string()))?;
+    // Digests from the cache when the file did not change; else hashed with progress.
+    let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
+    let hashing = progress(
+        "hashing the kernel and initrd",
+        size(&kernel) + size(&initrd),
+    );
+    let mut hash = |p: &Path| -> Result<Hashes, NetbootError> {
+        let meta = fs::metadata(p).map_err(|e| nerr(p, e.to_string()))?;
+        if let Some(e) = cache.get(p, &meta) {
+            return Ok(e.hashes.clone());
+        }
+        let h = fs::File::open(p)
+            .and_then(|f| crate::hash::hash_reader(ProgressReader::new(f, hashing.clone())))
+            .map_err(|e| nerr(p, e.to_string()))?;
+        cache.insert(p, &meta, h.clone(), None, 0);
+        Ok(h)
+    };
+    let kernel_hashes = hash(&kernel)?;
+    let initrd_hashes = hash(&initrd)?;
+    drop(hashing);
     if !checks.allow_oversize {
         if kernel_hashes.size > KERNEL_LIMIT {
             return Err(nerr(&kernel, format!(
@@ -266,7 +293,7 @@ pub fn prepare(
             )));
         }
     }
-    check_initrd(&initrd, report.release(), checks, warn)?;
+    check_initrd(&initrd, report.release(), checks, warn, progress)?;
     Ok(Chosen {
         arch: arch.to_string(),
         kernel,
@@ -279,8 +306,33 @@ pub fn prepare(
     })
 }
 
-fn inspect(kernel: &Path) -> Result<KernelReport, NetbootError> {
-    xen::inspect_kernel_file(kernel).map_err(|e| {
+/// [`xen::inspect_kernel_file`], counting the bytes read (the payload is decompressed).
+fn inspect_file(
+    kernel: &Path,
+    progress: &mut dyn FnMut(&str, u64) -> Progress,
+) -> Result<KernelReport, xen::XenError> {
+    let file = fs::File::open(kernel).map_err(|source| xen::XenError::Io {
+        path: kernel.to_owned(),
+        source,
+    })?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let name = kernel
+        .file_name()
+        .unwrap_or(kernel.as_os_str())
+        .to_string_lossy();
+    let p = progress(&format!("decompressing {name}"), len);
+    xen::inspect_kernel_with(
+        ProgressReader::new(file, p),
+        kernel,
+        &xen::InspectOptions::default(),
+    )
+}
+
+fn inspect(
+    kernel: &Path,
+    progress: &mut dyn FnMut(&str, u64) -> Progress,
+) -> Result<KernelReport, NetbootError> {
+    inspect_file(kernel, progress).map_err(|e| {
         let s = e.to_string();
         let prefix = format!("{}: ", kernel.display());
         nerr(kernel, s.strip_prefix(&prefix).unwrap_or(&s).to_string())
@@ -293,18 +345,23 @@ fn check_initrd(
     release: Option<&str>,
     checks: Checks,
     warn: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&str, u64) -> Progress,
 ) -> Result<(), NetbootError> {
-    let report = crate::initrd::inspect_initrd_file(initrd, release).map_err(|e| {
-        let s = e.to_string();
-        let prefix = format!("{}: ", initrd.display());
-        nerr(
-            initrd,
-            format!(
-                "is not a usable initrd: {}",
-                s.strip_prefix(&prefix).unwrap_or(&s)
-            ),
-        )
-    })?;
+    let file = fs::File::open(initrd).map_err(|e| nerr(initrd, format!("cannot open: {e}")))?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let reading = progress("reading the initrd", len);
+    let report = crate::initrd::inspect_initrd(ProgressReader::new(file, reading), initrd, release)
+        .map_err(|e| {
+            let s = e.to_string();
+            let prefix = format!("{}: ", initrd.display());
+            nerr(
+                initrd,
+                format!(
+                    "is not a usable initrd: {}",
+                    s.strip_prefix(&prefix).unwrap_or(&s)
+                ),
+            )
+        })?;
     if let (Some(false), Some(rel)) = (report.matches, release) {
         let found = if report.module_versions.is_empty() {
             "none".to_string()

@@ -131,6 +131,7 @@ pub struct Publisher {
     staged: Vec<Staged>,
     counter: usize,
     touched_dirs: BTreeSet<PathBuf>,
+    progress: crate::progress::Progress,
     _lock: File,
 }
 
@@ -198,8 +199,14 @@ impl Publisher {
             staged: Vec::new(),
             counter: 0,
             touched_dirs: BTreeSet::new(),
+            progress: crate::progress::Progress::none(),
             _lock: lock,
         })
+    }
+
+    /// Counts the bytes of files copied by [`Publisher::stage`] into `progress`.
+    pub fn set_progress(&mut self, progress: crate::progress::Progress) {
+        self.progress = progress;
     }
 
     /// The repository directory.
@@ -266,7 +273,7 @@ impl Publisher {
             Content::Bytes(bytes) => write_new(&tmp, bytes),
             Content::Symlink(target) => std::os::unix::fs::symlink(target, &tmp)
                 .map_err(io_err(&tmp, "cannot create symlink")),
-            Content::File(src, hashes) => copy_checked(src, &tmp, hashes),
+            Content::File(src, hashes) => copy_checked(src, &tmp, hashes, &self.progress),
         };
         // Name the file being published, not the staging area's temporary name.
         staged.map_err(|e| match e {
@@ -572,7 +579,9 @@ impl SuiteTree {
                     written += 1;
                     match content.as_ref().expect("new files have content") {
                         Content::Bytes(b) => write_new(&dest, b)?,
-                        Content::File(src, h) => copy_checked(src, &dest, h)?,
+                        Content::File(src, h) => {
+                            copy_checked(src, &dest, h, &crate::progress::Progress::none())?
+                        }
                         Content::Symlink(t) => std::os::unix::fs::symlink(t, &dest)
                             .map_err(io_err(&dest, "cannot create symlink"))?,
                     }
@@ -684,8 +693,14 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 }
 
 /// Copies `src` to `tmp` (mode 0644), checking the copy's digests against `hashes`.
-fn copy_checked(src: &Path, tmp: &Path, hashes: &Hashes) -> Result<(), PublishError> {
-    let mut input = File::open(src).map_err(io_err(src, "cannot read"))?;
+fn copy_checked(
+    src: &Path,
+    tmp: &Path,
+    hashes: &Hashes,
+    progress: &crate::progress::Progress,
+) -> Result<(), PublishError> {
+    let input = File::open(src).map_err(io_err(src, "cannot read"))?;
+    let mut input = crate::progress::ProgressReader::new(input, progress.clone());
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
