@@ -803,15 +803,18 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             copying.add(inp.info.hashes.size);
             continue;
         }
-        if dest.exists() && !publisher.is_current(&inp.pool, &content) {
-            return Err(BuildError::PoolConflict {
-                pool: dest,
-                input: inp.path.clone(),
-            });
-        }
-        if !publisher.stage(&inp.pool, &content)? {
+        if meta.is_some() {
+            // Published already: the same bytes (hashed once here), or a conflict.
+            if !publisher.is_current(&inp.pool, &content) {
+                return Err(BuildError::PoolConflict {
+                    pool: dest,
+                    input: inp.path.clone(),
+                });
+            }
             copying.add(inp.info.hashes.size);
+            continue;
         }
+        publisher.stage(&inp.pool, &content)?;
     }
     if let Some((name, key)) = &keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;

@@ -231,7 +231,11 @@ pub fn prepare_with(
             ));
         }
         let pair = nfsroot::choose(root, &kernels, &usable, input.kernel_version.as_deref())?;
-        let report = inspect(&pair.kernel, progress)?;
+        // Already inspected above: never decompress the same kernel twice.
+        let report = match reports.iter().find(|(p, _)| p.kernel == pair.kernel) {
+            Some((_, Some(r))) => r.clone(),
+            _ => inspect(&pair.kernel, progress)?,
+        };
         let initrd = pair.initrd.clone().expect("usable pairs have an initrd");
         (
             pair.kernel.clone(),
