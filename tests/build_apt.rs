@@ -681,6 +681,78 @@ fn passphrase_protected_key_signs_with_passphrase_file() {
     Apt::new(&repo2, "stable", Some(&keyring)).update_clean();
 }
 
+/// The passphrase reaches gpg through a file: it is in no process's arguments (a
+/// `gpg` wrapper first on PATH records every invocation) and in no output, even with
+/// `-v` and `--json`.
+#[test]
+fn the_passphrase_is_never_in_arguments_or_output() {
+    if !tools(&["gpg"]) {
+        return;
+    }
+    let t = tempdir();
+    let debs = hello_set(&t.path().join("in"));
+    let secret = "s3cret-passphrase-7f9";
+    let key = Key::new(Some(secret));
+    let pass = t.path().join("pass");
+    fs::write(&pass, format!("{secret}\n")).unwrap();
+    let bin = t.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = t.path().join("gpg-argv.log");
+    let real = common::find_on_path("gpg").unwrap();
+    let wrapper = bin.join("gpg");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let repo = t.path().join("repo");
+    let o = build(&repo, &debs)
+        .args(key.args())
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .arg("-v")
+        .arg("--json")
+        .env("PATH", &path)
+        .ok();
+    let argv = fs::read_to_string(&log).unwrap();
+    assert!(
+        argv.contains("--passphrase-file"),
+        "gpg was not used through the wrapper:\n{argv}"
+    );
+    assert!(
+        !argv.contains(secret),
+        "the passphrase was in gpg's arguments:\n{argv}"
+    );
+    assert!(
+        !text(&o.stdout).contains(secret) && !text(&o.stderr).contains(secret),
+        "{}",
+        both(&o)
+    );
+    // And a wrong passphrase's error does not echo it either.
+    fs::write(&pass, "wrong-passphrase-42\n").unwrap();
+    let o = build(&t.path().join("repo2"), &debs)
+        .args(key.args())
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .env("PATH", &path)
+        .fails();
+    assert!(
+        !text(&o.stderr).contains("wrong-passphrase-42"),
+        "{}",
+        both(&o)
+    );
+}
+
 #[test]
 fn tampered_indexes_fail_apt_update() {
     if !tools(&["apt-get"]) {
