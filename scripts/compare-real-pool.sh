@@ -22,6 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 POOL=${1:-${ELIREPO_POOL:-/var/tmp/elirepo-pool}}
 ELIREPO=${ELIREPO:-$here/target/release/elirepo}
+case $ELIREPO in /*) ;; */*) ELIREPO=$PWD/$ELIREPO ;; esac   # the comparison runs in the pool directory
 N=${ELIREPO_POOL_N:-450}
 
 command -v apt-ftparchive >/dev/null || { echo "apt-ftparchive not installed (apt-get install apt-utils)" >&2; exit 2; }
