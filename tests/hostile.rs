@@ -592,6 +592,53 @@ fn huge_program_header_tables_hit_the_cap_inside_a_big_image() {
 // ---------------------------------------------------------------------------------------
 // Initrds
 
+#[test]
+fn zero_padding_inside_a_compressed_initrd_counts_against_the_limit() {
+    // A small zstd frame of 512 MiB of zeros (RLE blocks) after a cpio archive: the zeros
+    // are padding between archives, and walking them is work like any other.
+    let mut cpio = Vec::new();
+    cpio.extend_from_slice(
+        format!(
+            "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 11, 0
+        )
+        .as_bytes(),
+    );
+    cpio.extend_from_slice(b"TRAILER!!!\0");
+    while cpio.len() % 4 != 0 {
+        cpio.push(0);
+    }
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+    enc.write_all(&cpio).unwrap();
+    let zeros = vec![0u8; MIB];
+    for _ in 0..512 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let z = enc.finish().unwrap();
+    assert!(z.len() < 64 << 10, "{}", z.len());
+    let limits = elirepo::initrd::Limits {
+        max_unpacked: 64 << 20,
+        ..Default::default()
+    };
+    let r = within("zero padding", move || {
+        elirepo::initrd::inspect_initrd_with(
+            Cursor::new(z),
+            Path::new("initrd"),
+            Some("1"),
+            &limits,
+        )
+    })
+    .unwrap();
+    assert_eq!(r.matches, None, "the cap leaves the answer open");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("unpacked bytes (limit)")),
+        "{:?}",
+        r.warnings
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // nfsroot: links resolved inside the root
 
