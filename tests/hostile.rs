@@ -328,6 +328,22 @@ fn a_gigantic_field_under_the_limit_is_read_and_written() {
 }
 
 #[test]
+fn a_control_file_of_many_distinct_fields_is_written_in_linear_time() {
+    // 200 000 distinct field names: writing looked each one up from the end (quadratic).
+    let mut c = b"Package: many\n".to_vec();
+    for i in 0..200_000 {
+        c.extend_from_slice(format!("X-{i}: {i}\n").as_bytes());
+    }
+    let out = within("many fields", move || {
+        let p = elirepo::control::Paragraph::parse(&c);
+        let mut out = Vec::new();
+        p.write(&mut out, elirepo::index::PACKAGE_ORDER, &[]);
+        out
+    });
+    assert!(out.ends_with(b"X-199999: 199999\n"));
+}
+
+#[test]
 fn non_utf8_names_and_values_are_shown_lossily() {
     // Latin-1 and invalid UTF-8 in the control file are kept byte for byte.
     let c = b"Package: p\xe9\nMaintainer: J\xfcrgen \xff\xfe <j@x>\n";
