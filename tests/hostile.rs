@@ -291,6 +291,28 @@ fn a_control_tar_bomb_hits_the_expansion_limit() {
 }
 
 #[test]
+fn a_gnu_long_name_bomb_in_control_is_refused_without_allocating_it() {
+    // A GNU long-name entry of 200 MiB (zeros): tar-rs would read it whole into memory.
+    let mut bomb = gzip(&tar_header(
+        b"././@LongLink",
+        200 << 20,
+        tar::EntryType::GNULongName,
+    ));
+    bomb.extend_from_slice(&gzip_zeros_mib(200));
+    bomb.extend_from_slice(&gzip(&control_tar(b"Package: p\n")));
+    let d = deb_with(b"control.tar.gz", &bomb, b"data.tar", b"");
+    let (r, peak) = within("long name bomb", move || {
+        peak_alloc(|| info(&d).map(|_| ()))
+    });
+    let e = err_text(r);
+    assert!(
+        e.contains("control.tar.gz") && e.contains("long name"),
+        "{e}"
+    );
+    assert!(peak < 16 * MIB, "{peak} bytes allocated");
+}
+
+#[test]
 fn control_files_over_the_limit_are_refused_before_reading() {
     let big = elirepo::deb::MAX_CONTROL_FILE + 1;
     let mut t = tar_header(b"./control", big, tar::EntryType::Regular).to_vec();
