@@ -498,6 +498,13 @@ fn extract_control<R: Read>(
         }
         let mut buf = Vec::with_capacity(size as usize);
         entry.take(size).read_to_end(&mut buf).map_err(member_err)?;
+        // tar-rs ends an entry quietly where its stream ends: a short file is a truncation.
+        if (buf.len() as u64) < size {
+            return Err(member_err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("control is truncated ({} of {size} bytes)", buf.len()),
+            )));
+        }
         found = Some(buf);
         Ok(false)
     });

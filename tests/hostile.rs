@@ -313,6 +313,16 @@ fn a_gnu_long_name_bomb_in_control_is_refused_without_allocating_it() {
 }
 
 #[test]
+fn a_control_file_shorter_than_its_tar_header_is_refused() {
+    // The header says 100 bytes; the (uncompressed) tar ends after 20.
+    let mut t = tar_header(b"./control", 100, tar::EntryType::Regular).to_vec();
+    t.extend_from_slice(b"Package: truncated\n\n");
+    let d = deb_with(b"control.tar", &t, b"data.tar", b"");
+    let e = err_text(info(&d));
+    assert!(e.contains("control.tar") && e.contains("truncated"), "{e}");
+}
+
+#[test]
 fn control_files_over_the_limit_are_refused_before_reading() {
     let big = elirepo::deb::MAX_CONTROL_FILE + 1;
     let mut t = tar_header(b"./control", big, tar::EntryType::Regular).to_vec();
