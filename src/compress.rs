@@ -128,12 +128,23 @@ pub struct LimitReader<R> {
 impl<R: Read> LimitReader<R> {
     /// Allows at most `limit` bytes of `inner`; `what` names the stream in the error.
     pub fn new(inner: R, limit: u64, what: &'static str) -> Self {
+        Self::continuing(inner, limit, 0, what)
+    }
+
+    /// Like [`LimitReader::new`] for a budget of which `used` bytes are already spent (by
+    /// earlier streams sharing it).
+    pub fn continuing(inner: R, limit: u64, used: u64, what: &'static str) -> Self {
         LimitReader {
             inner,
-            remaining: limit,
+            remaining: limit.saturating_sub(used),
             limit,
             what,
         }
+    }
+
+    /// The bytes of the budget spent so far, earlier streams' included.
+    pub fn count(&self) -> u64 {
+        self.limit - self.remaining
     }
 }
 

@@ -23,7 +23,8 @@ use crate::compress::{Compression, LimitReader};
 use crate::control::Paragraph;
 use crate::hash::{Hashes, HashingReader, BUF_SIZE};
 
-/// Most bytes a decompressed control member may hold (a bound on a bomb).
+/// Most bytes the decompressed control members of one .deb may hold together (a bound on
+/// a bomb).
 pub const MAX_CONTROL_TAR: u64 = 256 << 20;
 /// Largest control file accepted inside the control member.
 pub const MAX_CONTROL_FILE: u64 = 4 << 20;
@@ -375,6 +376,7 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
     let mut controls: Vec<(Compression, Result<Vec<u8>, DebErrorKind>)> = Vec::new();
     let mut data: Option<Compression> = None;
     let mut unsupported: Option<String> = None;
+    let mut control_used = 0u64;
     while let Some(head) = ar.next_member()? {
         let name = head.name.as_slice();
         if name == b"debian-binary" {
@@ -385,7 +387,7 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
             match Compression::from_suffix(suffix).filter(|c| CONTROL_COMPRESSIONS.contains(c)) {
                 Some(c) => {
                     let shown = String::from_utf8_lossy(name).into_owned();
-                    let decoded = extract_control(ar.member(), c, &shown);
+                    let decoded = extract_control(ar.member(), c, &shown, &mut control_used);
                     controls.retain(|(k, _)| *k != c);
                     controls.push((c, decoded));
                 }
@@ -479,16 +481,21 @@ fn tar_name(path: &[u8]) -> &[u8] {
 }
 
 /// Decompresses a control member and returns its `control` file (the last one, as apt).
+///
+/// `used` counts the decompressed bytes of all the package's control members so far: they
+/// share one [`MAX_CONTROL_TAR`] budget, so that a .deb repeating its control member cannot
+/// multiply the work.
 fn extract_control<R: Read>(
     member: R,
     c: Compression,
     shown: &str,
+    used: &mut u64,
 ) -> Result<Vec<u8>, DebErrorKind> {
     let member_err = |e: io::Error| DebErrorKind::Member(shown.to_string(), e);
     let dec = c.decoder(member).map_err(member_err)?;
-    let limited = LimitReader::new(dec, MAX_CONTROL_TAR, "control member");
+    let mut limited = LimitReader::continuing(dec, MAX_CONTROL_TAR, *used, "control data");
     let mut found: Option<Vec<u8>> = None;
-    let walked = walk_tar(limited, |name, entry| {
+    let walked = walk_tar(&mut limited, |name, entry| {
         if tar_name(name) != b"control" {
             return Ok(false);
         }
@@ -508,6 +515,7 @@ fn extract_control<R: Read>(
         found = Some(buf);
         Ok(false)
     });
+    *used = limited.count();
     walked.map_err(|e| match e {
         DebErrorKind::Io(e) => member_err(e),
         other => other,

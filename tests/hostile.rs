@@ -284,10 +284,27 @@ fn a_control_tar_bomb_hits_the_expansion_limit() {
     let (r, peak) = within("junk bomb", move || peak_alloc(|| info(&d).map(|_| ())));
     let e = err_text(r);
     assert!(
-        e.contains("control.tar.gz: control member expands to more than 268435456 bytes"),
+        e.contains("control.tar.gz: control data expands to more than 268435456 bytes"),
         "{e}"
     );
     assert!(peak < 16 * MIB, "{peak} bytes allocated");
+}
+
+#[test]
+fn several_control_members_share_one_expansion_budget() {
+    // Each member stays under the limit; together they would decompress 3 × 200 MiB.
+    let mut one = gzip(&tar_header(b"./junk", 200 << 20, tar::EntryType::Regular));
+    one.extend_from_slice(&gzip_zeros_mib(200));
+    one.extend_from_slice(&gzip(&control_tar(b"Package: p\n")));
+    let d = ar(&[
+        (b"debian-binary", b"2.0\n"),
+        (b"control.tar.gz", &one),
+        (b"control.tar.gz", &one),
+        (b"control.tar.gz", &one),
+        (b"data.tar", b""),
+    ]);
+    let e = err_text(within("three bombs", move || info(&d).map(|_| ())));
+    assert!(e.contains("expands to more than"), "{e}");
 }
 
 #[test]
