@@ -381,7 +381,15 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
         let name = head.name.as_slice();
         if name == b"debian-binary" {
             let mut v = Vec::new();
-            ar.member().take(64).read_to_end(&mut v)?;
+            ar.member()
+                .take(64)
+                .read_to_end(&mut v)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => {
+                        DebErrorKind::Truncated("member debian-binary".into())
+                    }
+                    _ => DebErrorKind::Io(e),
+                })?;
             version = Some(v);
         } else if let Some(suffix) = name.strip_prefix(b"control.tar") {
             match Compression::from_suffix(suffix).filter(|c| CONTROL_COMPRESSIONS.contains(c)) {
