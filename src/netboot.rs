@@ -322,6 +322,10 @@ fn check_initrd(
 }
 
 /// Streams `boot/vmlinuz-*` out of a linux-image .deb into `dir`; returns its path and version.
+///
+/// Only a regular file is taken (a link in a package is never followed), under its version
+/// alone (`dir/vmlinuz-<version>`, no `/` in it). GNU long names and pax headers are bounded
+/// ([`crate::deb::MAX_TAR_EXTENSION`]).
 pub fn extract_kernel(
     deb: &Path,
     dir: &Path,
@@ -329,48 +333,53 @@ pub fn extract_kernel(
     limit: u64,
 ) -> Result<(PathBuf, String), NetbootError> {
     let data = crate::deb::open_data(deb).map_err(|e| nerr(deb, e.kind.to_string()))?;
-    let mut tar = tar::Archive::new(data);
-    let entries = tar
-        .entries()
-        .map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
     let mut seen = Vec::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
+    let mut found = None;
+    let kernel = |e| Walk::Kernel(e);
+    crate::deb::walk_tar(data, |raw, entry| -> Result<bool, Walk> {
+        let name = String::from_utf8_lossy(raw).into_owned();
         let clean = name.strip_prefix("./").unwrap_or(&name);
         let Some(version) = clean.strip_prefix("boot/vmlinuz-") else {
-            continue;
+            return Ok(false);
         };
         if version.is_empty() || version.contains('/') {
-            continue;
+            return Ok(false);
         }
         if !entry.header().entry_type().is_file() {
             // A link inside a package is never followed: it could point anywhere.
             seen.push(format!("{version} (not a regular file)"));
-            continue;
+            return Ok(false);
         }
         seen.push(version.to_string());
         if want.is_some_and(|w| w != version) {
-            continue;
+            return Ok(false);
         }
         let size = entry.size();
         if size > limit {
-            return Err(nerr(deb, format!(
+            return Err(kernel(nerr(deb, format!(
                 "{clean} is {size} bytes, over the {limit}-byte kernel limit (use --allow-oversize if your hosts raised it)"
-            )));
+            ))));
         }
         let out_path = dir.join(format!("vmlinuz-{version}"));
-        let mut out = fs::File::create(&out_path).map_err(|e| nerr(&out_path, e.to_string()))?;
-        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
-            .map_err(|e| nerr(deb, format!("{clean}: {e}")))?;
+        let mut out = fs::File::create(&out_path)
+            .map_err(|e| kernel(nerr(&out_path, e.to_string())))?;
+        let copied = io::copy(&mut entry.take(size), &mut out)
+            .map_err(|e| kernel(nerr(deb, format!("{clean}: {e}"))))?;
         if copied != size {
-            return Err(nerr(
+            return Err(kernel(nerr(
                 deb,
                 format!("{clean}: truncated ({copied} of {size} bytes)"),
-            ));
+            )));
         }
-        return Ok((out_path, version.to_string()));
+        found = Some((out_path, version.to_string()));
+        Ok(true)
+    })
+    .map_err(|e| match e {
+        Walk::Tar(e) => nerr(deb, format!("data.tar: {e}")),
+        Walk::Kernel(e) => e,
+    })?;
+    if let Some(f) = found {
+        return Ok(f);
     }
     Err(nerr(
         deb,
@@ -380,6 +389,18 @@ pub fn extract_kernel(
             (None, false) => format!("holds no usable kernel (found: {})", seen.join(", ")),
         },
     ))
+}
+
+/// Why the walk of `data.tar` stopped: the tar stream itself, or a kernel entry.
+enum Walk {
+    Tar(io::Error),
+    Kernel(NetbootError),
+}
+
+impl From<io::Error> for Walk {
+    fn from(e: io::Error) -> Self {
+        Walk::Tar(e)
+    }
 }
 
 /// What publishing the trees takes.

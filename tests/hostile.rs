@@ -553,6 +553,37 @@ fn kernel_entries_that_lie_about_their_size() {
 }
 
 #[test]
+fn a_gnu_long_name_bomb_in_data_tar_is_refused_without_allocating_it() {
+    let t = common::tempdir();
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    // 1 GiB of long name (zeros), 1 MiB of gzip.
+    let mut data = gzip(&tar_header(
+        b"././@LongLink",
+        1 << 30,
+        tar::EntryType::GNULongName,
+    ));
+    data.extend_from_slice(&gzip_zeros_mib(1024));
+    let p = t.path().join("bomb.deb");
+    fs::write(
+        &p,
+        deb_with(
+            b"control.tar",
+            &control_tar(b"Package: linux-image-x\n"),
+            b"data.tar.gz",
+            &data,
+        ),
+    )
+    .unwrap();
+    let (r, peak) = within("data long name bomb", move || {
+        peak_alloc(|| elirepo::netboot::extract_kernel(&p, &out, None, 32 << 20).map(|_| ()))
+    });
+    let e = err_text(r);
+    assert!(e.contains("data.tar") && e.contains("long name"), "{e}");
+    assert!(peak < 16 * MIB, "{peak} bytes allocated");
+}
+
+#[test]
 fn long_names_are_still_honoured_when_they_are_small() {
     let t = common::tempdir();
     let out = t.path().join("out");
