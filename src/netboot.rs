@@ -324,7 +324,8 @@ fn check_initrd(
 /// Streams `boot/vmlinuz-*` out of a linux-image .deb into `dir`; returns its path and version.
 ///
 /// Only a regular file is taken (a link in a package is never followed), under its version
-/// alone (`dir/vmlinuz-<version>`, no `/` in it). GNU long names and pax headers are bounded
+/// alone (`dir/vmlinuz-<version>`, no `/` in it), into a file that must not exist yet (a link
+/// planted in `dir` is not written through). GNU long names and pax headers are bounded
 /// ([`crate::deb::MAX_TAR_EXTENSION`]).
 pub fn extract_kernel(
     deb: &Path,
@@ -361,7 +362,11 @@ pub fn extract_kernel(
             ))));
         }
         let out_path = dir.join(format!("vmlinuz-{version}"));
-        let mut out = fs::File::create(&out_path)
+        // create_new: never through a link (or over a file) already there.
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&out_path)
             .map_err(|e| kernel(nerr(&out_path, e.to_string())))?;
         let copied = io::copy(&mut entry.take(size), &mut out)
             .map_err(|e| kernel(nerr(deb, format!("{clean}: {e}"))))?;

@@ -530,6 +530,25 @@ fn kernel_extraction_never_follows_links_in_the_package() {
 }
 
 #[test]
+fn kernel_extraction_never_writes_through_a_link_in_its_directory() {
+    let t = common::tempdir();
+    let out = t.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let victim = t.path().join("victim");
+    fs::write(&victim, b"untouched").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("vmlinuz-1")).unwrap();
+    let tar = [
+        tar_entry(b"./boot/vmlinuz-1", b"kernel", tar::EntryType::Regular),
+        tar_end(),
+    ]
+    .concat();
+    let deb = kernel_deb(t.path(), &tar);
+    let e = err_text(elirepo::netboot::extract_kernel(&deb, &out, None, 1 << 20));
+    assert!(e.contains("vmlinuz-1"), "{e}");
+    assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+}
+
+#[test]
 fn kernel_entries_that_lie_about_their_size() {
     let t = common::tempdir();
     let out = t.path().join("out");
