@@ -15,7 +15,6 @@
 //! [`MAX_CONTROL_TAR`] and [`MAX_CONTROL_FILE`]. This module writes nothing.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -362,7 +361,7 @@ pub fn read_info(path: &Path) -> Result<DebInfo, DebError> {
         path: path.to_path_buf(),
         kind,
     };
-    let file = File::open(path).map_err(|e| wrap(e.into()))?;
+    let file = crate::hash::open_regular(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
     read_info_from(file, Some(len)).map_err(wrap)
 }
@@ -617,7 +616,7 @@ pub fn open_data(path: &Path) -> Result<Box<dyn Read>, DebError> {
         path: path.to_path_buf(),
         kind,
     };
-    let file = File::open(path).map_err(|e| wrap(e.into()))?;
+    let file = crate::hash::open_regular(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
     let mut ar = ArReader::new(BufReader::new(file), Some(len)).map_err(wrap)?;
     while let Some(head) = ar.next_member().map_err(wrap)? {

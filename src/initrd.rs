@@ -36,7 +36,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -251,7 +250,7 @@ pub fn inspect_initrd_file(
     path: &Path,
     expect_release: Option<&str>,
 ) -> Result<InitrdReport, InitrdError> {
-    let file = File::open(path).map_err(|source| InitrdError::Io {
+    let file = crate::hash::open_regular(path).map_err(|source| InitrdError::Io {
         path: path.to_owned(),
         source,
     })?;

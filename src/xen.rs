@@ -87,7 +87,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -950,7 +949,7 @@ pub fn inspect_kernel_file_with(
     path: &Path,
     opts: &InspectOptions,
 ) -> Result<KernelReport, XenError> {
-    let file = File::open(path).map_err(|source| XenError::Io {
+    let file = crate::hash::open_regular(path).map_err(|source| XenError::Io {
         path: path.to_owned(),
         source,
     })?;

@@ -870,3 +870,48 @@ fn a_kernel_that_is_a_device_a_fifo_a_socket_or_a_directory_is_never_opened() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Files that are not files
+
+#[test]
+fn fifos_sockets_devices_and_directories_are_never_opened() {
+    let t = common::tempdir();
+    let fifo = t.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let sock = t.path().join("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut paths = vec![
+        (sock, "is a socket"),
+        (PathBuf::from("/dev/null"), "is a device"),
+        (t.path().to_path_buf(), "is a directory"),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push((fifo, "is a FIFO"));
+    }
+    for (p, want) in paths {
+        let errors = within("opening", move || {
+            [
+                elirepo::deb::read_info(&p)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                elirepo::deb::open_data(&p)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                elirepo::xen::inspect_kernel_file(&p)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                elirepo::initrd::inspect_initrd_file(&p, None)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                elirepo::hash::hash_file(&p)
+                    .map(|_| ())
+                    .map_err(|e| format!("{}: {e}", p.display())),
+            ]
+        });
+        for e in errors {
+            let e = e.unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+}
