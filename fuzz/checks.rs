@@ -90,6 +90,10 @@ pub fn deb_info(data: &[u8]) -> Result<(), String> {
     let trickled = read_info_from(Trickle::new(data), Some(len));
     let unknown = read_info_from(Trickle::new(data), None);
     for r in [&known, &trickled, &unknown] {
+        // The bytes are in memory: an I/O error can only be a mistyped format error.
+        if let Err(DebErrorKind::Io(e)) = r {
+            panic!("a bare I/O error instead of a typed one: {e}");
+        }
         if let Ok(i) = r {
             // The digests cover the whole file, whatever the reader does with it.
             assert_eq!(i.hashes.size, len, "hashed size");

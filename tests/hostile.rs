@@ -623,7 +623,6 @@ fn long_names_are_still_honoured_when_they_are_small() {
 // Kernels
 
 #[path = "../src/xen/synth.rs"]
-#[allow(dead_code)]
 mod synth;
 
 fn kernel(bytes: &[u8]) -> Result<elirepo::xen::KernelReport, elirepo::xen::XenError> {
