@@ -8,6 +8,11 @@
 
 use std::io::{self, Read, Write};
 
+/// Most memory liblzma may use to decode one xz or lzma member. The stream header says how
+/// big a dictionary it needs (up to 4 GiB) and liblzma allocates it up front; `xz -9` needs
+/// 65 MiB.
+pub const LZMA_MEMLIMIT: u64 = 256 << 20;
+
 /// A compression format, as named by a file suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
@@ -56,11 +61,15 @@ impl Compression {
         Ok(match self {
             Compression::None => Box::new(r),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-            Compression::Xz => Box::new(xz2::read::XzDecoder::new(r)),
+            Compression::Xz => {
+                let stream = xz2::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, 0)
+                    .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+                Box::new(xz2::read::XzDecoder::new_stream(r, stream))
+            }
             Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(r)),
             Compression::Lzma => {
-                let stream =
-                    xz2::stream::Stream::new_lzma_decoder(u64::MAX).map_err(io::Error::other)?;
+                let stream = xz2::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
+                    .map_err(io::Error::other)?;
                 Box::new(xz2::read::XzDecoder::new_stream(r, stream))
             }
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
@@ -118,12 +127,23 @@ pub struct LimitReader<R> {
 impl<R: Read> LimitReader<R> {
     /// Allows at most `limit` bytes of `inner`; `what` names the stream in the error.
     pub fn new(inner: R, limit: u64, what: &'static str) -> Self {
+        Self::continuing(inner, limit, 0, what)
+    }
+
+    /// Like [`LimitReader::new`] for a budget of which `used` bytes are already spent (by
+    /// earlier streams sharing it).
+    pub fn continuing(inner: R, limit: u64, used: u64, what: &'static str) -> Self {
         LimitReader {
             inner,
-            remaining: limit,
+            remaining: limit.saturating_sub(used),
             limit,
             what,
         }
+    }
+
+    /// The bytes of the budget spent so far, earlier streams' included.
+    pub fn count(&self) -> u64 {
+        self.limit - self.remaining
     }
 }
 
@@ -207,5 +227,28 @@ mod tests {
         assert!(err
             .to_string()
             .contains("control.tar expands to more than 10 bytes"));
+    }
+
+    #[test]
+    fn lzma_dictionaries_over_the_memory_limit_are_refused() {
+        // xz: the stream header (12 bytes), then the block header: its size, flags, filter
+        // 0x21 (LZMA2) with one property byte, the dictionary size, padding and a CRC32.
+        let mut x = Compression::Xz.compress(b"Package: x\n").unwrap();
+        assert_eq!(&x[12..16], &[0x02, 0x00, 0x21, 0x01]);
+        x[16] = 40; // 4 GiB - 1
+        let mut crc = flate2::Crc::new();
+        crc.update(&x[12..20]);
+        x[20..24].copy_from_slice(&crc.sum().to_le_bytes());
+        // lzma-alone: properties, then the dictionary size (u32 LE) in clear.
+        let mut l = Compression::Lzma.compress(b"Package: x\n").unwrap();
+        l[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        for (c, bytes) in [(Compression::Xz, x), (Compression::Lzma, l)] {
+            let err = c
+                .decoder(&bytes[..])
+                .unwrap()
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert!(err.to_string().contains("memory"), "{c:?}: {err}");
+        }
     }
 }

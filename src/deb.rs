@@ -15,7 +15,6 @@
 //! [`MAX_CONTROL_TAR`] and [`MAX_CONTROL_FILE`]. This module writes nothing.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -24,7 +23,8 @@ use crate::control::Paragraph;
 use crate::hash::{Hashes, HashingReader, BUF_SIZE};
 use crate::progress::{Progress, ProgressReader};
 
-/// Most bytes a decompressed control member may hold (a bound on a bomb).
+/// Most bytes the decompressed control members of one .deb may hold together (a bound on
+/// a bomb).
 pub const MAX_CONTROL_TAR: u64 = 256 << 20;
 /// Largest control file accepted inside the control member.
 pub const MAX_CONTROL_FILE: u64 = 4 << 20;
@@ -367,7 +367,7 @@ fn read_info_counted(path: &Path, progress: &Progress) -> Result<DebInfo, DebErr
         path: path.to_path_buf(),
         kind,
     };
-    let file = File::open(path).map_err(|e| wrap(e.into()))?;
+    let file = crate::hash::open_regular(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
     read_info_from(ProgressReader::new(file, progress.clone()), Some(len)).map_err(wrap)
 }
@@ -384,17 +384,26 @@ pub fn read_info_from<R: Read>(r: R, total_len: Option<u64>) -> Result<DebInfo, 
     let mut controls: Vec<(Compression, Result<Vec<u8>, DebErrorKind>)> = Vec::new();
     let mut data: Option<Compression> = None;
     let mut unsupported: Option<String> = None;
+    let mut control_used = 0u64;
     while let Some(head) = ar.next_member()? {
         let name = head.name.as_slice();
         if name == b"debian-binary" {
             let mut v = Vec::new();
-            ar.member().take(64).read_to_end(&mut v)?;
+            ar.member()
+                .take(64)
+                .read_to_end(&mut v)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof => {
+                        DebErrorKind::Truncated("member debian-binary".into())
+                    }
+                    _ => DebErrorKind::Io(e),
+                })?;
             version = Some(v);
         } else if let Some(suffix) = name.strip_prefix(b"control.tar") {
             match Compression::from_suffix(suffix).filter(|c| CONTROL_COMPRESSIONS.contains(c)) {
                 Some(c) => {
                     let shown = String::from_utf8_lossy(name).into_owned();
-                    let decoded = extract_control(ar.member(), c, &shown);
+                    let decoded = extract_control(ar.member(), c, &shown, &mut control_used);
                     controls.retain(|(k, _)| *k != c);
                     controls.push((c, decoded));
                 }
@@ -561,32 +570,124 @@ fn tar_name(path: &[u8]) -> &[u8] {
 }
 
 /// Decompresses a control member and returns its `control` file (the last one, as apt).
+///
+/// `used` counts the decompressed bytes of all the package's control members so far: they
+/// share one [`MAX_CONTROL_TAR`] budget, so that a .deb repeating its control member cannot
+/// multiply the work.
 fn extract_control<R: Read>(
     member: R,
     c: Compression,
     shown: &str,
+    used: &mut u64,
 ) -> Result<Vec<u8>, DebErrorKind> {
     let member_err = |e: io::Error| DebErrorKind::Member(shown.to_string(), e);
     let dec = c.decoder(member).map_err(member_err)?;
-    let mut tar = tar::Archive::new(LimitReader::new(dec, MAX_CONTROL_TAR, "control member"));
+    let mut limited = LimitReader::continuing(dec, MAX_CONTROL_TAR, *used, "control data");
     let mut found: Option<Vec<u8>> = None;
-    for entry in tar.entries().map_err(member_err)? {
-        let mut entry = entry.map_err(member_err)?;
-        if tar_name(&entry.path_bytes()) != b"control" {
-            continue;
+    let walked = walk_tar(&mut limited, |name, entry| {
+        if tar_name(name) != b"control" {
+            return Ok(false);
         }
         let size = entry.size();
         if size > MAX_CONTROL_FILE {
             return Err(DebErrorKind::ControlTooLarge(size));
         }
         let mut buf = Vec::with_capacity(size as usize);
-        (&mut entry)
-            .take(size)
-            .read_to_end(&mut buf)
-            .map_err(member_err)?;
+        entry.take(size).read_to_end(&mut buf).map_err(member_err)?;
+        // tar-rs ends an entry quietly where its stream ends: a short file is a truncation.
+        if (buf.len() as u64) < size {
+            return Err(member_err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("control is truncated ({} of {size} bytes)", buf.len()),
+            )));
+        }
         found = Some(buf);
-    }
+        Ok(false)
+    });
+    *used = limited.count();
+    walked.map_err(|e| match e {
+        DebErrorKind::Io(e) => member_err(e),
+        other => other,
+    })?;
     found.ok_or_else(|| DebErrorKind::NoControlFile(shown.to_string()))
+}
+
+/// Most bytes of one GNU long name, long link or pax header accepted in a tar member (Linux's
+/// `PATH_MAX` is 4096; pax headers also carry extended attributes).
+pub const MAX_TAR_EXTENSION: u64 = 64 << 10;
+
+/// Walks the entries of a tar stream as tar-rs's `entries()` does, but reads GNU long names
+/// and pax headers itself so that their size is checked before they are read into memory:
+/// tar-rs reads them whole, so a compressed 1 GiB long name costs 1 GiB of heap.
+///
+/// `f` gets each entry that is not an extension header, with its full name (GNU long name,
+/// else pax `path`, else the header's, as tar-rs picks); it returns `true` to stop. A pax
+/// `size` record (files over 8 GiB) is refused: the raw walk cannot honour it.
+pub(crate) fn walk_tar<R: Read, E: From<io::Error>>(
+    r: R,
+    mut f: impl FnMut(&[u8], &mut tar::Entry<'_, R>) -> Result<bool, E>,
+) -> Result<(), E> {
+    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let mut archive = tar::Archive::new(r);
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut pax: Option<Vec<u8>> = None;
+    for entry in archive.entries()?.raw(true) {
+        let mut entry = entry?;
+        let kind = entry.header().entry_type();
+        let what = if kind.is_gnu_longname() {
+            "GNU long name"
+        } else if kind.is_gnu_longlink() {
+            "GNU long link name"
+        } else if kind.is_pax_local_extensions() {
+            "pax header"
+        } else if kind.is_pax_global_extensions() {
+            "pax global header"
+        } else {
+            let name = match (&long_name, &pax) {
+                (Some(n), _) => n.strip_suffix(b"\0").unwrap_or(n).to_vec(),
+                (None, Some(p)) => tar::PaxExtensions::new(p)
+                    .filter_map(Result::ok)
+                    .find(|x| x.key_bytes() == b"path")
+                    .map(|x| x.value_bytes().to_vec())
+                    .unwrap_or_else(|| entry.path_bytes().into_owned()),
+                (None, None) => entry.path_bytes().into_owned(),
+            };
+            (long_name, pax) = (None, None);
+            if f(&name, &mut entry)? {
+                return Ok(());
+            }
+            continue;
+        };
+        let size = entry.size();
+        if size > MAX_TAR_EXTENSION {
+            return Err(bad(format!(
+                "a {what} of {size} bytes (at most {MAX_TAR_EXTENSION} accepted)"
+            ))
+            .into());
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        (&mut entry).take(size).read_to_end(&mut data)?;
+        let slot = if kind.is_gnu_longname() {
+            &mut long_name
+        } else if kind.is_pax_local_extensions() {
+            if tar::PaxExtensions::new(&data)
+                .filter_map(Result::ok)
+                .any(|x| x.key_bytes() == b"size")
+            {
+                return Err(bad("a pax size record (a file over 8 GiB)".into()).into());
+            }
+            &mut pax
+        } else {
+            continue; // link names and global headers do not matter here
+        };
+        if slot.replace(data).is_some() {
+            return Err(bad(format!("two {what}s describing the same member")).into());
+        }
+    }
+    if long_name.is_some() || pax.is_some() {
+        return Err(bad("the archive ends after a header describing a member".into()).into());
+    }
+    Ok(())
 }
 
 /// Opens the decompressed `data.tar` stream of the .deb at `path`.
@@ -597,7 +698,7 @@ pub fn open_data(path: &Path) -> Result<Box<dyn Read>, DebError> {
         path: path.to_path_buf(),
         kind,
     };
-    let file = File::open(path).map_err(|e| wrap(e.into()))?;
+    let file = crate::hash::open_regular(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
     let mut ar = ArReader::new(BufReader::new(file), Some(len)).map_err(wrap)?;
     while let Some(head) = ar.next_member().map_err(wrap)? {
@@ -831,6 +932,54 @@ mod tests {
             (b"data.tar", b""),
         ]);
         assert!(matches!(info(&d), Err(DebErrorKind::ControlTooLarge(_))));
+    }
+
+    #[test]
+    fn walk_tar_names_entries_as_tar_rs_does() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        // A GNU long name, a pax path, a plain name.
+        let long = format!("./{}/control", "d".repeat(150));
+        b.append_data(&mut h.clone(), &long, &b"x"[..]).unwrap();
+        b.append_pax_extensions([("path", &b"pax/name"[..]), ("mtime", b"1")])
+            .unwrap();
+        b.append_data(&mut h.clone(), "short", &b"y"[..]).unwrap();
+        b.append_data(&mut h, "./control", &b"z"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let mut names = Vec::new();
+        walk_tar::<_, io::Error>(&t[..], |n, _| {
+            names.push(n.to_vec());
+            Ok(false)
+        })
+        .unwrap();
+        let want: Vec<Vec<u8>> = tar::Archive::new(&t[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path_bytes().into_owned())
+            .collect();
+        assert_eq!(names, want);
+        assert_eq!(names[1], b"pax/name");
+        // Stopping early.
+        let mut n = 0;
+        walk_tar::<_, io::Error>(&t[..], |_, _| {
+            n += 1;
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        // A long name describing nothing, two long names for one member.
+        let first = &t[..1024]; // the long-name header and its data block
+        let dangling = [first, &[0u8; 1024][..]].concat();
+        let twice = [first, first, &t[1024..]].concat();
+        for (bytes, want) in [
+            (dangling, "ends after a header"),
+            (twice, "two GNU long names"),
+        ] {
+            let e = walk_tar::<_, io::Error>(&bytes[..], |_, _| Ok(false)).unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 
     #[test]

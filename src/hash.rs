@@ -201,7 +201,40 @@ pub fn hash_reader<R: Read>(mut r: R) -> io::Result<Hashes> {
 
 /// Hashes the file at `path`, in one pass.
 pub fn hash_file(path: &Path) -> io::Result<Hashes> {
-    hash_reader(File::open(path)?)
+    hash_reader(open_regular(path)?)
+}
+
+/// Opens `path` for reading only if it is a regular file (links followed).
+///
+/// A FIFO, socket or device among the inputs must not be opened: opening a FIFO blocks
+/// until a writer comes, possibly forever, and a device may never end. The type is checked
+/// before opening, and again on the open file in case the path was replaced meanwhile (a
+/// FIFO swapped in between the two still blocks the open: only a race can do that).
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    fn check(t: std::fs::FileType) -> io::Result<()> {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if t.is_file() {
+            return Ok(());
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {what}, not a regular file"),
+        ))
+    }
+    check(std::fs::metadata(path)?.file_type())?;
+    let file = File::open(path)?;
+    check(file.metadata()?.file_type())?;
+    Ok(file)
 }
 
 #[cfg(test)]

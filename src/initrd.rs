@@ -36,7 +36,6 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -251,7 +250,7 @@ pub fn inspect_initrd_file(
     path: &Path,
     expect_release: Option<&str>,
 ) -> Result<InitrdReport, InitrdError> {
-    let file = File::open(path).map_err(|source| InitrdError::Io {
+    let file = crate::hash::open_regular(path).map_err(|source| InitrdError::Io {
         path: path.to_owned(),
         source,
     })?;
@@ -341,25 +340,42 @@ impl Pos<'_> {
         Ok(got)
     }
 
-    /// Skip zero bytes; returns the next byte without consuming it (`None` at end).
-    fn skip_zeros(&mut self) -> io::Result<Option<u8>> {
+    /// Skip zero bytes, at most `max` of them; returns how many were skipped and what
+    /// follows them (the next byte is not consumed).
+    fn skip_zeros(&mut self, max: u64) -> io::Result<(u64, Zeros)> {
+        let mut skipped = 0u64;
         loop {
             let buf = self.r.fill_buf()?;
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            let zeros = buf.iter().take_while(|&&b| b == 0).count();
-            if zeros < buf.len() {
+            let Some(zeros) =
+                (!buf.is_empty()).then(|| buf.iter().take_while(|&&b| b == 0).count())
+            else {
+                return Ok((skipped, Zeros::End));
+            };
+            if zeros < buf.len() && (zeros as u64) <= max - skipped {
                 let next = buf[zeros];
                 self.r.consume(zeros);
                 self.pos += zeros as u64;
-                return Ok(Some(next));
+                return Ok((skipped + zeros as u64, Zeros::Next(next)));
             }
-            let n = buf.len();
-            self.r.consume(n);
-            self.pos += n as u64;
+            if skipped == max {
+                return Ok((skipped, Zeros::Capped));
+            }
+            let take = zeros.min(usize::try_from(max - skipped).unwrap_or(usize::MAX));
+            self.r.consume(take);
+            self.pos += take as u64;
+            skipped += take as u64;
         }
     }
+}
+
+/// What [`Pos::skip_zeros`] stopped at.
+enum Zeros {
+    /// The end of the stream.
+    End,
+    /// This non-zero byte.
+    Next(u8),
+    /// More zeros than allowed.
+    Capped,
 }
 
 fn pad4(n: u64) -> u64 {
@@ -391,11 +407,23 @@ fn walk_cpio(
 ) -> Result<Stop, WalkError> {
     loop {
         if !one_archive {
-            // Inside a stream: zero padding, then another archive or the end.
-            match r.skip_zeros()? {
-                None => return Ok(Stop::End),
-                Some(b'0') => {}
-                Some(b) => {
+            // Inside a stream: zero padding, then another archive or the end. The padding is
+            // work like the rest: a small stream can expand to terabytes of zeros.
+            let budget = limits.max_unpacked.saturating_sub(scan.unpacked);
+            let (skipped, next) = r.skip_zeros(budget)?;
+            scan.unpacked += skipped;
+            part.unpacked_bytes += skipped;
+            match next {
+                Zeros::Capped => {
+                    scan.capped = Some(format!(
+                        "stopped after {} unpacked bytes (limit)",
+                        scan.unpacked
+                    ));
+                    return Ok(Stop::Early);
+                }
+                Zeros::End => return Ok(Stop::End),
+                Zeros::Next(b'0') => {}
+                Zeros::Next(b) => {
                     return Err(WalkError::Bad(format!(
                         "junk byte {b:#04x} after an archive at unpacked offset {}",
                         r.pos

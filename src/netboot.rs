@@ -388,56 +388,86 @@ fn check_initrd(
     Ok(())
 }
 
+/// Most bytes of decompressed `data.tar` [`extract_kernel`] reads looking for the kernel: a
+/// bound on the time a decompression bomb can take (Debian's kernel packages unpack to
+/// well under 1 GiB, and their `boot/` comes first).
+pub const MAX_DATA_TAR: u64 = 4 << 30;
+
 /// Streams `boot/vmlinuz-*` out of a linux-image .deb into `dir`; returns its path and version.
+///
+/// Only a regular file is taken (a link in a package is never followed), under its version
+/// alone (`dir/vmlinuz-<version>`, no `/` in it), into a file that must not exist yet (a link
+/// planted in `dir` is not written through). GNU long names and pax headers are bounded
+/// ([`crate::deb::MAX_TAR_EXTENSION`]), and so is the `data.tar` read ([`MAX_DATA_TAR`]).
 pub fn extract_kernel(
     deb: &Path,
     dir: &Path,
     want: Option<&str>,
     limit: u64,
 ) -> Result<(PathBuf, String), NetbootError> {
+    extract_kernel_capped(deb, dir, want, limit, MAX_DATA_TAR)
+}
+
+fn extract_kernel_capped(
+    deb: &Path,
+    dir: &Path,
+    want: Option<&str>,
+    limit: u64,
+    max_data: u64,
+) -> Result<(PathBuf, String), NetbootError> {
     let data = crate::deb::open_data(deb).map_err(|e| nerr(deb, e.kind.to_string()))?;
-    let mut tar = tar::Archive::new(data);
-    let entries = tar
-        .entries()
-        .map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
+    let data = crate::compress::LimitReader::new(data, max_data, "the decompressed stream");
     let mut seen = Vec::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| nerr(deb, format!("data.tar: {e}")))?;
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
+    let mut found = None;
+    let kernel = |e| Walk::Kernel(e);
+    crate::deb::walk_tar(data, |raw, entry| -> Result<bool, Walk> {
+        let name = String::from_utf8_lossy(raw).into_owned();
         let clean = name.strip_prefix("./").unwrap_or(&name);
         let Some(version) = clean.strip_prefix("boot/vmlinuz-") else {
-            continue;
+            return Ok(false);
         };
         if version.is_empty() || version.contains('/') {
-            continue;
+            return Ok(false);
         }
         if !entry.header().entry_type().is_file() {
             // A link inside a package is never followed: it could point anywhere.
             seen.push(format!("{version} (not a regular file)"));
-            continue;
+            return Ok(false);
         }
         seen.push(version.to_string());
         if want.is_some_and(|w| w != version) {
-            continue;
+            return Ok(false);
         }
         let size = entry.size();
         if size > limit {
-            return Err(nerr(deb, format!(
+            return Err(kernel(nerr(deb, format!(
                 "{clean} is {size} bytes, over the {limit}-byte kernel limit (use --allow-oversize if your hosts raised it)"
-            )));
+            ))));
         }
         let out_path = dir.join(format!("vmlinuz-{version}"));
-        let mut out = fs::File::create(&out_path).map_err(|e| nerr(&out_path, e.to_string()))?;
-        let copied = io::copy(&mut (&mut entry).take(size), &mut out)
-            .map_err(|e| nerr(deb, format!("{clean}: {e}")))?;
+        // create_new: never through a link (or over a file) already there.
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&out_path)
+            .map_err(|e| kernel(nerr(&out_path, e.to_string())))?;
+        let copied = io::copy(&mut entry.take(size), &mut out)
+            .map_err(|e| kernel(nerr(deb, format!("{clean}: {e}"))))?;
         if copied != size {
-            return Err(nerr(
+            return Err(kernel(nerr(
                 deb,
                 format!("{clean}: truncated ({copied} of {size} bytes)"),
-            ));
+            )));
         }
-        return Ok((out_path, version.to_string()));
+        found = Some((out_path, version.to_string()));
+        Ok(true)
+    })
+    .map_err(|e| match e {
+        Walk::Tar(e) => nerr(deb, format!("data.tar: {e}")),
+        Walk::Kernel(e) => e,
+    })?;
+    if let Some(f) = found {
+        return Ok(f);
     }
     Err(nerr(
         deb,
@@ -447,6 +477,18 @@ pub fn extract_kernel(
             (None, false) => format!("holds no usable kernel (found: {})", seen.join(", ")),
         },
     ))
+}
+
+/// Why the walk of `data.tar` stopped: the tar stream itself, or a kernel entry.
+enum Walk {
+    Tar(io::Error),
+    Kernel(NetbootError),
+}
+
+impl From<io::Error> for Walk {
+    fn from(e: io::Error) -> Self {
+        Walk::Tar(e)
+    }
 }
 
 /// What publishing the trees takes.
@@ -645,5 +687,56 @@ mod tests {
         v.retain(|x| version_key(x).is_some());
         v.sort_by_key(|x| version_key(x));
         assert_eq!(v, ["20251231", "20261125", "20261125.2", "20261125.10"]);
+    }
+
+    #[test]
+    fn the_data_tar_read_for_a_kernel_is_bounded() {
+        use std::io::Write;
+        // data.tar.gz: 64 MiB of zeros in "./junk", then the kernel; read with a 16 MiB cap.
+        let mut junk = tar::Header::new_gnu();
+        junk.set_path("./junk").unwrap();
+        junk.set_size(64 << 20);
+        junk.set_cksum();
+        let mut kernel = tar::Header::new_gnu();
+        kernel.set_path("./boot/vmlinuz-1").unwrap();
+        kernel.set_size(6);
+        kernel.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(junk.as_bytes()).unwrap();
+        gz.write_all(&vec![0; 64 << 20]).unwrap();
+        gz.write_all(kernel.as_bytes()).unwrap();
+        gz.write_all(b"kernel").unwrap();
+        gz.write_all(&[0; 506 + 1024]).unwrap();
+        let data = gz.finish().unwrap();
+        let mut deb = b"!<arch>\n".to_vec();
+        for (name, body) in [("debian-binary", &b"2.0\n"[..]), ("data.tar.gz", &data[..])] {
+            let head = format!(
+                "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                0,
+                0,
+                0,
+                100644,
+                body.len()
+            );
+            deb.extend_from_slice(head.as_bytes());
+            deb.extend_from_slice(body);
+            if body.len() % 2 == 1 {
+                deb.push(b'\n');
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.deb");
+        fs::write(&p, deb).unwrap();
+        let e = extract_kernel_capped(&p, dir.path(), None, 1 << 20, 16 << 20).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("data.tar: the decompressed stream expands to more than 16777216"),
+            "{e}"
+        );
+        let (k, v) = extract_kernel_capped(&p, dir.path(), None, 1 << 20, 128 << 20).unwrap();
+        assert_eq!(
+            (fs::read(k).unwrap(), v.as_str()),
+            (b"kernel".to_vec(), "1")
+        );
     }
 }
