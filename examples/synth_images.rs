@@ -12,46 +12,6 @@ mod synth;
 
 use synth::*;
 
-fn cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (ino, (name, data)) in files
-        .iter()
-        .chain([("TRAILER!!!", &b""[..])].iter())
-        .enumerate()
-    {
-        let mode = if *name == "TRAILER!!!" { 0 } else { 0o100644 };
-        out.extend_from_slice(
-            format!(
-                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                ino + 1,
-                mode,
-                0,
-                0,
-                1,
-                0,
-                data.len(),
-                0,
-                0,
-                0,
-                0,
-                name.len() + 1,
-                0
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    out
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, release, out] = &args[..] else {
@@ -82,7 +42,7 @@ fn main() {
             let dep = format!("lib/modules/{release}/modules.dep");
             compress_raw(
                 Comp::Gzip,
-                &cpio(&[
+                &cpio_newc(&[
                     (
                         "init",
                         b"#!/bin/sh\necho synthetic initrd of the elirepo demo\n",

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{elirepo, fixtures_dir, have_tool, output_of, tempdir};
-use synth::*;
+use synth::{initrd_gz as initrd, no_xen_kernel, pv_amd64_kernel as pv_kernel};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -66,58 +66,6 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", both(o)))
-}
-
-fn pv_kernel(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&amd64_notes()).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (b@e) #1 SMP")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-fn no_xen_kernel(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&[]).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (b@e) #1")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// A gzip newc cpio holding `lib/modules/<release>/`.
-fn initrd(release: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let files: Vec<(String, Vec<u8>)> = vec![
-        ("init".into(), b"#!/bin/sh\n".to_vec()),
-        (format!("lib/modules/{release}/modules.dep"), Vec::new()),
-        ("TRAILER!!!".into(), Vec::new()),
-    ];
-    for (ino, (name, data)) in files.into_iter().enumerate() {
-        let mode = if name == "TRAILER!!!" { 0 } else { 0o100644 };
-        out.extend_from_slice(
-            format!(
-                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                ino + 1, mode, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(&data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    compress_raw(Comp::Gzip, &out)
 }
 
 /// A FAI-like nfsroot with one PV kernel and its initrd.

@@ -18,42 +18,9 @@ use std::time::Duration;
 
 use common::apt::Apt;
 use common::{elirepo, have_tool, output_of, seed_from_env, tempdir, DebBuilder, Rng};
+use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
-
-fn kernel(release: &str) -> Vec<u8> {
-    let elf = synth::ElfSpec::amd64(&synth::amd64_notes()).build();
-    synth::bzimage(
-        &synth::payload(synth::Comp::Gzip, &elf),
-        &synth::BzSpec {
-            version: Some(format!("{release} (t@e) #1 SMP")),
-            ..synth::BzSpec::default()
-        },
-    )
-}
-
-fn initrd(release: &str) -> Vec<u8> {
-    let name = format!("lib/modules/{release}/modules.dep");
-    let mut c = Vec::new();
-    for (i, (n, mode)) in [(name.as_str(), 0o100644u32), ("TRAILER!!!", 0)]
-        .iter()
-        .enumerate()
-    {
-        c.extend_from_slice(
-            format!(
-                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                i + 1, mode, 0, 0, 1, 0, 0, 0, 0, 0, 0, n.len() + 1, 0
-            )
-            .as_bytes(),
-        );
-        c.extend_from_slice(n.as_bytes());
-        c.push(0);
-        while c.len() % 4 != 0 {
-            c.push(0);
-        }
-    }
-    synth::compress_raw(synth::Comp::Gzip, &c)
-}
 
 /// One set of inputs: some packages and a kernel/initrd pair.
 struct Inputs {

@@ -13,92 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
-use synth::*;
-
-/// A PV-capable amd64 bzImage whose setup header says `release`.
-fn pv_amd64(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&amd64_notes()).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (builder@example) #1 SMP")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// An old-style 32-bit PAE PV kernel (XenServer's 2.6.32).
-fn pv_i386(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::i386(&pv32_notes(true)).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            efi_stub: false,
-            protocol: 0x020a,
-            version: Some(format!("{release} (xs@citrix) #1 SMP")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// A current 32-bit kernel: PVH only.
-fn pvh_i386(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::i386(&pvh32_notes()).build();
-    bzimage(
-        &payload(Comp::Xz, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (d@k) #1 SMP")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// A kernel without Xen support.
-fn no_xen(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&[]).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (x@y) #1")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// A newc cpio archive of `files`.
-fn cpio(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ino = 1;
-    let mut entry = |out: &mut Vec<u8>, name: &str, data: &[u8], mode: u32| {
-        let hdr =
-            format!(
-            "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-            ino, mode, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
-        );
-        ino += 1;
-        out.extend_from_slice(hdr.as_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    };
-    for (name, data) in files {
-        entry(&mut out, name, data, 0o100644);
-    }
-    entry(&mut out, "TRAILER!!!", b"", 0);
-    out
-}
-
-/// A gzip initrd carrying modules for `release`.
-fn initrd(release: &str) -> Vec<u8> {
-    let dep = format!("lib/modules/{release}/modules.dep");
-    compress_raw(Comp::Gzip, &cpio(&[("init", b"#!/bin/sh\n"), (&dep, b"")]))
-}
+use synth::{
+    initrd_gz as initrd, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64,
+    pv_i386_kernel as pv_i386, pvh_i386_kernel as pvh_i386,
+};
 
 const SDE: &str = "1795651200"; // Thu, 26 Nov 2026 00:00:00 UTC
 

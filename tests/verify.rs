@@ -11,61 +11,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
-use synth::*;
+use synth::{compress_raw, cpio_newc, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64, Comp};
 
-fn pv_amd64(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&amd64_notes()).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (b@e) #1 SMP")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-fn no_xen(release: &str) -> Vec<u8> {
-    let elf = ElfSpec::amd64(&[]).build();
-    bzimage(
-        &payload(Comp::Gzip, &elf),
-        &BzSpec {
-            version: Some(format!("{release} (b@e) #1")),
-            ..BzSpec::default()
-        },
-    )
-}
-
-/// A gzip newc cpio with `lib/modules/<release>/` and `pad` bytes of filler.
+/// A gzip initrd with `lib/modules/<release>/` and `pad` bytes of filler.
 fn initrd(release: &str, pad: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut ino = 1;
-    let files: Vec<(String, Vec<u8>)> = vec![
-        ("init".into(), b"#!/bin/sh\n".to_vec()),
-        (format!("lib/modules/{release}/modules.dep"), Vec::new()),
-        ("filler".into(), vec![0u8; pad]),
-        ("TRAILER!!!".into(), Vec::new()),
-    ];
-    for (name, data) in files {
-        let mode = if name == "TRAILER!!!" { 0 } else { 0o100644 };
-        out.extend_from_slice(
-            format!(
-                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                ino, mode, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
-            )
-            .as_bytes(),
-        );
-        ino += 1;
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(&data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    compress_raw(Comp::Gzip, &out)
+    let dep = format!("lib/modules/{release}/modules.dep");
+    let filler = vec![0u8; pad];
+    compress_raw(
+        Comp::Gzip,
+        &cpio_newc(&[("init", b"#!/bin/sh\n"), (&dep, b""), ("filler", &filler)]),
+    )
 }
 
 /// A throwaway ed25519 key, exported armored; returns the key file.

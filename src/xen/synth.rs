@@ -485,3 +485,98 @@ pub fn bz(c: Comp, elf: &[u8]) -> Vec<u8> {
 pub fn payload_start(spec: &BzSpec) -> usize {
     (usize::from(spec.setup_sects) + 1) * 512 + spec.payload_offset as usize
 }
+
+/// A newc cpio archive of `entries` (a path ending in `/` is a directory), then `TRAILER!!!`.
+pub fn cpio_newc(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let trailer: (&str, &[u8]) = ("TRAILER!!!", b"");
+    for (ino, (name, data)) in entries.iter().chain(std::iter::once(&trailer)).enumerate() {
+        let mode = match *name {
+            "TRAILER!!!" => 0,
+            n if n.ends_with('/') => 0o40755,
+            _ => 0o100644,
+        };
+        let name = name.trim_end_matches('/');
+        out.extend_from_slice(
+            format!(
+                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+                ino + 1,
+                mode,
+                0,
+                0,
+                1,
+                0,
+                data.len(),
+                0,
+                0,
+                0,
+                0,
+                name.len() + 1,
+                0
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    out
+}
+
+/// A gzip initrd carrying `lib/modules/<release>/modules.dep`.
+pub fn initrd_gz(release: &str) -> Vec<u8> {
+    let dep = format!("lib/modules/{release}/modules.dep");
+    compress_raw(
+        Comp::Gzip,
+        &cpio_newc(&[("init", b"#!/bin/sh\n"), (&dep, b"")]),
+    )
+}
+
+fn named(release: &str, efi_stub: bool, protocol: u16) -> BzSpec {
+    BzSpec {
+        efi_stub,
+        protocol,
+        version: Some(format!(
+            "{release} (builder@example.org) #1 SMP (synthetic)"
+        )),
+        ..BzSpec::default()
+    }
+}
+
+/// A PV-capable amd64 bzImage (gzip payload) whose setup header names `release`.
+pub fn pv_amd64_kernel(release: &str) -> Vec<u8> {
+    bzimage(
+        &payload(Comp::Gzip, &ElfSpec::amd64(&amd64_notes()).build()),
+        &named(release, true, 0x020f),
+    )
+}
+
+/// A 32-bit PAE PV bzImage like XenServer's 2.6.32 kernels.
+pub fn pv_i386_kernel(release: &str) -> Vec<u8> {
+    bzimage(
+        &payload(Comp::Gzip, &ElfSpec::i386(&pv32_notes(true)).build()),
+        &named(release, false, 0x020a),
+    )
+}
+
+/// A current 32-bit kernel: PVH only (xz payload).
+pub fn pvh_i386_kernel(release: &str) -> Vec<u8> {
+    bzimage(
+        &payload(Comp::Xz, &ElfSpec::i386(&pvh32_notes()).build()),
+        &named(release, true, 0x020f),
+    )
+}
+
+/// A 64-bit kernel without Xen support.
+pub fn no_xen_kernel(release: &str) -> Vec<u8> {
+    bzimage(
+        &payload(Comp::Gzip, &ElfSpec::amd64(&[]).build()),
+        &named(release, true, 0x020f),
+    )
+}
