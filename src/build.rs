@@ -206,20 +206,7 @@ pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
             reason: format!("cannot use as --deb input: {e}"),
         })?;
         if meta.is_dir() {
-            let mut found = Vec::new();
-            for entry in walkdir::WalkDir::new(a)
-                .follow_links(true)
-                .sort_by_file_name()
-            {
-                let entry = entry.map_err(|e| BuildError::Input {
-                    path: e.path().map_or(a.clone(), Path::to_path_buf),
-                    reason: format!("cannot walk: {e}"),
-                })?;
-                if entry.file_type().is_file() && is_deb_name(entry.path()) {
-                    found.push(entry.into_path());
-                }
-            }
-            out.extend(found);
+            walk_debs(a, &mut out)?;
         } else if meta.is_file() {
             out.push(a.clone());
         } else {
@@ -232,12 +219,48 @@ pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
     Ok(out)
 }
 
+/// Adds the `*.deb` files under `dir` (sorted, links followed) to `out`.
+///
+/// Entries are typed from the directory listing; only links are stat'ed, so a
+/// tree of thousands of .debs costs no stat per file here.
+fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
+    let walk_err = |e: walkdir::Error| BuildError::Input {
+        path: e.path().map_or(dir.to_path_buf(), Path::to_path_buf),
+        reason: format!("cannot walk: {e}"),
+    };
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(walk_err)?;
+        let ft = entry.file_type();
+        if ft.is_file() && is_deb_name(entry.path()) {
+            out.push(entry.into_path());
+        } else if ft.is_symlink() && entry.depth() > 0 {
+            match fs::metadata(entry.path()) {
+                Ok(m) if m.is_file() && is_deb_name(entry.path()) => out.push(entry.into_path()),
+                // A linked directory: walked with links followed (walkdir stops loops).
+                Ok(m) if m.is_dir() => {
+                    for sub in walkdir::WalkDir::new(entry.path())
+                        .follow_links(true)
+                        .sort_by_file_name()
+                    {
+                        let sub = sub.map_err(walk_err)?;
+                        if sub.file_type().is_file() && is_deb_name(sub.path()) {
+                            out.push(sub.into_path());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads and checks every input package.
 fn read_inputs(
     opts: &BuildOptions,
     paths: &[PathBuf],
     cache: &mut Cache,
-    progress: &Progress,
+    progress: &mut dyn FnMut(u64) -> Progress,
 ) -> Result<Vec<Input>, BuildError> {
     let infos = deb::read_infos_with(paths, Some(cache), progress);
     let mut errors = Vec::new();
@@ -514,14 +537,10 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
     if let Some(note) = &cache.note {
         log.step(note);
     }
-    let total = paths
-        .iter()
-        .filter_map(|p| fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let reading = log.progress(&format!("reading {} .deb files", paths.len()), total);
-    let inputs = read_inputs(opts, &paths, &mut cache, &reading)?;
-    drop(reading);
+    let task = format!("reading {} .deb files", paths.len());
+    let inputs = read_inputs(opts, &paths, &mut cache, &mut |total| {
+        log.progress(&task, total)
+    })?;
     let checks = netboot::Checks {
         allow_oversize: opts.allow_oversize,
         force: opts.force,
@@ -572,7 +591,13 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
                     let (inputs, old, suite_dir) = (&inputs, old_release.as_ref(), &suite_dir);
                     let (stanza_opts, no_overrides) = (&stanza_opts, &no_overrides);
                     sc.spawn(move || {
-                        let mut packages = Vec::new();
+                        // One allocation: growing a multi-megabyte index by doubling
+                        // copies it again and again, faulting in fresh pages each time.
+                        let estimate: usize = inputs
+                            .iter()
+                            .map(|i| i.info.control.source().len() + 512)
+                            .sum();
+                        let mut packages = Vec::with_capacity(estimate);
                         for inp in inputs
                             .iter()
                             .filter(|i| i.id.arch == *arch || i.id.arch == "all")
@@ -644,11 +669,18 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         ));
     }
     let published_dir = opts.repo.join(&suite_dir);
+    // Indexes proven byte-identical to the published ones are kept, not compared again.
+    let mut identical: BTreeSet<String> = BTreeSet::new();
     let mut listed: BTreeMap<String, Hashes> = index_files
         .iter()
         .map(|(p, b)| {
-            let h = known_digests(old_release.as_ref(), p, b, &published_dir.join(p))
-                .unwrap_or_else(|| Hashes::of_bytes(b));
+            let h = match known_digests(old_release.as_ref(), p, b, &published_dir.join(p)) {
+                Some(h) => {
+                    identical.insert(p.clone());
+                    h
+                }
+                None => Hashes::of_bytes(b),
+            };
             (p.clone(), h)
         })
         .collect();
@@ -710,12 +742,16 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             }
         }
         for arch in &opts.architectures {
-            let p = opts
-                .repo
-                .join(&suite_dir)
-                .join(&opts.component)
-                .join(format!("binary-{arch}/Packages"));
-            if let Ok(text) = fs::read(p) {
+            let rel = format!("{}/binary-{arch}/Packages", opts.component);
+            if identical.contains(&rel) {
+                // The published index is this one: its packages are this build's.
+                previous_packages.extend(
+                    inputs
+                        .iter()
+                        .filter(|i| i.id.arch == *arch || i.id.arch == "all")
+                        .map(|i| format!("{} {} {}", i.id.name, i.id.version, i.id.arch)),
+                );
+            } else if let Ok(text) = fs::read(opts.repo.join(&suite_dir).join(&rel)) {
                 previous_packages.extend(listed_packages(&text));
             }
         }
@@ -851,7 +887,11 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         }
     }
     for (rel, bytes) in &index_files {
-        suite.put(&suite_dir.join(rel), Content::Bytes(bytes.clone()))?;
+        if identical.contains(rel) {
+            suite.keep(&suite_dir.join(rel))?;
+        } else {
+            suite.put(&suite_dir.join(rel), Content::Bytes(bytes.clone()))?;
+        }
     }
     suite.put(
         &suite_dir.join("Release"),

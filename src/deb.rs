@@ -469,14 +469,16 @@ pub fn read_infos(
     paths: &[PathBuf],
     cache: Option<&mut crate::cache::Cache>,
 ) -> Vec<Result<DebInfo, DebError>> {
-    read_infos_with(paths, cache, &Progress::none())
+    read_infos_with(paths, cache, &mut |_| Progress::none())
 }
 
 /// [`read_infos`], adding the bytes read (from every thread) to `progress`.
+/// `progress` is called once, with the bytes that really have to be read (cache
+/// misses), and counts them as they are read.
 pub fn read_infos_with(
     paths: &[PathBuf],
     mut cache: Option<&mut crate::cache::Cache>,
-    progress: &Progress,
+    progress: &mut dyn FnMut(u64) -> Progress,
 ) -> Vec<Result<DebInfo, DebError>> {
     // stat every file on all cores: with a warm cache that is most of the work.
     let metas: Vec<Option<std::fs::Metadata>> = std::thread::scope(|s| {
@@ -516,6 +518,12 @@ pub fn read_infos_with(
     }
     let mut todo: Vec<usize> = (0..paths.len()).filter(|&i| results[i].is_none()).collect();
     todo.sort_by_key(|&i| std::cmp::Reverse(metas[i].as_ref().map_or(0, |m| m.len())));
+    let progress = &progress(
+        todo.iter()
+            .filter_map(|&i| metas[i].as_ref())
+            .map(|m| m.len())
+            .sum(),
+    );
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(todo.len().max(1));
