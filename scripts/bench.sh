@@ -8,7 +8,7 @@
 #   real  : a pool of ~450 real Debian packages (a linux-image kernel among them),
 #           fetched with apt-get download by scripts/compare-real-pool.sh into
 #           ${ELIREPO_POOL:-/var/tmp/elirepo-pool}
-#   small : 5,000 small generated .debs (examples/gen_debs.rs) in
+#   small : 5,000 small generated .debs (scripts/gen_debs.rs) in
 #           ${ELIREPO_SMALL:-/var/tmp/elirepo-small}
 # Every input is page-cached before timing ("cold" means no per-file cache/db).
 # Needs: apt-utils (apt-ftparchive), dpkg-dev (dpkg-scanpackages), reprepro,
