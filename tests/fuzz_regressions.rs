@@ -8,6 +8,8 @@
 //! `cargo test --test fuzz_regressions -- --ignored write_fuzz_seeds` writes the seed
 //! corpora into `fuzz/corpus/<target>/` (see `fuzz/README.md`).
 
+mod common;
+
 #[path = "../fuzz/checks.rs"]
 mod checks;
 #[path = "../src/xen/synth.rs"]
@@ -330,29 +332,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// An ar archive of `(name, data)` members.
-fn ar(members: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = b"!<arch>\n".to_vec();
-    for (name, data) in members {
-        let mut head = format!(
-            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            "",
-            0,
-            0,
-            0,
-            100644,
-            data.len()
-        )
-        .into_bytes();
-        head[..name.len()].copy_from_slice(name);
-        out.extend_from_slice(&head);
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(b'\n');
-        }
-    }
-    out
-}
+use common::ar_archive as ar;
 
 /// A tar header for `name`, `size` bytes of type `kind`.
 fn tar_header(name: &str, size: u64, kind: tar::EntryType) -> Vec<u8> {

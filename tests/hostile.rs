@@ -98,29 +98,7 @@ fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static)
     }
 }
 
-/// An ar archive of `(name, data)` members, as dpkg-deb writes them.
-fn ar(members: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut out = b"!<arch>\n".to_vec();
-    for (name, data) in members {
-        let mut head = format!(
-            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
-            "",
-            0,
-            0,
-            0,
-            100644,
-            data.len()
-        )
-        .into_bytes();
-        head[..name.len()].copy_from_slice(name);
-        out.extend_from_slice(&head);
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(b'\n');
-        }
-    }
-    out
-}
+use common::ar_archive as ar;
 
 /// A raw tar header (GNU format) for `name` of `size` bytes and type `kind`.
 fn tar_header(name: &[u8], size: u64, kind: tar::EntryType) -> [u8; 512] {

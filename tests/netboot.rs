@@ -10,7 +10,7 @@ mod synth;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
 use synth::{
@@ -490,35 +490,8 @@ fn eliloader_fetches_the_published_files_over_http() {
     ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
 
     // A real HTTP server on 127.0.0.1, on a free port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-        ])
-        .arg(&repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(up, "the HTTP server did not start");
+    let server = common::Server::http(&repo);
+    let base = server.base.trim_end_matches('/').to_string();
 
     // Fetch as eliloader does (Python's urllib, no checks), with both repository URL spellings.
     for (repo_url, suite) in [
@@ -564,8 +537,7 @@ fn eliloader_fetches_the_published_files_over_http() {
             .env("SOURCE_DATE_EPOCH", SDE)
             .args(["verify", &base, "--suite", "lenny"]),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(v.status.success(), "verify over http failed:\n{text}");
     assert!(text.contains("eliloader URLs: 2"), "{text}");
     let bad_text = String::from_utf8_lossy(&bad.stdout);

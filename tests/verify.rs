@@ -308,38 +308,13 @@ fn over_http_too() {
         return;
     }
     let r = good();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-        ])
-        .arg(&r.repo)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let base = format!("http://127.0.0.1:{port}/");
+    let server = common::Server::http(&r.repo);
+    let base = server.base.clone();
     let good = verify(&r, &base, &["--suite", "lenny"]);
     fs::remove_file(r.repo.join("pool/main/f/fai-helper/fai-helper_1.0_all.deb")).unwrap();
     let bad = verify(&r, &base, &["--suite", "lenny"]);
     let no_suite = verify(&r, &base, &[]);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     passes(&good);
     caught(
         &bad,
@@ -404,38 +379,12 @@ fn over_ftp_too() {
         return;
     }
     let r = good();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "pyftpdlib",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-d",
-        ])
-        .arg(&r.repo)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let base = format!("ftp://127.0.0.1:{port}/");
+    let server = common::Server::ftp(&r.repo);
+    let base = server.base.clone();
     let good = verify(&r, &base, &["--suite", "lenny"]);
     fs::remove_file(r.repo.join("pool/main/f/fai-helper/fai-helper_1.0_all.deb")).unwrap();
     let bad = verify(&r, &base, &["--suite", "lenny"]);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     passes(&good);
     assert!(String::from_utf8_lossy(&good.stdout).contains("eliloader URLs: 2"));
     caught(

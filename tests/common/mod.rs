@@ -754,3 +754,99 @@ pub fn snapshot_tree(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A real server on 127.0.0.1 serving a directory: `python3 -m http.server` or
+/// `python3 -m pyftpdlib`. Killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// Its base URL, ending in `/`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts an HTTP server on a free port and waits until it listens.
+    pub fn http(dir: &Path) -> Server {
+        Server::start(dir, "http", |port| {
+            vec![
+                "-m".into(),
+                "http.server".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                port,
+                "--directory".into(),
+            ]
+        })
+    }
+
+    /// Starts an anonymous FTP server (pyftpdlib) on a free port and waits until it listens.
+    pub fn ftp(dir: &Path) -> Server {
+        Server::start(dir, "ftp", |port| {
+            vec![
+                "-m".into(),
+                "pyftpdlib".into(),
+                "-i".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port,
+                "-d".into(),
+            ]
+        })
+    }
+
+    fn start(dir: &Path, scheme: &str, args: impl FnOnce(String) -> Vec<String>) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(args(port.to_string()))
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            base: format!("{scheme}://127.0.0.1:{port}/"),
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the {scheme} server on port {port} did not start");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An ar archive of `(name, data)` members with GNU-style padding, for hand-made .debs.
+pub fn ar_archive(members: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let mut head = format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            "",
+            0,
+            0,
+            0,
+            100644,
+            data.len()
+        )
+        .into_bytes();
+        head[..name.len()].copy_from_slice(name);
+        out.extend_from_slice(&head);
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
