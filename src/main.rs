@@ -1060,6 +1060,11 @@ fn report_panics() {
 
 fn main() -> ExitCode {
     report_panics();
+    // Test hook, on purpose in no help, man page or completion: the tests prove
+    // with it that they tell a crash from a clean failure (tests/cli.rs).
+    if std::env::var_os("ELIREPO_TEST_PANIC").is_some_and(|v| v == "1") {
+        panic!("ELIREPO_TEST_PANIC=1: a deliberate panic");
+    }
     let cli = match parse() {
         Ok(c) => c,
         Err(code) => return code,

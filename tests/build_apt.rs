@@ -189,19 +189,13 @@ impl Build {
             self.argv(),
             both(&o)
         );
-        assert!(!text(&o.stderr).contains("panicked"), "{}", both(&o));
+        common::assert_no_crash(&o, &format!("elirepo {:?}", self.argv()));
         o
     }
-    /// Runs and asserts failure without a panic.
+    /// Runs and asserts failure without a crash.
     fn fails(&self) -> Output {
         let o = self.run();
-        assert!(
-            !o.status.success(),
-            "elirepo {:?} should fail:\n{}",
-            self.argv(),
-            both(&o)
-        );
-        assert!(!text(&o.stderr).contains("panicked"), "{}", both(&o));
+        common::assert_failed_cleanly(&o, &format!("elirepo {:?} should fail", self.argv()));
         o
     }
 }

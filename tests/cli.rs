@@ -254,8 +254,10 @@ fn exit_statuses_0_1_2_for_verify_and_kernel() {
     let n = t.path().join("vmlinuz-noxen");
     fs::write(&n, no_xen_kernel("6.1.0-99-amd64")).unwrap();
     let o = run(&["kernel", n.to_str().unwrap()]);
+    common::assert_failed_cleanly(&o, "no Xen");
     assert_eq!(o.status.code(), Some(1), "no Xen: {}", both(&o));
     let o = run(&["kernel", t.path().join("missing").to_str().unwrap()]);
+    common::assert_failed_cleanly(&o, "missing");
     assert_eq!(o.status.code(), Some(2), "missing: {}", both(&o));
 
     let repo = t.path().join("repo");
@@ -276,6 +278,7 @@ fn exit_statuses_0_1_2_for_verify_and_kernel() {
     bytes[0] ^= 1;
     fs::write(&packages, bytes).unwrap();
     let o = run(&["verify", repo.to_str().unwrap()]);
+    common::assert_failed_cleanly(&o, "damaged repo");
     assert_eq!(o.status.code(), Some(1), "damaged repo: {}", both(&o));
     assert!(text(&o.stdout).contains("FAIL "), "{}", both(&o));
     let quiet = run(&["-q", "verify", repo.to_str().unwrap()]);
@@ -286,8 +289,74 @@ fn exit_statuses_0_1_2_for_verify_and_kernel() {
         both(&quiet)
     );
     let o = run(&["verify", t.path().join("nowhere").to_str().unwrap()]);
+    common::assert_failed_cleanly(&o, "no repo");
     assert_eq!(o.status.code(), Some(2), "no repo: {}", both(&o));
     assert_elirepo_lines(&o);
+}
+
+/// The crash detector every test leans on ([`common::check_failed_cleanly`]) fires on a
+/// real crash of the binary, forced by its hidden `ELIREPO_TEST_PANIC=1` hook, and passes
+/// a clean failure of the same command.
+#[test]
+fn a_crash_is_exit_101_and_the_tests_tell_it_from_a_clean_failure() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+    let t = tempdir();
+    let missing = t.path().join("missing");
+    let args = ["kernel", missing.to_str().unwrap()];
+
+    let clean = output_of(elirepo().args(args).env_remove("ELIREPO_TEST_PANIC"));
+    assert_eq!(clean.status.code(), Some(2), "{}", both(&clean));
+    assert_eq!(common::check_failed_cleanly(&clean), Ok(()));
+    assert_eq!(common::check_no_crash(&clean), Ok(()));
+
+    let crash = output_of(
+        elirepo()
+            .args(args)
+            .env("ELIREPO_TEST_PANIC", "1")
+            .env_remove("RUST_BACKTRACE"),
+    );
+    assert_eq!(crash.status.code(), Some(101), "{}", both(&crash));
+    let err = text(&crash.stderr);
+    assert!(
+        err.starts_with("elirepo: error: internal error at src/main.rs:")
+            && err.contains("ELIREPO_TEST_PANIC=1: a deliberate panic"),
+        "{}",
+        both(&crash)
+    );
+    // What the old `contains("panicked")` checks looked for is not there.
+    assert!(!err.contains("panicked"), "{}", both(&crash));
+    let why = common::check_failed_cleanly(&crash).expect_err("a crash passed as a clean failure");
+    assert!(why.contains("exit 101") && why.contains(err.trim_end()), "{why}");
+    assert!(common::check_no_crash(&crash).is_err());
+
+    // With RUST_BACKTRACE, Rust's own report follows: still a crash.
+    let bt = output_of(
+        elirepo()
+            .args(args)
+            .env("ELIREPO_TEST_PANIC", "1")
+            .env("RUST_BACKTRACE", "1"),
+    );
+    assert_eq!(bt.status.code(), Some(101), "{}", both(&bt));
+    assert!(text(&bt.stderr).contains("panicked"), "{}", both(&bt));
+    assert!(common::check_failed_cleanly(&bt).is_err());
+
+    // The ends the binary cannot be made to reach on demand.
+    let out = |status: i32, stderr: &str| Output {
+        status: ExitStatus::from_raw(status),
+        stdout: Vec::new(),
+        stderr: stderr.as_bytes().to_vec(),
+    };
+    let killed = out(9, "");
+    let why = common::check_no_crash(&killed).unwrap_err();
+    assert!(why.contains("killed by signal 9"), "{why}");
+    // A panic on a thread whose end was turned into an ordinary error.
+    let thread = out(1 << 8, "elirepo: error: internal error at src/x.rs:1: boom\n");
+    assert!(common::check_failed_cleanly(&thread).unwrap_err().contains("internal error"));
+    let success = out(0, "");
+    assert_eq!(common::check_no_crash(&success), Ok(()));
+    assert!(common::check_failed_cleanly(&success).unwrap_err().starts_with("exit 0"));
+    assert_eq!(common::check_failed_cleanly(&out(2 << 8, "elirepo: error: x: y\n")), Ok(()));
 }
 
 #[test]
@@ -357,14 +426,27 @@ fn json_shapes_are_stable() {
     assert_eq!(nb["kernel_size"], published.len());
     let rf = &b["release_files"]["main/binary-amd64/Packages"];
     assert_eq!(keys(rf), set(&["size", "sha256"]), "{b:#}");
+    // --json gives the real size and SHA256 of the index, and the Release lists the same
+    // pair on its SHA256 line for it, in apt-ftparchive's format (size right-aligned in 16).
+    let index = fs::read(repo.join("dists/lenny/main/binary-amd64/Packages")).unwrap();
+    let (sha, size) = (rf["sha256"].as_str().unwrap(), rf["size"].as_u64().unwrap());
+    assert_eq!(size, index.len() as u64, "{rf}");
+    let real: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&index))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(sha, real, "{rf}");
     let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
+    let sha256_lines: Vec<&str> = release
+        .lines()
+        .skip_while(|l| *l != "SHA256:")
+        .skip(1)
+        .take_while(|l| l.starts_with(' '))
+        .collect();
+    let line = format!(" {sha} {size:>16} main/binary-amd64/Packages");
     assert!(
-        release.contains(&format!(
-            " {} {:>16} main/binary-amd64/Packages",
-            rf["sha256"].as_str().unwrap(),
-            rf["size"]
-        )) || release.contains(rf["sha256"].as_str().unwrap()),
-        "the Release lists what --json says"
+        sha256_lines.contains(&line.as_str()),
+        "the Release lists what --json says: no {line:?} under SHA256:\n{release}"
     );
     // JSON is the only thing on stdout; a rerun says nothing changed.
     let again = json(&build(&repo, Some(&root), &["--json"]));

@@ -33,11 +33,12 @@ fn build(repo: &Path, extra: &[&str]) -> std::process::Output {
 fn ok(out: &std::process::Output) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "build failed: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    common::assert_no_crash(out, "build");
 }
 
 fn fails_with(out: &std::process::Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
+    common::assert_failed_cleanly(out, "build");
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -47,7 +48,6 @@ fn fails_with(out: &std::process::Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
     }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// (path, size, mtime ns, inode, symlink target) of everything but .elirepo/.

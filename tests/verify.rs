@@ -143,6 +143,7 @@ fn passes(out: &Output) {
 
 fn caught(out: &Output, needles: &[&str]) {
     let text = String::from_utf8_lossy(&out.stdout);
+    common::assert_failed_cleanly(out, "verify");
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -323,6 +324,7 @@ fn over_http_too() {
             "HTTP 404",
         ],
     );
+    common::assert_failed_cleanly(&no_suite, "verify without --suite");
     assert_eq!(no_suite.status.code(), Some(2));
 }
 

@@ -10,6 +10,10 @@
 //!   `ELIREPO_REQUIRE_TOOLS=1` (CI) makes the tool mandatory.
 //! * [`DebBuilder`]: writes a .deb in pure Rust, deterministically, with any
 //!   control bytes, compression and ar name style.
+//! * [`check_failed_cleanly`] / [`assert_failed_cleanly`]: a run failed with
+//!   an exit code of its own, not a crash (exit 101, a signal, `internal
+//!   error` on stderr); [`check_no_crash`] / [`assert_no_crash`] for a run that
+//!   may also succeed.
 //! * [`fixtures_dir`], [`tempdir`], [`assert_bytes_eq`] (a readable diff),
 //!   [`split_shell_words`] and a seeded [`Rng`].
 //!
@@ -683,6 +687,61 @@ fn set_raw_name(h: &mut tar::Header, name: &str) {
     );
     field.iter_mut().for_each(|b| *b = 0);
     field[..name.len()].copy_from_slice(name.as_bytes());
+}
+
+/// The exit status elirepo's panic hook gives a crash (Rust's panic status).
+pub const EXIT_CRASH: i32 = 101;
+
+/// `Ok` if the binary ran to an exit code of its own choosing, whatever the
+/// code: not killed by a signal, not exit [`EXIT_CRASH`], and no `internal
+/// error` (the panic hook's words) nor `panicked` (Rust's, with
+/// `RUST_BACKTRACE`) on stderr. Else `Err` with the reason and the stderr.
+pub fn check_no_crash(o: &std::process::Output) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let why = match (o.status.code(), o.status.signal()) {
+        (_, Some(sig)) => Some(format!("killed by signal {sig}")),
+        (Some(EXIT_CRASH), _) => Some(format!("exit {EXIT_CRASH}, elirepo's crash status")),
+        (None, None) => Some(format!("no exit code ({:?})", o.status)),
+        _ if stderr.contains("internal error") => {
+            Some("\"internal error\" on stderr (a panic)".to_string())
+        }
+        _ if stderr.contains("panicked") => Some("\"panicked\" on stderr".to_string()),
+        _ => None,
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(format!("crashed: {why}; stderr:\n{stderr}")),
+    }
+}
+
+/// `Ok` if the run failed cleanly, the way bad input must end: [`check_no_crash`]
+/// holds and the exit code is not 0. Else `Err` with the reason and the stderr.
+pub fn check_failed_cleanly(o: &std::process::Output) -> Result<(), String> {
+    check_no_crash(o)?;
+    if o.status.success() {
+        return Err(format!(
+            "exit 0, want a failure; stderr:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Panics, naming `what`, unless [`check_no_crash`] holds.
+#[track_caller]
+pub fn assert_no_crash(o: &std::process::Output, what: &str) {
+    if let Err(e) = check_no_crash(o) {
+        panic!("{what}: {e}");
+    }
+}
+
+/// Panics, naming `what`, unless [`check_failed_cleanly`] holds.
+#[track_caller]
+pub fn assert_failed_cleanly(o: &std::process::Output, what: &str) {
+    if let Err(e) = check_failed_cleanly(o) {
+        panic!("{what}: {e}");
+    }
 }
 
 /// Runs `cmd`, returning its output; panics with the command line if it
