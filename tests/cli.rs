@@ -327,7 +327,10 @@ fn a_crash_is_exit_101_and_the_tests_tell_it_from_a_clean_failure() {
     // What the old `contains("panicked")` checks looked for is not there.
     assert!(!err.contains("panicked"), "{}", both(&crash));
     let why = common::check_failed_cleanly(&crash).expect_err("a crash passed as a clean failure");
-    assert!(why.contains("exit 101") && why.contains(err.trim_end()), "{why}");
+    assert!(
+        why.contains("exit 101") && why.contains(err.trim_end()),
+        "{why}"
+    );
     assert!(common::check_no_crash(&crash).is_err());
 
     // With RUST_BACKTRACE, Rust's own report follows: still a crash.
@@ -351,12 +354,22 @@ fn a_crash_is_exit_101_and_the_tests_tell_it_from_a_clean_failure() {
     let why = common::check_no_crash(&killed).unwrap_err();
     assert!(why.contains("killed by signal 9"), "{why}");
     // A panic on a thread whose end was turned into an ordinary error.
-    let thread = out(1 << 8, "elirepo: error: internal error at src/x.rs:1: boom\n");
-    assert!(common::check_failed_cleanly(&thread).unwrap_err().contains("internal error"));
+    let thread = out(
+        1 << 8,
+        "elirepo: error: internal error at src/x.rs:1: boom\n",
+    );
+    assert!(common::check_failed_cleanly(&thread)
+        .unwrap_err()
+        .contains("internal error"));
     let success = out(0, "");
     assert_eq!(common::check_no_crash(&success), Ok(()));
-    assert!(common::check_failed_cleanly(&success).unwrap_err().starts_with("exit 0"));
-    assert_eq!(common::check_failed_cleanly(&out(2 << 8, "elirepo: error: x: y\n")), Ok(()));
+    assert!(common::check_failed_cleanly(&success)
+        .unwrap_err()
+        .starts_with("exit 0"));
+    assert_eq!(
+        common::check_failed_cleanly(&out(2 << 8, "elirepo: error: x: y\n")),
+        Ok(())
+    );
 }
 
 #[test]
@@ -431,10 +444,11 @@ fn json_shapes_are_stable() {
     let index = fs::read(repo.join("dists/lenny/main/binary-amd64/Packages")).unwrap();
     let (sha, size) = (rf["sha256"].as_str().unwrap(), rf["size"].as_u64().unwrap());
     assert_eq!(size, index.len() as u64, "{rf}");
-    let real: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&index))
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let real: String = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&index);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
     assert_eq!(sha, real, "{rf}");
     let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
     let sha256_lines: Vec<&str> = release
