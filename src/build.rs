@@ -1024,8 +1024,8 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
                 kernel_size: c.kernel_hashes.size,
                 initrd_sha256: c.initrd_hashes.sha256_hex(),
                 initrd_size: c.initrd_hashes.size,
-                kernel_path: netboot_path(&suite_dir, &c.arch, "vmlinuz"),
-                initrd_path: netboot_path(&suite_dir, &c.arch, "initrd.gz"),
+                kernel_path: netboot_path(&suite_dir, &c.arch, crate::eliloader::KERNEL_NAME),
+                initrd_path: netboot_path(&suite_dir, &c.arch, crate::eliloader::INITRD_NAME),
                 kernel_source: c.kernel.clone(),
                 initrd_source: c.initrd.clone(),
             })
@@ -1048,9 +1048,7 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
 /// `dists/<suite>/main/installer-<arch>/current/images/netboot/xen/<name>`.
 fn netboot_path(suite_dir: &Path, arch: &str, name: &str) -> String {
     suite_dir
-        .join(format!(
-            "main/installer-{arch}/current/images/netboot/xen/{name}"
-        ))
+        .join(crate::eliloader::image_path(arch, name))
         .display()
         .to_string()
 }

@@ -25,6 +25,7 @@
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
+//! * [`eliloader`]: the consumer, once: its URLs and paths, its limits, what it can boot.
 //! * [`netboot`]: the eliloader tree: the pair to publish, its checks, its layout.
 //! * [`verify`]: `elirepo verify`, the repository as eliloader and apt see it.
 //! * [`xe`]: the `xe` commands of the XenServer recipe.
@@ -41,6 +42,7 @@ pub mod compress;
 pub mod config;
 pub mod control;
 pub mod deb;
+pub mod eliloader;
 pub mod ftparchive;
 pub mod hash;
 pub mod index;

@@ -17,16 +17,15 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
 use crate::config::NetbootInput;
+use crate::eliloader::{
+    self, KernelProblem, CURRENT, INITRD_LIMIT, INITRD_NAME, KERNEL_LIMIT, KERNEL_NAME,
+};
 use crate::hash::{hex, Hashes};
 use crate::nfsroot;
 use crate::progress::{Progress, ProgressReader};
 use crate::publish::Content;
 use crate::xen::{self, KernelReport};
 
-/// eliloader's default limit on the kernel.
-pub const KERNEL_LIMIT: u64 = 32 << 20;
-/// eliloader's default limit on the initrd.
-pub const INITRD_LIMIT: u64 = 128 << 20;
 /// Versions of the tree kept published.
 pub const KEEP_VERSIONS: usize = 3;
 
@@ -95,21 +94,18 @@ pub struct Checks {
     pub force: bool,
 }
 
-/// Why a kernel does not suit `arch`, or `None` if it does.
+/// Why a kernel does not suit `arch` ([`eliloader::kernel_problem`]), said for a build.
 fn kernel_problem(report: &KernelReport, arch: &str) -> Option<String> {
-    if !report.verdict.is_pv_capable() {
-        return Some(format!(
+    eliloader::kernel_problem(report, arch).map(|p| match p {
+        KernelProblem::NotPv(verdict) => format!(
             "is not a Xen PV kernel ({}): eliloader would hand it to Xen and the guest would not boot",
-            report.verdict.label()
-        ));
-    }
-    match report.arch() {
-        Some(a) if a == arch => None,
-        Some(a) => Some(format!(
-            "is an {a} kernel, but this is the installer-{arch} tree"
-        )),
-        None => Some(format!("is not an x86 kernel for installer-{arch}")),
-    }
+            verdict.label()
+        ),
+        KernelProblem::OtherArch(a) => {
+            format!("is an {a} kernel, but this is the installer-{arch} tree")
+        }
+        KernelProblem::NotX86 => format!("is not an x86 kernel for installer-{arch}"),
+    })
 }
 
 /// Finds and checks the pair described by `input`.
@@ -508,16 +504,18 @@ pub struct TreePlan {
 
 /// `MD5SUMS`/`SHA256SUMS` of an images directory: `<hex>  ./netboot/xen/<name>`, sorted.
 pub fn sums(kernel: &Hashes, initrd: &Hashes) -> (Vec<u8>, Vec<u8>) {
-    let md5 = format!(
-        "{}  ./netboot/xen/initrd.gz\n{}  ./netboot/xen/vmlinuz\n",
-        hex(&initrd.md5),
-        hex(&kernel.md5)
-    );
-    let sha = format!(
-        "{}  ./netboot/xen/initrd.gz\n{}  ./netboot/xen/vmlinuz\n",
-        hex(&initrd.sha256),
-        hex(&kernel.sha256)
-    );
+    // Sorted by name: initrd.gz before vmlinuz.
+    let list = |initrd_digest: &[u8], kernel_digest: &[u8]| {
+        format!(
+            "{}  {}\n{}  {}\n",
+            hex(initrd_digest),
+            eliloader::sums_entry(INITRD_NAME),
+            hex(kernel_digest),
+            eliloader::sums_entry(KERNEL_NAME)
+        )
+    };
+    let md5 = list(&initrd.md5, &kernel.md5);
+    let sha = list(&initrd.sha256, &kernel.sha256);
     (md5.into_bytes(), sha.into_bytes())
 }
 
@@ -552,7 +550,7 @@ pub fn plan(
         format!("{}{:02}{}", parts[3], m, parts[1])
     };
     for c in chosen {
-        let base_rel = suite_dir.join("main").join(format!("installer-{}", c.arch));
+        let base_rel = suite_dir.join(eliloader::installer_dir(&c.arch));
         let base = repo.join(&base_rel);
         let mut versions: Vec<String> = fs::read_dir(&base)
             .map(|rd| {
@@ -564,12 +562,18 @@ pub fn plan(
             .unwrap_or_default();
         versions.sort_by_key(|v| version_key(v));
         let mut same = |v: &str| {
-            let xen = base.join(v).join("images/netboot/xen");
+            let images = base.join(v).join("images");
             let mut eq = |p: PathBuf, h: &Hashes| {
                 fs::metadata(&p).is_ok_and(|m| m.len() == h.size)
                     && cache.hash_file(&p).is_ok_and(|g| &g == h)
             };
-            eq(xen.join("vmlinuz"), &c.kernel_hashes) && eq(xen.join("initrd.gz"), &c.initrd_hashes)
+            eq(
+                images.join(eliloader::in_images(KERNEL_NAME)),
+                &c.kernel_hashes,
+            ) && eq(
+                images.join(eliloader::in_images(INITRD_NAME)),
+                &c.initrd_hashes,
+            )
         };
         let version = match versions.iter().rev().find(|v| same(v)) {
             Some(v) => v.clone(),
@@ -602,15 +606,15 @@ pub fn plan(
         let images = |v: &str| base_rel.join(v).join("images");
         let new_files = [
             (
-                "netboot/xen/vmlinuz",
+                eliloader::in_images(KERNEL_NAME),
                 Content::File(c.kernel.clone(), c.kernel_hashes.clone()),
             ),
             (
-                "netboot/xen/initrd.gz",
+                eliloader::in_images(INITRD_NAME),
                 Content::File(c.initrd.clone(), c.initrd_hashes.clone()),
             ),
-            ("MD5SUMS", Content::Bytes(md5sums.clone())),
-            ("SHA256SUMS", Content::Bytes(sha256sums.clone())),
+            ("MD5SUMS".to_string(), Content::Bytes(md5sums.clone())),
+            ("SHA256SUMS".to_string(), Content::Bytes(sha256sums.clone())),
         ];
         for (name, content) in &new_files {
             tp.files
@@ -619,18 +623,18 @@ pub fn plan(
         if no_symlinks {
             for (name, content) in &new_files {
                 tp.switch
-                    .push((images("current").join(name), content.clone()));
+                    .push((images(CURRENT).join(name), content.clone()));
             }
         } else {
             tp.switch.push((
-                base_rel.join("current"),
+                base_rel.join(CURRENT),
                 Content::Symlink(PathBuf::from(&version)),
             ));
         }
-        tp.wanted.push(base_rel.join("current"));
-        for v in keep.iter().chain(std::iter::once(&"current".to_string())) {
+        tp.wanted.push(base_rel.join(CURRENT));
+        for v in keep.iter().chain(std::iter::once(&CURRENT.to_string())) {
             // `current/...` goes through the link (or is planned in `switch`).
-            if v != "current" {
+            if v != CURRENT {
                 for (name, _) in &new_files {
                     tp.wanted.push(images(v).join(name));
                 }
@@ -645,7 +649,7 @@ pub fn plan(
                     .display()
                     .to_string()
             };
-            if *v == version || v == "current" {
+            if *v == version || v == CURRENT {
                 tp.listed
                     .insert(rel_to_suite("MD5SUMS"), Hashes::of_bytes(&md5sums));
                 tp.listed

@@ -16,8 +16,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use crate::eliloader::{self, KernelProblem, INITRD_LIMIT, INITRD_NAME, KERNEL_LIMIT, KERNEL_NAME};
 use crate::hash::{hex, Hashes, MultiHasher};
-use crate::netboot::{INITRD_LIMIT, KERNEL_LIMIT};
 use crate::release::{self, ParsedRelease};
 
 /// Most bytes read of an index or Release (bounds a hostile server).
@@ -97,23 +97,6 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
-}
-
-/// The URLs eliloader fetches for `install-repository`, `debian-release` and `install-arch`,
-/// built exactly as its `debianlike` code does.
-pub fn eliloader_urls(repository: &str, release: &str, arch: &str) -> (String, String) {
-    let mut url = repository.to_string();
-    if !url.ends_with('/') {
-        url.push('/');
-    }
-    let has_dists = url
-        .match_indices("/dists/")
-        .any(|(i, m)| url[i + m.len()..].bytes().any(|b| b != b'/'));
-    if !has_dists {
-        url.push_str(&format!("dists/{release}/"));
-    }
-    let base = format!("{url}main/installer-{arch}/current/images/netboot/xen/");
-    (format!("{base}vmlinuz"), format!("{base}initrd.gz"))
 }
 
 /// What a fetch saw.
@@ -584,9 +567,9 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, suite: &str, report: &mut
 
     // eliloader's view.
     for arch in &archs {
-        let sums = format!("main/installer-{arch}/current/images/SHA256SUMS");
+        let sums = format!("{}SHA256SUMS", eliloader::images_dir(arch));
         if !parsed.files.contains_key(&sums) {
-            let loc = source.location(&format!("{dir}main/installer-{arch}/current/images/"));
+            let loc = source.location(&format!("{dir}{}", eliloader::images_dir(arch)));
             let what = format!("no eliloader tree for {arch} (the Release lists none): eliloader installs of {arch} guests from this repository will fail");
             // Asked for explicitly, a missing tree is a failure; otherwise a repository of
             // packages only for this architecture is legitimate.
@@ -824,9 +807,9 @@ fn check_netboot(
     report: &mut VerifyReport,
 ) {
     let (kernel_url, initrd_url) = match source {
-        Source::Http(_, base) | Source::Ftp(base) => eliloader_urls(base, suite, arch),
+        Source::Http(_, base) | Source::Ftp(base) => eliloader::urls(base, suite, arch),
         Source::Dir(_) => {
-            let (k, i) = eliloader_urls("", suite, arch);
+            let (k, i) = eliloader::urls("", suite, arch);
             (
                 k.trim_start_matches('/').to_string(),
                 i.trim_start_matches('/').to_string(),
@@ -843,8 +826,8 @@ fn check_netboot(
     };
     let mut images = Vec::new();
     for (url, name, limit, what) in [
-        (&kernel_url, "vmlinuz", KERNEL_LIMIT, "kernel"),
-        (&initrd_url, "initrd.gz", INITRD_LIMIT, "initrd"),
+        (&kernel_url, KERNEL_NAME, KERNEL_LIMIT, "kernel"),
+        (&initrd_url, INITRD_NAME, INITRD_LIMIT, "initrd"),
     ] {
         let loc = source.location(url);
         report.eliloader_urls.push(loc.clone());
@@ -884,8 +867,8 @@ fn check_netboot(
             }
         }
     }
-    let kernel = images.iter().find(|i| i.0 == "vmlinuz");
-    let initrd = images.iter().find(|i| i.0 == "initrd.gz");
+    let kernel = images.iter().find(|i| i.0 == KERNEL_NAME);
+    let initrd = images.iter().find(|i| i.0 == INITRD_NAME);
     let mut release_of_kernel = None;
     if let Some((_, path, _, loc)) = kernel {
         match crate::xen::inspect_kernel_file(path) {
@@ -897,22 +880,22 @@ fn check_netboot(
                 ),
             ),
             Ok(r) => {
-                if !r.verdict.is_pv_capable() {
-                    report.problem(
+                match eliloader::kernel_problem(&r, arch) {
+                    None => {}
+                    Some(KernelProblem::NotPv(verdict)) => report.problem(
                         loc,
                         format!(
                             "not a Xen PV kernel ({}): the guest will not boot",
-                            r.verdict.label()
+                            verdict.label()
                         ),
-                    );
-                } else if r.arch() != Some(arch) {
-                    report.problem(
+                    ),
+                    Some(KernelProblem::OtherArch(a)) => {
+                        report.problem(loc, format!("a {a} kernel in the installer-{arch} tree"))
+                    }
+                    Some(KernelProblem::NotX86) => report.problem(
                         loc,
-                        format!(
-                            "a {} kernel in the installer-{arch} tree",
-                            r.arch().unwrap_or("non-x86")
-                        ),
-                    );
+                        format!("a non-x86 kernel in the installer-{arch} tree"),
+                    ),
                 }
                 release_of_kernel = r.release().map(str::to_string);
             }
@@ -944,16 +927,15 @@ fn check_netboot(
     }
     // Release -> SHA256SUMS/MD5SUMS -> images.
     for (sums, pick) in [("SHA256SUMS", true), ("MD5SUMS", false)] {
-        let rel = format!("{dir}main/installer-{arch}/current/images/{sums}");
+        let rel = format!("{dir}{}{sums}", eliloader::images_dir(arch));
         let Ok(bytes) = fetch_small(source, &rel) else {
             report.problem(source.location(&rel), "missing");
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);
-        for (name, want_path) in [
-            ("vmlinuz", "./netboot/xen/vmlinuz"),
-            ("initrd.gz", "./netboot/xen/initrd.gz"),
-        ] {
+        for name in [KERNEL_NAME, INITRD_NAME] {
+            let want_path = eliloader::sums_entry(name);
+            let want_path = want_path.as_str();
             let listed = text.lines().find_map(|l| {
                 l.split_once("  ")
                     .filter(|(_, p)| *p == want_path)
@@ -984,28 +966,6 @@ fn strip_path(msg: &str, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn eliloader_urls_follow_its_rules() {
-        let (k, i) = eliloader_urls("http://myrepo.example.com/debian-custom", "lenny", "i386");
-        assert_eq!(k, "http://myrepo.example.com/debian-custom/dists/lenny/main/installer-i386/current/images/netboot/xen/vmlinuz");
-        assert!(i.ends_with("/current/images/netboot/xen/initrd.gz"));
-        // A URL that already names a suite is used as is.
-        let (k, _) = eliloader_urls("http://h/debian/dists/lenny", "ignored", "amd64");
-        assert_eq!(
-            k,
-            "http://h/debian/dists/lenny/main/installer-amd64/current/images/netboot/xen/vmlinuz"
-        );
-        // `/dists/` followed only by slashes does not count.
-        let (k, _) = eliloader_urls("http://h/debian/dists/", "lenny", "i386");
-        assert!(
-            k.starts_with("http://h/debian/dists/dists/lenny/main/"),
-            "{k}"
-        );
-        // A trailing double slash stays doubled.
-        let (k, _) = eliloader_urls("http://h/debian//", "lenny", "i386");
-        assert!(k.starts_with("http://h/debian//dists/lenny/"), "{k}");
-    }
 
     #[test]
     fn stanzas_split_on_blank_lines() {
