@@ -415,6 +415,9 @@ fn local_suites(dir: &Path) -> Vec<String> {
                     e.path().join("Release").is_file() || e.path().join("InRelease").is_file()
                 })
                 .filter_map(|e| e.file_name().into_string().ok())
+                // `.<suite>.new` is a build's switch in progress (a link about to be
+                // renamed over `<suite>`): no client asks for it.
+                .filter(|n| !n.starts_with('.'))
                 .collect()
         })
         .unwrap_or_default();
@@ -966,6 +969,17 @@ fn strip_path(msg: &str, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_switch_in_progress_is_no_suite() {
+        let d = tempfile::tempdir().unwrap();
+        let dists = d.path().join("dists");
+        std::fs::create_dir_all(dists.join("lenny")).unwrap();
+        std::fs::write(dists.join("lenny/Release"), "Suite: lenny\n").unwrap();
+        // What a build killed between making the new link and renaming it leaves.
+        std::os::unix::fs::symlink("lenny", dists.join(".lenny.new")).unwrap();
+        assert_eq!(local_suites(d.path()), vec!["lenny".to_string()]);
+    }
 
     #[test]
     fn stanzas_split_on_blank_lines() {
