@@ -539,8 +539,14 @@ fn a_release_re_signed_by_another_key_does_not_verify() {
 
     // Against the repository's own keyring only gpgv can tell, and it does.
     let out = verify(&r, r.repo.to_str().unwrap(), &[]);
-    caught(&out, &["dists/lenny/InRelease", "signature does not verify"]);
-    caught(&out, &["dists/lenny/Release.gpg", "signature does not verify"]);
+    caught(
+        &out,
+        &["dists/lenny/InRelease", "signature does not verify"],
+    );
+    caught(
+        &out,
+        &["dists/lenny/Release.gpg", "signature does not verify"],
+    );
     let fails = fail_lines(&out);
     assert_eq!(fails.len(), 2, "only the two signatures fail: {fails:#?}");
 }
@@ -584,12 +590,19 @@ fn a_bad_release_gpg_fails_by_name() {
     let dists = r.repo.join("dists/lenny");
     let detached = dists.join("Release.gpg");
     let only_release_gpg = |out: &Output| {
-        caught(out, &["dists/lenny/Release.gpg", "signature does not verify"]);
+        caught(
+            out,
+            &["dists/lenny/Release.gpg", "signature does not verify"],
+        );
         let fails = fail_lines(out);
         assert_eq!(fails.len(), 1, "InRelease is still good: {fails:#?}");
     };
     // Garbage.
-    fs::write(&detached, "-----BEGIN PGP SIGNATURE-----\n\nnot a signature\n").unwrap();
+    fs::write(
+        &detached,
+        "-----BEGIN PGP SIGNATURE-----\n\nnot a signature\n",
+    )
+    .unwrap();
     only_release_gpg(&verify(&r, r.repo.to_str().unwrap(), &[]));
     // A genuine signature by the repository's own key, of other data (InRelease).
     let home = r._t.path().join("gnupg");
@@ -622,7 +635,13 @@ fn a_keyring_holding_another_key_fails() {
     let (home, other_ring) = another_key(r._t.path(), "other");
     stop_agent(&home);
     let out = verify_with(&r, &other_ring);
-    caught(&out, &["dists/lenny/InRelease", "signature does not verify"]);
-    caught(&out, &["dists/lenny/Release.gpg", "signature does not verify"]);
+    caught(
+        &out,
+        &["dists/lenny/InRelease", "signature does not verify"],
+    );
+    caught(
+        &out,
+        &["dists/lenny/Release.gpg", "signature does not verify"],
+    );
     assert_eq!(fail_lines(&out).len(), 2, "{:#?}", fail_lines(&out));
 }
