@@ -475,7 +475,7 @@ fn fail_lines(out: &Output) -> Vec<String> {
 /// A signed repository, or `None` (with the reason printed) when gpg or gpgv is
 /// missing and ELIREPO_REQUIRE_TOOLS is not set.
 fn signed_repo() -> Option<Repo> {
-    if !have_tool("gpg") || !have_tool("gpgv") || !have_tool("gpgconf") {
+    if !have_tool("gpg") || !have_tool("gpgv") {
         return None;
     }
     let r = make_repo(
