@@ -587,15 +587,18 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, suite: &str, report: &mut
     }
 }
 
+/// The digests to compare, in the order a mismatch is reported: SHA256 first
+/// (the hash apt requires, by-hash/ names and `sha256sum` shows), MD5 last (it
+/// proves nothing on its own). Every listed digest is still compared.
 fn digest_list<'a>(
     listed: &'a release::ListedFile,
     h: &Hashes,
 ) -> Vec<(&'static str, Option<&'a str>, String)> {
     vec![
-        ("MD5", listed.md5.as_deref(), hex(&h.md5)),
-        ("SHA1", listed.sha1.as_deref(), hex(&h.sha1)),
         ("SHA256", listed.sha256.as_deref(), hex(&h.sha256)),
         ("SHA512", listed.sha512.as_deref(), hex(&h.sha512)),
+        ("SHA1", listed.sha1.as_deref(), hex(&h.sha1)),
+        ("MD5", listed.md5.as_deref(), hex(&h.md5)),
     ]
 }
 

@@ -1662,3 +1662,151 @@ fn demo_config_builds_a_clean_repository() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// apt over HTTP, as every client reads the repository
+// ---------------------------------------------------------------------------
+
+/// A signed repository of [`hello_set`] for i386 and amd64, served over HTTP
+/// by a real server on 127.0.0.1.
+struct Served {
+    debs: Vec<PathBuf>,
+    repo: PathBuf,
+    keyring: PathBuf,
+    server: Server,
+    _key: Key,
+    _t: tempfile::TempDir,
+}
+
+impl Served {
+    fn new() -> Served {
+        let t = tempdir();
+        let debs = hello_set(&t.path().join("in"));
+        let key = Key::new(None);
+        let repo = t.path().join("repo");
+        let o = build(&repo, &debs).args(key.args()).arg("--json").ok();
+        let keyring = repo.join(json_report(&o)["keyring"].as_str().expect("a keyring"));
+        let server = Server::http(&repo);
+        Served {
+            debs,
+            repo,
+            keyring,
+            server,
+            _key: key,
+            _t: t,
+        }
+    }
+    /// A fresh apt whose only source is the server, signed-by the published keyring.
+    fn apt(&self) -> Apt {
+        Apt::over_url(&self.server.base, "stable", Some(&self.keyring))
+    }
+    /// The server's URL as apt prints it (no trailing `/`).
+    fn host(&self) -> &str {
+        self.server.base.trim_end_matches('/')
+    }
+}
+
+/// Every file under `dir` with exactly the bytes of `file` (the file itself
+/// and its by-hash copies), sorted.
+fn copies_of(file: &Path, dir: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let want = fs::read(file).unwrap();
+    let mut all = Vec::new();
+    walk(dir, &mut all);
+    let mut same: Vec<PathBuf> = all
+        .into_iter()
+        .filter(|p| fs::read(p).unwrap() == want)
+        .collect();
+    same.sort();
+    same
+}
+
+#[test]
+fn apt_updates_and_downloads_over_http() {
+    if !tools(&["apt-get", "gpg", "gpgv", "python3"]) {
+        return;
+    }
+    let s = Served::new();
+    let apt = s.apt();
+    let out = apt.update_clean_output();
+    let host = s.host();
+    // Everything came from the server: the signed InRelease and both arches' indexes.
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with("Get:")).collect();
+    for what in [
+        format!(" {host} stable InRelease "),
+        format!(" {host} stable/main i386 Packages "),
+        format!(" {host} stable/main amd64 Packages "),
+    ] {
+        assert!(
+            got.iter().any(|l| l.contains(&what)),
+            "apt did not fetch{what}over HTTP:\n{out}"
+        );
+    }
+    let policy = apt.query("apt-cache", &["policy"]);
+    for arch in ["i386", "amd64"] {
+        assert!(
+            policy.contains(&format!("500 {host} stable/main {arch} Packages\n")),
+            "apt-cache policy:\n{policy}"
+        );
+        assert!(
+            policy.contains(&format!(
+                "release o=Test,a=stable,n=stable,l=Test Label,c=main,b={arch}\n"
+            )),
+            "apt-cache policy:\n{policy}"
+        );
+    }
+    let got = apt.download(&["hello:i386", "hello:amd64", "hello-data"]);
+    assert_eq!(got.len(), 3, "{:?}", got.keys());
+    for input in &s.debs {
+        let name = input.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = got
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} not downloaded: {:?}", got.keys()));
+        assert!(
+            bytes == &fs::read(input).unwrap(),
+            "{name}: the bytes apt downloaded over HTTP differ from the input"
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_index_served_over_http_is_a_hash_sum_mismatch() {
+    if !tools(&["apt-get", "gpg", "gpgv", "python3"]) {
+        return;
+    }
+    let s = Served::new();
+    let dir = s.repo.join("dists/stable/main/binary-amd64");
+    // Whatever name apt asks for (Packages.xz or a by-hash copy), it gets the
+    // corrupted bytes.
+    let copies = copies_of(&dir.join("Packages.xz"), &dir);
+    assert_eq!(
+        copies.len(),
+        3,
+        "Packages.xz and two by-hash copies: {copies:?}"
+    );
+    let original = fs::read(&copies[0]).unwrap();
+    for p in &copies {
+        flip_byte(p, -20);
+    }
+    let out = s.apt().update_fails("Hash Sum mismatch");
+    let url = format!("{}dists/stable/main/binary-amd64/", s.server.base);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("E:") && l.contains(&url) && l.contains("Hash Sum mismatch")),
+        "no E: line names a mismatch under {url}:\n{out}"
+    );
+    // The corruption was the only fault.
+    for p in &copies {
+        fs::write(p, &original).unwrap();
+    }
+    s.apt().update_clean_output();
+}

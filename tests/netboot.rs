@@ -473,9 +473,72 @@ fn an_nfsroot_whose_only_xen_kernel_escapes_is_refused() {
     assert!(!repo.join("dists").exists());
 }
 
-/// eliloader's URL for a repository served at `base`.
-fn eliloader_url(base: &str, suite: &str, arch: &str, file: &str) -> String {
-    format!("{base}/dists/{suite}/main/installer-{arch}/current/images/netboot/xen/{file}")
+/// The kernel and initrd URLs eliloader computes for `install-distro=debianlike`
+/// from the VM's other-config `install-repository`, `debian-release` and
+/// `install-arch` (eliloader.py: `handle_first_boot` adds a missing trailing
+/// `/`; `debian_first_boot_handler` appends `dists/<release>/` unless the URL
+/// already has `/dists/` followed by something other than slashes). Kept
+/// independent of elirepo's own `verify::eliloader_urls`, which it checks.
+fn eliloader_fetch_urls(install_repository: &str, debian_release: &str, arch: &str) -> [String; 2] {
+    let mut repo_url = install_repository.to_string();
+    if !repo_url.ends_with('/') {
+        repo_url.push('/');
+    }
+    let names_a_suite = repo_url
+        .split_once("/dists/")
+        .is_some_and(|(_, rest)| !rest.replace('/', "").is_empty());
+    if !names_a_suite {
+        repo_url += &format!("dists/{debian_release}/");
+    }
+    let boot_dir = format!("main/installer-{arch}/current/images/netboot/xen/");
+    [
+        format!("{repo_url}{boot_dir}vmlinuz"),
+        format!("{repo_url}{boot_dir}initrd.gz"),
+    ]
+}
+
+/// Fetches `url` as eliloader does (Python's urllib, no checks): the body, or
+/// the error Python printed.
+fn fetch_like_eliloader(url: &str) -> Result<Vec<u8>, String> {
+    let got = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())",
+            url,
+        ])
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .output()
+        .unwrap();
+    if got.status.success() {
+        Ok(got.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&got.stderr).into_owned())
+    }
+}
+
+#[test]
+fn the_eliloader_model_follows_the_reference() {
+    // eliloader's example (XenServer's Debian templates) and its edge cases.
+    let [k, i] = eliloader_fetch_urls("http://myrepo.example.com/debian-custom", "lenny", "i386");
+    assert_eq!(k, "http://myrepo.example.com/debian-custom/dists/lenny/main/installer-i386/current/images/netboot/xen/vmlinuz");
+    assert_eq!(i, "http://myrepo.example.com/debian-custom/dists/lenny/main/installer-i386/current/images/netboot/xen/initrd.gz");
+    // With `/dists/<suite>` (with or without the slash) the release is not used.
+    for spelling in ["http://h/d/dists/lenny", "http://h/d/dists/lenny/"] {
+        let [k, _] = eliloader_fetch_urls(spelling, "squeeze", "amd64");
+        assert_eq!(
+            k,
+            "http://h/d/dists/lenny/main/installer-amd64/current/images/netboot/xen/vmlinuz"
+        );
+    }
+    // `/dists/` followed only by slashes does not name a suite; `//` stays doubled.
+    let [k, _] = eliloader_fetch_urls("http://h/debian/dists/", "lenny", "i386");
+    assert!(
+        k.starts_with("http://h/debian/dists/dists/lenny/main/"),
+        "{k}"
+    );
+    let [k, _] = eliloader_fetch_urls("http://h/debian//", "lenny", "i386");
+    assert!(k.starts_with("http://h/debian//dists/lenny/main/"), "{k}");
 }
 
 #[test]
@@ -493,30 +556,20 @@ fn eliloader_fetches_the_published_files_over_http() {
     let server = common::Server::http(&repo);
     let base = server.base.trim_end_matches('/').to_string();
 
-    // Fetch as eliloader does (Python's urllib, no checks), with both repository URL spellings.
-    for (repo_url, suite) in [
+    // Fetch as eliloader does, at the URLs it computes from both repository URL
+    // spellings (the second with a release that is not in the repository: eliloader
+    // ignores it). Both spellings for both arches: the_two_url_spellings_reach_both_arches.
+    for (repo_url, release) in [
         (base.clone(), "lenny"),
-        (format!("{base}/dists/lenny"), "ignored"),
+        (format!("{base}/dists/lenny"), "squeeze"),
     ] {
-        for (file, want) in [
-            ("vmlinuz", pv_amd64("6.1.0-56-amd64")),
-            ("initrd.gz", initrd("6.1.0-56-amd64")),
-        ] {
-            let url = if repo_url.contains("/dists/") {
-                format!("{repo_url}/main/installer-amd64/current/images/netboot/xen/{file}")
-            } else {
-                eliloader_url(&repo_url, suite, "amd64", file)
-            };
-            let got = Command::new("python3")
-                .args(["-c", "import sys,urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())", &url])
-                .output()
-                .unwrap();
-            assert!(
-                got.status.success(),
-                "{url}: {}",
-                String::from_utf8_lossy(&got.stderr)
-            );
-            assert_eq!(got.stdout, want, "{url} served other bytes");
+        let urls = eliloader_fetch_urls(&repo_url, release, "amd64");
+        for (url, want) in urls
+            .iter()
+            .zip([pv_amd64("6.1.0-56-amd64"), initrd("6.1.0-56-amd64")])
+        {
+            let got = fetch_like_eliloader(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(got == want, "{url} served other bytes");
         }
     }
     // verify over HTTP: eliloader's view and apt's.
@@ -546,4 +599,86 @@ fn eliloader_fetches_the_published_files_over_http() {
         bad_text.contains("netboot/xen/vmlinuz") && bad_text.contains("SHA256SUMS"),
         "{bad_text}"
     );
+}
+
+#[test]
+fn the_two_url_spellings_reach_both_arches_over_http() {
+    if !have_tool("python3") {
+        return;
+    }
+    let t = tempdir();
+    // The repository at a sub-path of the web root, as on a real web server.
+    let www = t.path().join("www");
+    let repo = www.join("debian-custom");
+    let inputs = |arch: &str| match arch {
+        "i386" => (
+            pv_i386("2.6.32-4-686-bigmem"),
+            initrd("2.6.32-4-686-bigmem"),
+        ),
+        _ => (pv_amd64("6.1.0-56-amd64"), initrd("6.1.0-56-amd64")),
+    };
+    // One suite with both installer trees: a [[netboot]] table per arch.
+    let mut config = String::from("suite = \"lenny\"\narchitectures = [\"i386\", \"amd64\"]\n");
+    for arch in ["i386", "amd64"] {
+        let (kernel, init) = inputs(arch);
+        fs::write(t.path().join(format!("vmlinuz-{arch}")), kernel).unwrap();
+        fs::write(t.path().join(format!("initrd-{arch}")), init).unwrap();
+        config += &format!(
+            "\n[[netboot]]\narch = \"{arch}\"\nkernel = \"vmlinuz-{arch}\"\ninitrd = \"initrd-{arch}\"\n"
+        );
+    }
+    let conf = t.path().join("elirepo.toml");
+    fs::write(&conf, config).unwrap();
+    let mut cmd = elirepo();
+    cmd.env("SOURCE_DATE_EPOCH", SDE)
+        .args(["build", "--config"])
+        .arg(&conf)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["--unsigned", "-q"]);
+    ok(&output_of(&mut cmd));
+
+    let server = common::Server::http(&www);
+    let base = format!("{}debian-custom", server.base);
+    let mut fetched = 0;
+    let mut failures = Vec::new();
+    for arch in ["i386", "amd64"] {
+        let (kernel, init) = inputs(arch);
+        // Spelling 1: the repository; eliloader appends dists/<debian-release>/.
+        // Spelling 2: the repository with /dists/<suite>(/); debian-release is
+        // ignored, so it is set to a suite the repository does not have.
+        for (repo_url, release) in [
+            (base.clone(), "lenny"),
+            (format!("{base}/"), "lenny"),
+            (format!("{base}/dists/lenny"), "squeeze"),
+            (format!("{base}/dists/lenny/"), "squeeze"),
+        ] {
+            let urls = eliloader_fetch_urls(&repo_url, release, arch);
+            for (url, want) in urls.iter().zip([&kernel, &init]) {
+                match fetch_like_eliloader(url) {
+                    Ok(got) if &got == want => fetched += 1,
+                    Ok(got) => failures.push(format!(
+                        "{repo_url} (debian-release {release}): {url} served {} bytes, not the {} bytes given",
+                        got.len(),
+                        want.len()
+                    )),
+                    Err(e) => failures.push(format!(
+                        "{repo_url} (debian-release {release}): {url}: {}",
+                        e.lines().last().unwrap_or_default()
+                    )),
+                }
+            }
+        }
+        // The fetch can fail: with the release that is not there, spelling 1 is a 404.
+        let [missing, _] = eliloader_fetch_urls(&base, "squeeze", arch);
+        let e = fetch_like_eliloader(&missing).expect_err(&missing);
+        assert!(e.contains("404"), "{missing}: {e}");
+    }
+    drop(server);
+    assert!(
+        failures.is_empty(),
+        "eliloader would not get the inputs:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(fetched, 2 * 4 * 2);
 }

@@ -397,3 +397,253 @@ fn over_ftp_too() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------
+// The signature check on its own: a forgery that is consistent in every other
+// way, a corrupted pool file, a bad Release.gpg, a wrong keyring.
+// ---------------------------------------------------------------------------
+
+/// `gpg --homedir HOME --batch ARGS`, asserted to succeed.
+fn gpg_ok(home: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = output_of(
+        Command::new("gpg")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--batch", "--no-tty", "--yes"])
+            .args(args),
+    );
+    assert!(
+        out.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A second throwaway ed25519 key in `<dir>/<name>` (a gpg home, 0700): returns
+/// the home and a keyring file holding only its public key.
+fn another_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let home = dir.join(name);
+    fs::create_dir_all(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    gpg_ok(
+        &home,
+        &[
+            "--passphrase".as_ref(),
+            "".as_ref(),
+            "--quick-gen-key".as_ref(),
+            "someone else <other@example.org>".as_ref(),
+            "ed25519".as_ref(),
+            "sign".as_ref(),
+            "never".as_ref(),
+        ],
+    );
+    let ring = dir.join(format!("{name}.gpg"));
+    fs::write(&ring, gpg_ok(&home, &["--export".as_ref()])).unwrap();
+    (home, ring)
+}
+
+/// Stops the gpg-agent that gpg started for `home`.
+fn stop_agent(home: &Path) {
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--kill", "gpg-agent"])
+        .output();
+}
+
+/// `elirepo verify <repo> --keyring <keyring>`.
+fn verify_with(r: &Repo, keyring: &Path) -> Output {
+    output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", SDE)
+            .arg("verify")
+            .arg(&r.repo)
+            .arg("--keyring")
+            .arg(keyring),
+    )
+}
+
+/// The `FAIL ` lines of a verify report.
+fn fail_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("FAIL "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A signed repository, or `None` (with the reason printed) when gpg or gpgv is
+/// missing and ELIREPO_REQUIRE_TOOLS is not set.
+fn signed_repo() -> Option<Repo> {
+    if !have_tool("gpg") || !have_tool("gpgv") {
+        return None;
+    }
+    let r = make_repo(
+        true,
+        &[],
+        &pv_amd64("6.1.0-56-amd64"),
+        &initrd("6.1.0-56-amd64", 0),
+    );
+    passes(&verify(&r, r.repo.to_str().unwrap(), &[]));
+    Some(r)
+}
+
+#[test]
+fn a_release_re_signed_by_another_key_does_not_verify() {
+    let Some(r) = signed_repo() else { return };
+    let (home, other_ring) = another_key(r._t.path(), "other");
+    let dists = r.repo.join("dists/lenny");
+    // An edited Release, and both signatures made over exactly it by the other
+    // key: every check but the signature's holds.
+    let release = dists.join("Release");
+    let edited = fs::read_to_string(&release)
+        .unwrap()
+        .replace("Label: Test\n", "Label: Evil\n");
+    assert!(edited.contains("Label: Evil\n"), "{edited}");
+    fs::write(&release, &edited).unwrap();
+    let (inrelease, detached) = (dists.join("InRelease"), dists.join("Release.gpg"));
+    gpg_ok(
+        &home,
+        &[
+            "--clearsign".as_ref(),
+            "--output".as_ref(),
+            inrelease.as_os_str(),
+            release.as_os_str(),
+        ],
+    );
+    gpg_ok(
+        &home,
+        &[
+            "--armor".as_ref(),
+            "--detach-sign".as_ref(),
+            "--output".as_ref(),
+            detached.as_os_str(),
+            release.as_os_str(),
+        ],
+    );
+    stop_agent(&home);
+    // The forgery is consistent: gpgv with the other key's keyring gives back
+    // exactly the edited Release, and verify against that keyring passes.
+    let body = r._t.path().join("body");
+    let o = output_of(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(&other_ring)
+            .arg("--output")
+            .arg(&body)
+            .arg(&inrelease),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fs::read_to_string(&body).unwrap(), edited);
+    passes(&verify_with(&r, &other_ring));
+
+    // Against the repository's own keyring only gpgv can tell, and it does.
+    let out = verify(&r, r.repo.to_str().unwrap(), &[]);
+    caught(
+        &out,
+        &["dists/lenny/InRelease", "signature does not verify"],
+    );
+    caught(
+        &out,
+        &["dists/lenny/Release.gpg", "signature does not verify"],
+    );
+    let fails = fail_lines(&out);
+    assert_eq!(fails.len(), 2, "only the two signatures fail: {fails:#?}");
+}
+
+#[test]
+fn a_pool_file_corrupted_in_place_at_the_same_size() {
+    use sha2::Digest;
+    let r = good();
+    let name = "xe-guest-utilities_5.6.0-578_amd64.deb";
+    let p = r.repo.join("pool/main/x/xe-guest-utilities").join(name);
+    let before = fs::read(&p).unwrap();
+    let mut b = before.clone();
+    let i = b.len() / 2;
+    b[i] ^= 0x01;
+    // Rewritten in place (same inode), same size: only a digest can tell.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &b))
+        .unwrap();
+    assert_eq!(fs::metadata(&p).unwrap().len(), before.len() as u64);
+    let hex = |d: &[u8]| d.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let (want, have) = (
+        hex(&sha2::Sha256::digest(&before)),
+        hex(&sha2::Sha256::digest(&b)),
+    );
+    let out = verify(&r, r.repo.to_str().unwrap(), &[]);
+    caught(
+        &out,
+        &[
+            &format!("pool/main/x/xe-guest-utilities/{name}: SHA256 mismatch"),
+            &format!("the index says {want}, the file has {have}"),
+        ],
+    );
+    assert_eq!(fail_lines(&out).len(), 1, "{:#?}", fail_lines(&out));
+}
+
+#[test]
+fn a_bad_release_gpg_fails_by_name() {
+    let Some(r) = signed_repo() else { return };
+    let dists = r.repo.join("dists/lenny");
+    let detached = dists.join("Release.gpg");
+    let only_release_gpg = |out: &Output| {
+        caught(
+            out,
+            &["dists/lenny/Release.gpg", "signature does not verify"],
+        );
+        let fails = fail_lines(out);
+        assert_eq!(fails.len(), 1, "InRelease is still good: {fails:#?}");
+    };
+    // Garbage.
+    fs::write(
+        &detached,
+        "-----BEGIN PGP SIGNATURE-----\n\nnot a signature\n",
+    )
+    .unwrap();
+    only_release_gpg(&verify(&r, r.repo.to_str().unwrap(), &[]));
+    // A genuine signature by the repository's own key, of other data (InRelease).
+    let home = r._t.path().join("gnupg");
+    let other_data = dists.join("InRelease");
+    gpg_ok(
+        &home,
+        &[
+            "--armor".as_ref(),
+            "--detach-sign".as_ref(),
+            "--output".as_ref(),
+            detached.as_os_str(),
+            other_data.as_os_str(),
+        ],
+    );
+    stop_agent(&home);
+    let o = output_of(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(r.keyring.as_ref().unwrap())
+            .arg(&detached)
+            .arg(&other_data),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    only_release_gpg(&verify(&r, r.repo.to_str().unwrap(), &[]));
+}
+
+#[test]
+fn a_keyring_holding_another_key_fails() {
+    let Some(r) = signed_repo() else { return };
+    let (home, other_ring) = another_key(r._t.path(), "other");
+    stop_agent(&home);
+    let out = verify_with(&r, &other_ring);
+    caught(
+        &out,
+        &["dists/lenny/InRelease", "signature does not verify"],
+    );
+    caught(
+        &out,
+        &["dists/lenny/Release.gpg", "signature does not verify"],
+    );
+    assert_eq!(fail_lines(&out).len(), 2, "{:#?}", fail_lines(&out));
+}

@@ -168,3 +168,42 @@ impl Apt {
             .collect()
     }
 }
+
+impl Apt {
+    /// A client of `deb [arch=amd64,i386 signed-by=KEYRING] <url> <suite> main`
+    /// (e.g. the loopback [`super::Server`]'s base URL), isolated like
+    /// [`Apt::new`], with no proxy whatever the environment says.
+    pub fn over_url(url: &str, suite: &str, keyring: Option<&Path>) -> Apt {
+        let apt = Apt::new(Path::new("/"), suite, keyring);
+        let d = apt.dir.path();
+        let opts = match keyring {
+            Some(k) => format!("arch=amd64,i386 signed-by={}", k.display()),
+            None => "arch=amd64,i386 trusted=yes".to_string(),
+        };
+        fs::write(
+            d.join("etc/sources.list"),
+            format!("deb [{opts}] {url} {suite} main\n"),
+        )
+        .unwrap();
+        let mut conf = fs::read_to_string(d.join("apt.conf")).unwrap();
+        conf += "Acquire::http::Proxy \"DIRECT\";\nAcquire::Retries \"0\";\n";
+        fs::write(d.join("apt.conf"), conf).unwrap();
+        apt
+    }
+
+    /// [`Apt::update_clean`] that also returns what apt printed (stdout then stderr).
+    pub fn update_clean_output(&self) -> String {
+        let o = self.update_with(&[]);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        let bad: Vec<&str> = all
+            .lines()
+            .filter(|l| l.starts_with("W:") || l.starts_with("E:"))
+            .collect();
+        assert!(
+            o.status.success() && bad.is_empty(),
+            "apt-get update is not clean: {bad:?}\n{}",
+            both(&o)
+        );
+        all
+    }
+}
