@@ -4,11 +4,10 @@
 //! summary lines and the `--json` report.
 
 use std::io;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use elirepo::build::{BuildError, BuildReport};
-use elirepo::config::{BuildFlags, BuildOptions, ConfigError, NetbootInput};
+use elirepo::config::{BuildFlags, BuildOptions, ConfigError};
 
 use super::exit::{json_text, out, usage_error, EXIT_USAGE};
 use super::ui::{Level, Ui};
@@ -35,90 +34,13 @@ pub const AFTER_HELP: &str = "Examples:
 
 Exit status: 0 published (or nothing changed), 2 nothing was published.";
 
-// No doc comment: clap would read it as help text.
+// No doc comment: clap would read it as help text. The build settings'
+// flags are the library's (`BuildFlags` is their clap definition): they go to
+// `config::resolve` as they are, with no copy.
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// Configuration file (TOML); flags override its values
-    #[arg(long, short = 'c', value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Repository directory to publish into
-    #[arg(long, value_name = "DIR")]
-    repo: Option<PathBuf>,
-    /// Suite: publishes dists/SUITE
-    #[arg(long)]
-    suite: Option<String>,
-    /// Codename (default: the suite)
-    #[arg(long)]
-    codename: Option<String>,
-    /// Architecture (repeatable): i386, amd64, ...
-    #[arg(long = "arch", value_name = "ARCH")]
-    architectures: Vec<String>,
-    /// Component (default: main)
-    #[arg(long)]
-    component: Option<String>,
-    /// A .deb file or a directory searched for *.deb (repeatable)
-    #[arg(long = "deb", value_name = "PATH")]
-    debs: Vec<PathBuf>,
-    /// Release Origin
-    #[arg(long)]
-    origin: Option<String>,
-    /// Release Label
-    #[arg(long)]
-    label: Option<String>,
-    /// Release Description
-    #[arg(long)]
-    description: Option<String>,
-    /// Write Valid-Until this many days after Date
-    #[arg(long, value_name = "DAYS")]
-    valid_for: Option<u32>,
-    /// Do not write by-hash/ copies (nor Acquire-By-Hash)
-    #[arg(long)]
-    no_by_hash: bool,
-    /// gpg key to sign with (id or fingerprint)
-    #[arg(long, value_name = "KEYID")]
-    sign_key: Option<String>,
-    /// gpg home directory holding the key
-    #[arg(long, value_name = "DIR")]
-    gpg_homedir: Option<PathBuf>,
-    /// Armored secret key file (imported into a temporary gpg home)
-    #[arg(long, value_name = "FILE")]
-    sign_key_file: Option<PathBuf>,
-    /// File holding the key's passphrase
-    #[arg(long, value_name = "FILE")]
-    passphrase_file: Option<PathBuf>,
-    /// Ignore the config file's [sign] table and publish unsigned
-    #[arg(long)]
-    unsigned: bool,
-    /// Fail at once if another build holds the repository's lock
-    #[arg(long)]
-    no_wait: bool,
-    /// Netboot: a FAI nfsroot to take the Xen kernel and initrd from
-    #[arg(long, value_name = "DIR")]
-    nfsroot: Option<PathBuf>,
-    /// Netboot: a linux-image .deb to take boot/vmlinuz-* from
-    #[arg(long, value_name = "FILE")]
-    kernel_deb: Option<PathBuf>,
-    /// Netboot: an explicit kernel file
-    #[arg(long, value_name = "FILE")]
-    kernel: Option<PathBuf>,
-    /// Netboot: an explicit initrd file
-    #[arg(long, value_name = "FILE")]
-    initrd: Option<PathBuf>,
-    /// Netboot: the kernel version to publish when there are several
-    #[arg(long, value_name = "VERSION")]
-    kernel_version: Option<String>,
-    /// Netboot: the installer architecture (default: the suite's only one)
-    #[arg(long, value_name = "ARCH")]
-    netboot_arch: Option<String>,
-    /// Put real files in installer-ARCH/current/ instead of a symlink
-    #[arg(long)]
-    no_symlinks: bool,
-    /// Allow a kernel over 32 MiB or an initrd over 128 MiB
-    #[arg(long)]
-    allow_oversize: bool,
-    /// Publish a kernel that fails the Xen PV check (the guest will not boot)
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    flags: BuildFlags,
     /// Print what the build did as JSON on stdout
     #[arg(long)]
     json: bool,
@@ -126,18 +48,7 @@ pub struct BuildArgs {
 
 /// Runs `elirepo build`: settings, build, report.
 pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
-    let json = a.json;
-    let flags = match flags(a) {
-        Ok(f) => f,
-        Err(e) => {
-            return usage_error(
-                ui,
-                e,
-                Some("or describe each architecture in a [[netboot]] table of the config file"),
-            )
-        }
-    };
-    let opts = match elirepo::config::resolve(flags) {
+    let opts = match elirepo::config::resolve(a.flags) {
         Ok(o) => o,
         Err(e) => {
             let hint = config_hint(&e);
@@ -147,7 +58,7 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
     show_options(ui, &opts);
     match elirepo::build::build(&opts, ui) {
         Ok(report) => {
-            if json {
+            if a.json {
                 print_json(&opts, &report);
             }
             tell(ui, &opts, &report);
@@ -167,66 +78,6 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
     }
 }
 
-fn flags(a: BuildArgs) -> Result<BuildFlags, &'static str> {
-    let mut netboot = Vec::new();
-    if a.nfsroot.is_some() || a.kernel_deb.is_some() || a.kernel.is_some() || a.initrd.is_some() {
-        let arch = match (&a.netboot_arch, a.architectures.as_slice()) {
-            (Some(n), _) => Some(n.clone()),
-            (None, [only]) => Some(only.clone()),
-            (None, []) => config_netboot_arch(a.config.as_deref()),
-            _ => None,
-        };
-        let Some(arch) = arch else {
-            return Err(
-                "netboot flags need --netboot-arch ARCH when the suite has several architectures",
-            );
-        };
-        netboot.push(NetbootInput {
-            arch,
-            nfsroot: a.nfsroot,
-            kernel_deb: a.kernel_deb,
-            kernel: a.kernel,
-            initrd: a.initrd,
-            kernel_version: a.kernel_version,
-        });
-    }
-    Ok(BuildFlags {
-        config: a.config,
-        repo: a.repo,
-        suite: a.suite,
-        codename: a.codename,
-        architectures: a.architectures,
-        component: a.component,
-        debs: a.debs,
-        origin: a.origin,
-        label: a.label,
-        description: a.description,
-        valid_for: a.valid_for,
-        no_by_hash: a.no_by_hash,
-        sign_key: a.sign_key,
-        gpg_homedir: a.gpg_homedir,
-        sign_key_file: a.sign_key_file,
-        passphrase_file: a.passphrase_file,
-        unsigned: a.unsigned,
-        no_wait: a.no_wait,
-        netboot,
-        no_symlinks: a.no_symlinks,
-        allow_oversize: a.allow_oversize,
-        force: a.force,
-    })
-}
-
-/// The netboot architecture a config file implies: its only `[[netboot]]` table's,
-/// else its only architecture. Lets `--nfsroot DIR` go with `--config FILE` alone.
-fn config_netboot_arch(config: Option<&std::path::Path>) -> Option<String> {
-    let file = elirepo::config::load(config?).ok()?;
-    match (file.netboot.as_deref(), file.architectures.as_deref()) {
-        (Some([only]), _) => Some(only.arch.clone()),
-        (_, Some([only])) => Some(only.clone()),
-        _ => None,
-    }
-}
-
 /// The hint for a settings error whose fix is obvious, if any.
 fn config_hint(e: &ConfigError) -> Option<String> {
     match e {
@@ -236,6 +87,9 @@ fn config_hint(e: &ConfigError) -> Option<String> {
         ConfigError::Parse { message, .. } if message.contains("unknown field") => Some(format!(
             "keys are kebab-case; every key is in {EXAMPLE_CONFIG}"
         )),
+        ConfigError::NetbootArchNeeded => {
+            Some("or describe each architecture in a [[netboot]] table of the config file".into())
+        }
         _ => None,
     }
 }
