@@ -225,9 +225,8 @@ impl BuildFlags {
         {
             return Ok(None);
         }
-        let arch =
-            netboot_flags_arch(self.netboot_arch.as_deref(), &self.architectures, file)
-                .ok_or(ConfigError::NetbootArchNeeded)?;
+        let arch = netboot_flags_arch(self.netboot_arch.as_deref(), &self.architectures, file)
+            .ok_or(ConfigError::NetbootArchNeeded)?;
         Ok(Some(NetbootInput {
             arch,
             nfsroot: self.nfsroot.clone(),
@@ -392,13 +391,17 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         };
         (s.key.is_some() || s.key_file.is_some()).then_some(s)
     };
-    let file_netboot = file.netboot.unwrap_or_default().into_iter().map(|n| NetbootInput {
-        nfsroot: n.nfsroot.map(rel),
-        kernel_deb: n.kernel_deb.map(rel),
-        kernel: n.kernel.map(rel),
-        initrd: n.initrd.map(rel),
-        ..n
-    });
+    let file_netboot = file
+        .netboot
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| NetbootInput {
+            nfsroot: n.nfsroot.map(rel),
+            kernel_deb: n.kernel_deb.map(rel),
+            kernel: n.kernel.map(rel),
+            initrd: n.initrd.map(rel),
+            ..n
+        });
     let netboot = netboot(file_netboot.collect(), flag_netboot, &architectures)?;
     Ok(BuildOptions {
         repo,
@@ -578,16 +581,21 @@ mod tests {
         let archs = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         let file = |text: &str| toml::from_str::<ConfigFile>(text).unwrap();
         let two = file("architectures = [\"i386\", \"amd64\"]");
-        let one_table = file(
-            "architectures = [\"i386\", \"amd64\"]\n[[netboot]]\narch = \"amd64\"\n",
-        );
+        let one_table =
+            file("architectures = [\"i386\", \"amd64\"]\n[[netboot]]\narch = \"amd64\"\n");
         let one = file("architectures = [\"i386\"]");
         let both = file("architectures = [\"i386\"]\n[[netboot]]\narch = \"amd64\"\n");
         let rule = netboot_flags_arch;
         // --netboot-arch wins, over --arch and the file.
-        assert_eq!(rule(Some("x"), &archs(&["a", "b"]), Some(&two)).as_deref(), Some("x"));
+        assert_eq!(
+            rule(Some("x"), &archs(&["a", "b"]), Some(&two)).as_deref(),
+            Some("x")
+        );
         // Else the only --arch, whatever the file says.
-        assert_eq!(rule(None, &archs(&["a"]), Some(&one_table)).as_deref(), Some("a"));
+        assert_eq!(
+            rule(None, &archs(&["a"]), Some(&one_table)).as_deref(),
+            Some("a")
+        );
         // Several --arch: no rule picks one, not even the file's.
         assert_eq!(rule(None, &archs(&["a", "b"]), Some(&one_table)), None);
         // No --arch: the file's only [[netboot]] table, else its only architecture.

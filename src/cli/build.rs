@@ -16,7 +16,8 @@ use super::ui::{Level, Ui};
 pub const EXAMPLE_CONFIG: &str = "/usr/share/doc/elirepo/examples/elirepo.toml";
 
 /// `elirepo build --help`'s description.
-pub const LONG_ABOUT: &str = "Build and publish the repository: the pool, the Packages and Release \
+pub const LONG_ABOUT: &str = "\
+Build and publish the repository: the pool, the Packages and Release \
 indexes, by-hash copies, the signatures and, with netboot inputs, the eliloader kernel and \
 initrd. Everything is read and checked before the repository is touched; a failed build \
 publishes nothing. A rerun with unchanged inputs rewrites nothing.\n\n\

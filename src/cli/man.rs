@@ -312,9 +312,17 @@ mod tests {
         let sections: Vec<&str> = roff.lines().filter(|l| l.starts_with(".SH")).collect();
         assert_eq!(
             sections,
-            [".SH EXAMPLES", ".SH NOTES", ".SH EXAMPLES", ".SH \"EXIT STATUS\""]
+            [
+                ".SH EXAMPLES",
+                ".SH NOTES",
+                ".SH EXAMPLES",
+                ".SH \"EXIT STATUS\""
+            ]
         );
-        assert!(roff.contains(".nf\n  elirepo a\n.br\n  elirepo b\n.br\n.fi\n"), "{roff}");
+        assert!(
+            roff.contains(".nf\n  elirepo a\n.br\n  elirepo b\n.br\n.fi\n"),
+            "{roff}"
+        );
         assert!(roff.contains(".SH \"EXIT STATUS\"\n0 fine.\n"), "{roff}");
     }
 
@@ -339,7 +347,10 @@ mod tests {
         for name in &names[1..] {
             // roff writes a hyphen as `\-`.
             let page = name.trim_end_matches(".1").replace('-', "\\-");
-            assert!(main.contains(&format!("{page}(1)")), "{page} not in SEE ALSO");
+            assert!(
+                main.contains(&format!("{page}(1)")),
+                "{page} not in SEE ALSO"
+            );
         }
     }
 }

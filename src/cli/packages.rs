@@ -310,9 +310,7 @@ pub fn run(a: AptArgs, ui: &mut Ui) -> ExitCode {
                 ExitCode::from(EXIT_PROBLEM)
             }
         }
-        Err(PackagesError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(PackagesError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => usage_error(ui, e, None),
     }
 }

@@ -77,7 +77,11 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
     let _ = out(&if a.json {
         json(&report)
     } else {
-        text(&report, ui.level(), ui::color_for(io::stdout().is_terminal()))
+        text(
+            &report,
+            ui.level(),
+            ui::color_for(io::stdout().is_terminal()),
+        )
     });
     if report.ok() {
         ExitCode::SUCCESS
