@@ -209,3 +209,32 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
         }
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_errors_with_an_obvious_fix_get_a_hint() {
+        let missing = ConfigError::Read {
+            path: "elirepo.toml".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert!(config_hint(&missing).is_some_and(|h| h.contains(EXAMPLE_CONFIG)));
+        let typo = ConfigError::Parse {
+            path: "elirepo.toml".into(),
+            message: "unknown field `architecture`".into(),
+        };
+        assert!(config_hint(&typo).is_some_and(|h| h.starts_with("keys are kebab-case")));
+        assert_eq!(
+            config_hint(&ConfigError::NetbootArchNeeded).as_deref(),
+            Some("or describe each architecture in a [[netboot]] table of the config file")
+        );
+        let denied = ConfigError::Read {
+            path: "elirepo.toml".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(config_hint(&denied), None);
+        assert_eq!(config_hint(&ConfigError::Invalid("no suite".into())), None);
+    }
+}
