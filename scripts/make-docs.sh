@@ -1,6 +1,6 @@
 #!/bin/sh
 # Generate the manual pages and shell completions into target/doc/ from the CLI
-# definition (src/main.rs), as `elirepo man` and `elirepo completions` print them.
+# definition (src/cli/), as `elirepo man` and `elirepo completions` print them.
 # `cargo deb` packages them from there: run this first (they are build products,
 # not committed, so they can never be stale).
 #

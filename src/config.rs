@@ -1,10 +1,21 @@
 //! The build configuration: an `elirepo.toml` file, overridden by command-line flags.
 //!
-//! Keys are kebab-case and unknown keys are an error, so a typo never passes
-//! silently. Relative paths in the file are relative to the file's directory;
-//! relative paths on the command line are relative to the working directory.
-//! [`resolve`] merges both into the checked [`BuildOptions`] that
-//! [`crate::build`] runs.
+//! One struct per stage:
+//!
+//! * [`ConfigFile`]: the file, as serde reads it ([`load`]). Keys are
+//!   kebab-case and unknown keys are an error, so a typo never passes silently.
+//! * [`BuildFlags`]: `elirepo build`'s flags. The struct is also their clap
+//!   definition (the binary flattens it into its `build` command), so the flags
+//!   are not copied field by field from a clap struct into a library one.
+//! * [`BuildOptions`]: what [`crate::build`] runs, every value checked.
+//!
+//! [`resolve`] reads the file once, lets each flag override the file's value,
+//! fills in the defaults and checks the result, including the rule for which
+//! architecture the netboot flags are for. Relative paths in the file are
+//! relative to the file's directory; relative paths on the command line are
+//! relative to the working directory. No build option comes from the
+//! environment: the one variable a build reads, `SOURCE_DATE_EPOCH`, is the
+//! time it stamps ([`crate::release::build_time`]), not a setting.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +47,10 @@ pub enum ConfigError {
     /// A value is missing or wrong.
     #[error("{0}")]
     Invalid(String),
+    /// Netboot flags were given, but the suite has several architectures and
+    /// neither `--netboot-arch` nor the file says which one they are for.
+    #[error("netboot flags need --netboot-arch ARCH when the suite has several architectures")]
+    NetbootArchNeeded,
 }
 
 /// `[sign]` in the file.
@@ -106,53 +121,146 @@ pub struct ConfigFile {
     pub allow_oversize: Option<bool>,
 }
 
-/// Values given on the command line; each overrides the file's.
-#[derive(Debug, Clone, Default)]
+// The build settings the command line gives (`elirepo build`'s flags); each
+// overrides the file's. This is also their clap definition, so that the flags
+// are not copied field by field into a second struct: each field's doc comment
+// is its `--help` line, and the struct has none (clap would read it as the
+// command's description).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct BuildFlags {
-    /// `--config`.
+    /// Configuration file (TOML); flags override its values
+    #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// `--repo`.
+    /// Repository directory to publish into
+    #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
-    /// `--suite`.
+    /// Suite: publishes dists/SUITE
+    #[arg(long)]
     pub suite: Option<String>,
-    /// `--codename`.
+    /// Codename (default: the suite)
+    #[arg(long)]
     pub codename: Option<String>,
-    /// `--arch` (repeatable).
+    /// Architecture (repeatable): i386, amd64, ...
+    #[arg(long = "arch", value_name = "ARCH")]
     pub architectures: Vec<String>,
-    /// `--component`.
+    /// Component (default: main)
+    #[arg(long)]
     pub component: Option<String>,
-    /// `--deb` (repeatable).
+    /// A .deb file or a directory searched for *.deb (repeatable)
+    #[arg(long = "deb", value_name = "PATH")]
     pub debs: Vec<PathBuf>,
-    /// `--origin`.
+    /// Release Origin
+    #[arg(long)]
     pub origin: Option<String>,
-    /// `--label`.
+    /// Release Label
+    #[arg(long)]
     pub label: Option<String>,
-    /// `--description`.
+    /// Release Description
+    #[arg(long)]
     pub description: Option<String>,
-    /// `--valid-for`.
+    /// Write Valid-Until this many days after Date
+    #[arg(long, value_name = "DAYS")]
     pub valid_for: Option<u32>,
-    /// `--no-by-hash`.
+    /// Do not write by-hash/ copies (nor Acquire-By-Hash)
+    #[arg(long)]
     pub no_by_hash: bool,
-    /// `--sign-key`.
+    /// gpg key to sign with (id or fingerprint)
+    #[arg(long, value_name = "KEYID")]
     pub sign_key: Option<String>,
-    /// `--gpg-homedir`.
+    /// gpg home directory holding the key
+    #[arg(long, value_name = "DIR")]
     pub gpg_homedir: Option<PathBuf>,
-    /// `--sign-key-file`.
+    /// Armored secret key file (imported into a temporary gpg home)
+    #[arg(long, value_name = "FILE")]
     pub sign_key_file: Option<PathBuf>,
-    /// `--passphrase-file`.
+    /// File holding the key's passphrase
+    #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// `--unsigned`: ignore the file's `[sign]`.
+    /// Ignore the config file's [sign] table and publish unsigned
+    // `[sign]` is the help text's, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    #[arg(long)]
     pub unsigned: bool,
-    /// `--no-wait`.
+    /// Fail at once if another build holds the repository's lock
+    #[arg(long)]
     pub no_wait: bool,
-    /// Netboot inputs from flags (replace the file's for the same architecture).
-    pub netboot: Vec<NetbootInput>,
-    /// `--no-symlinks`.
+    /// Netboot: a FAI nfsroot to take the Xen kernel and initrd from
+    #[arg(long, value_name = "DIR")]
+    pub nfsroot: Option<PathBuf>,
+    /// Netboot: a linux-image .deb to take boot/vmlinuz-* from
+    #[arg(long, value_name = "FILE")]
+    pub kernel_deb: Option<PathBuf>,
+    /// Netboot: an explicit kernel file
+    #[arg(long, value_name = "FILE")]
+    pub kernel: Option<PathBuf>,
+    /// Netboot: an explicit initrd file
+    #[arg(long, value_name = "FILE")]
+    pub initrd: Option<PathBuf>,
+    /// Netboot: the kernel version to publish when there are several
+    #[arg(long, value_name = "VERSION")]
+    pub kernel_version: Option<String>,
+    /// Netboot: the installer architecture (default: the suite's only one)
+    #[arg(long, value_name = "ARCH")]
+    pub netboot_arch: Option<String>,
+    /// Put real files in installer-ARCH/current/ instead of a symlink
+    #[arg(long)]
     pub no_symlinks: bool,
-    /// `--allow-oversize`.
+    /// Allow a kernel over 32 MiB or an initrd over 128 MiB
+    #[arg(long)]
     pub allow_oversize: bool,
-    /// `--force`: publish a kernel that fails the Xen PV check.
+    /// Publish a kernel that fails the Xen PV check (the guest will not boot)
+    #[arg(long)]
     pub force: bool,
+}
+
+impl BuildFlags {
+    /// The netboot input the flags give (`--nfsroot`, `--kernel-deb`,
+    /// `--kernel`, `--initrd`, with `--kernel-version`), for the architecture
+    /// [`netboot_flags_arch`] finds; none when none of the four is given.
+    fn netboot(&self, file: Option<&ConfigFile>) -> Result<Option<NetbootInput>, ConfigError> {
+        if self.nfsroot.is_none()
+            && self.kernel_deb.is_none()
+            && self.kernel.is_none()
+            && self.initrd.is_none()
+        {
+            return Ok(None);
+        }
+        let arch = netboot_flags_arch(self.netboot_arch.as_deref(), &self.architectures, file)
+            .ok_or(ConfigError::NetbootArchNeeded)?;
+        Ok(Some(NetbootInput {
+            arch,
+            nfsroot: self.nfsroot.clone(),
+            kernel_deb: self.kernel_deb.clone(),
+            kernel: self.kernel.clone(),
+            initrd: self.initrd.clone(),
+            kernel_version: self.kernel_version.clone(),
+        }))
+    }
+}
+
+/// The architecture the netboot flags publish for: `--netboot-arch`; else the
+/// only `--arch`; else, with no `--arch`, the file's only `[[netboot]]`
+/// table's, else the file's only architecture. `None` when that leaves a
+/// choice. So `--nfsroot DIR` goes with `--config FILE` alone when the file
+/// names one architecture or describes one netboot tree.
+fn netboot_flags_arch(
+    netboot_arch: Option<&str>,
+    flag_architectures: &[String],
+    file: Option<&ConfigFile>,
+) -> Option<String> {
+    match (netboot_arch, flag_architectures) {
+        (Some(arch), _) => Some(arch.to_string()),
+        (None, [only]) => Some(only.clone()),
+        (None, []) => {
+            let file = file?;
+            match (file.netboot.as_deref(), file.architectures.as_deref()) {
+                (Some([only]), _) => Some(only.arch.clone()),
+                (_, Some([only])) => Some(only.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Everything a build needs, checked.
@@ -228,14 +336,21 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
 }
 
 /// Merges the file named by `flags.config` (if any) with the flags and checks the result.
+///
+/// The file is read once. Netboot flags that cannot be placed on an
+/// architecture are the first error, even before an unreadable file's (the
+/// file only helps to place them); then the file's errors, then the missing
+/// and wrong values, in the order of [`BuildOptions`]' fields.
 pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
-    let (file, base) = match &flags.config {
-        Some(p) => (
-            load(p)?,
-            p.parent().map(Path::to_path_buf).unwrap_or_default(),
-        ),
-        None => (ConfigFile::default(), PathBuf::new()),
-    };
+    let loaded = flags.config.as_deref().map(load);
+    let flag_netboot = flags.netboot(loaded.as_ref().and_then(|f| f.as_ref().ok()))?;
+    let file = loaded.transpose()?.unwrap_or_default();
+    let base = flags
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let rel = |p: PathBuf| {
         if p.is_absolute() {
             p
@@ -257,36 +372,8 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         .component
         .or(file.component)
         .unwrap_or_else(|| "main".into());
-    for (what, v) in [
-        ("suite", &suite),
-        ("codename", &codename),
-        ("component", &component),
-    ] {
-        if !valid_dist_name(v) {
-            return Err(ConfigError::Invalid(format!(
-                "{what} {v:?} is not a valid name (letters, digits, + - . _ ~)"
-            )));
-        }
-    }
-    let mut architectures = if flags.architectures.is_empty() {
-        file.architectures.unwrap_or_default()
-    } else {
-        flags.architectures
-    };
-    let mut seen = std::collections::HashSet::new();
-    architectures.retain(|a| seen.insert(a.clone()));
-    if architectures.is_empty() {
-        return Err(ConfigError::Invalid(
-            "no architecture: give --arch ARCH (e.g. i386, amd64) or `architectures`".into(),
-        ));
-    }
-    for a in &architectures {
-        if !valid_arch(a) || a == "all" {
-            return Err(ConfigError::Invalid(format!(
-                "architecture {a:?} is not a valid architecture name"
-            )));
-        }
-    }
+    check_names(&suite, &codename, &component)?;
+    let architectures = architectures(flags.architectures, file.architectures)?;
     let debs = if flags.debs.is_empty() {
         file.debs.unwrap_or_default().into_iter().map(rel).collect()
     } else {
@@ -304,7 +391,7 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         };
         (s.key.is_some() || s.key_file.is_some()).then_some(s)
     };
-    let mut netboot: Vec<NetbootInput> = file
+    let file_netboot = file
         .netboot
         .unwrap_or_default()
         .into_iter()
@@ -314,21 +401,8 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
             kernel: n.kernel.map(rel),
             initrd: n.initrd.map(rel),
             ..n
-        })
-        .collect();
-    for n in flags.netboot {
-        netboot.retain(|m| m.arch != n.arch);
-        netboot.push(n);
-    }
-    for n in &netboot {
-        if !architectures.contains(&n.arch) {
-            return Err(ConfigError::Invalid(format!(
-                "netboot architecture {:?} is not one of the suite's architectures ({})",
-                n.arch,
-                architectures.join(", ")
-            )));
-        }
-    }
+        });
+    let netboot = netboot(file_netboot.collect(), flag_netboot, &architectures)?;
     Ok(BuildOptions {
         repo,
         suite,
@@ -348,6 +422,73 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         allow_oversize: flags.allow_oversize || file.allow_oversize.unwrap_or(false),
         force: flags.force,
     })
+}
+
+/// Suite, codename and component must be names apt and the pool accept.
+fn check_names(suite: &str, codename: &str, component: &str) -> Result<(), ConfigError> {
+    for (what, v) in [
+        ("suite", suite),
+        ("codename", codename),
+        ("component", component),
+    ] {
+        if !valid_dist_name(v) {
+            return Err(ConfigError::Invalid(format!(
+                "{what} {v:?} is not a valid name (letters, digits, + - . _ ~)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The flags' architectures, else the file's; duplicates dropped, at least
+/// one, each a valid name and none `all`.
+fn architectures(
+    flags: Vec<String>,
+    file: Option<Vec<String>>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut architectures = if flags.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        flags
+    };
+    let mut seen = std::collections::HashSet::new();
+    architectures.retain(|a| seen.insert(a.clone()));
+    if architectures.is_empty() {
+        return Err(ConfigError::Invalid(
+            "no architecture: give --arch ARCH (e.g. i386, amd64) or `architectures`".into(),
+        ));
+    }
+    for a in &architectures {
+        if !valid_arch(a) || a == "all" {
+            return Err(ConfigError::Invalid(format!(
+                "architecture {a:?} is not a valid architecture name"
+            )));
+        }
+    }
+    Ok(architectures)
+}
+
+/// The file's netboot tables, the flags' input replacing the table for its
+/// architecture; each must be for one of the suite's architectures.
+fn netboot(
+    mut netboot: Vec<NetbootInput>,
+    flags: Option<NetbootInput>,
+    architectures: &[String],
+) -> Result<Vec<NetbootInput>, ConfigError> {
+    if let Some(n) = flags {
+        netboot.retain(|m| m.arch != n.arch);
+        netboot.push(n);
+    }
+    for n in &netboot {
+        if !architectures.contains(&n.arch) {
+            return Err(ConfigError::Invalid(format!(
+                "netboot architecture {:?} is not one of the suite's architectures ({})",
+                n.arch,
+                architectures.join(", ")
+            )));
+        }
+    }
+    Ok(netboot)
 }
 
 #[cfg(test)]
@@ -433,6 +574,106 @@ mod tests {
         })
         .is_err());
         assert!(resolve(base()).is_ok());
+    }
+
+    #[test]
+    fn which_architecture_the_netboot_flags_are_for() {
+        let archs = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let file = |text: &str| toml::from_str::<ConfigFile>(text).unwrap();
+        let two = file("architectures = [\"i386\", \"amd64\"]");
+        let one_table =
+            file("architectures = [\"i386\", \"amd64\"]\n[[netboot]]\narch = \"amd64\"\n");
+        let one = file("architectures = [\"i386\"]");
+        let both = file("architectures = [\"i386\"]\n[[netboot]]\narch = \"amd64\"\n");
+        let rule = netboot_flags_arch;
+        // --netboot-arch wins, over --arch and the file.
+        assert_eq!(
+            rule(Some("x"), &archs(&["a", "b"]), Some(&two)).as_deref(),
+            Some("x")
+        );
+        // Else the only --arch, whatever the file says.
+        assert_eq!(
+            rule(None, &archs(&["a"]), Some(&one_table)).as_deref(),
+            Some("a")
+        );
+        // Several --arch: no rule picks one, not even the file's.
+        assert_eq!(rule(None, &archs(&["a", "b"]), Some(&one_table)), None);
+        // No --arch: the file's only [[netboot]] table, else its only architecture.
+        assert_eq!(rule(None, &[], Some(&one_table)).as_deref(), Some("amd64"));
+        assert_eq!(rule(None, &[], Some(&one)).as_deref(), Some("i386"));
+        assert_eq!(rule(None, &[], Some(&both)).as_deref(), Some("amd64"));
+        assert_eq!(rule(None, &[], Some(&two)), None);
+        assert_eq!(rule(None, &[], None), None);
+    }
+
+    #[test]
+    fn netboot_flags_replace_the_files_table_for_their_architecture() {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = t.path().join("elirepo.toml");
+        std::fs::write(
+            &cfg,
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"i386\", \"amd64\"]\n\
+             [[netboot]]\narch = \"amd64\"\nnfsroot = \"old\"\n",
+        )
+        .unwrap();
+        let flags = || BuildFlags {
+            config: Some(cfg.clone()),
+            nfsroot: Some("/new".into()),
+            kernel_version: Some("6.1".into()),
+            ..Default::default()
+        };
+        let o = resolve(flags()).unwrap();
+        assert_eq!(
+            o.netboot,
+            vec![NetbootInput {
+                arch: "amd64".into(),
+                nfsroot: Some("/new".into()),
+                kernel_version: Some("6.1".into()),
+                ..Default::default()
+            }]
+        );
+        let o = resolve(BuildFlags {
+            netboot_arch: Some("i386".into()),
+            ..flags()
+        })
+        .unwrap();
+        let archs: Vec<&str> = o.netboot.iter().map(|n| n.arch.as_str()).collect();
+        assert_eq!(archs, ["amd64", "i386"]);
+        assert_eq!(o.netboot[0].nfsroot, Some(t.path().join("old")));
+        // --kernel-version alone is no netboot input.
+        let o = resolve(BuildFlags {
+            nfsroot: None,
+            ..flags()
+        })
+        .unwrap();
+        assert_eq!(o.netboot[0].nfsroot, Some(t.path().join("old")));
+        let err = resolve(BuildFlags {
+            netboot_arch: Some("arm64".into()),
+            ..flags()
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "netboot architecture \"arm64\" is not one of the suite's architectures (i386, amd64)"
+        );
+        // Several architectures and several --arch: the flags need --netboot-arch,
+        // and that is the first error, before an unreadable file's.
+        for config in [Some(cfg.clone()), Some(t.path().join("missing.toml"))] {
+            let err = resolve(BuildFlags {
+                config,
+                architectures: vec!["i386".into(), "amd64".into()],
+                ..flags()
+            })
+            .unwrap_err();
+            assert!(matches!(err, ConfigError::NetbootArchNeeded), "{err}");
+        }
+        // Without netboot flags, an unreadable file is the error.
+        let err = resolve(BuildFlags {
+            config: Some(t.path().join("missing.toml")),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
     }
 
     /// `fixtures/elirepo.example.toml`, shipped as the commented example, names every key: with its

@@ -6,8 +6,8 @@
 //! that netboot tree, writes the indexes apt-ftparchive would write, signs them, checks
 //! that the kernel boots as a Xen PV guest, and publishes atomically.
 //!
-//! The library holds all the logic; `src/main.rs` is a thin clap front end. Each module
-//! owns one concept and opens with a doc comment saying what it owns:
+//! The library holds all the logic; the binary (`src/main.rs`, `src/cli/`) is a thin clap
+//! front end. Each module owns one concept and opens with a doc comment saying what it owns:
 //!
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
 //! * [`progress`]: byte counters long work advances, for a front end's progress bar.

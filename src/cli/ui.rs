@@ -2,7 +2,7 @@
 //!
 //! This module owns the look of steps, warnings, errors, hints and progress bars;
 //! it does not own data: `--json`, `packages` and `xe-commands` output goes to
-//! stdout from `main.rs` and never passes here.
+//! stdout from the command modules ([`super::exit::out`]) and never passes here.
 //!
 //! * Levels: `-q` shows errors (and their hints) only; the default adds one line
 //!   per step and warnings; `-v` adds details and the time since start.

@@ -1,0 +1,168 @@
+//! The command line of the `elirepo` binary (binary only, not the library).
+//!
+//! This module owns the clap definition of the command line ([`Cli`],
+//! [`Command`]) and its parsing, with usage errors in elirepo's format. Each
+//! command has one module that turns its arguments into the library's options,
+//! calls one `elirepo::` function and renders the result:
+//!
+//! * [`build`]: `elirepo build`, its hints and the `-v` settings.
+//! * [`verify`]: `elirepo verify` and its text report.
+//! * [`kernel`]: `elirepo kernel`.
+//! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
+//! * [`xe`]: `elirepo xe-commands`.
+//! * [`man`]: `elirepo man` and `elirepo completions`, generated from [`Cli`].
+//!
+//! What people see on stderr (steps, warnings, errors with hints, progress bars,
+//! colour) is [`ui`]'s; how a run ends (exit status, data on stdout, `--json`,
+//! crashes) is [`exit`]'s. No build, check or index logic lives here: that is
+//! the library's.
+
+pub mod build;
+pub mod exit;
+pub mod kernel;
+pub mod man;
+pub mod packages;
+pub mod ui;
+pub mod verify;
+pub mod xe;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use exit::EXIT_USAGE;
+use ui::{Level, Ui};
+
+const ABOUT: &str = "Publish a signed apt repository and a XenServer eliloader netboot tree";
+
+/// `elirepo --help`'s description, also the DESCRIPTION of `elirepo(1)`.
+const LONG_ABOUT: &str = "\
+elirepo publishes .deb files and a FAI nfsroot's Xen kernel and initrd as a signed \
+apt repository, with the netboot tree XenServer's eliloader fetches from it:
+
+  dists/<suite>/main/installer-<arch>/current/images/netboot/xen/vmlinuz
+  dists/<suite>/main/installer-<arch>/current/images/netboot/xen/initrd.gz
+
+It writes the Packages and Release indexes apt-ftparchive would write, signs them \
+with gpg, checks that the kernel boots as a Xen PV guest, and publishes atomically: \
+a client never sees a half-written repository.
+
+Steps, warnings and errors go to stderr, one line each when stderr is not a \
+terminal; data (--json, packages, xe-commands) goes to stdout. Errors read \
+`elirepo: error: <path>: <what went wrong>`.";
+
+const MAIN_AFTER_HELP: &str = "\
+Examples:
+  elirepo build --config /etc/elirepo/elirepo.toml
+  elirepo build --repo /srv/repo --suite lenny --arch i386 --deb debs/ \\
+      --nfsroot /srv/fai/nfsroot --sign-key-file key.asc
+  elirepo verify /srv/repo --keyring /srv/repo/mysite-archive-keyring.gpg
+  elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-26-amd64
+
+Exit status: 0 success, 1 a problem found (verify, kernel, packages),
+2 usage or input error (build: nothing was published).
+
+See elirepo(1) and elirepo-<command>(1); environment: NO_COLOR,
+SOURCE_DATE_EPOCH, COLUMNS.";
+
+// The whole command line. (No doc comments on clap's types: clap would read
+// them as help text.)
+#[derive(Parser)]
+#[command(
+    name = "elirepo",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = MAIN_AFTER_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Print only errors (no steps, warnings or progress bars)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print details too: settings, timings, what changed
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// The commands; each one's text beyond its one-line summary is in its module.
+// `Build` is large, but the command is parsed once: no need to box it.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// Build and publish the repository (pool, indexes, Release, signatures)
+    #[command(long_about = build::LONG_ABOUT, after_help = build::AFTER_HELP)]
+    Build(build::BuildArgs),
+    /// Check a published repository (directory or http:// URL) as eliloader and apt use it
+    #[command(long_about = verify::LONG_ABOUT, after_help = verify::AFTER_HELP)]
+    Verify(verify::VerifyArgs),
+    /// Print the xe commands that point a XenServer template at the repository
+    #[command(after_help = xe::AFTER_HELP)]
+    XeCommands(xe::XeArgs),
+    /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
+    #[command(after_help = kernel::AFTER_HELP)]
+    Kernel(kernel::KernelArgs),
+    /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
+    #[command(override_usage = packages::USAGE, after_help = packages::AFTER_HELP)]
+    Packages(packages::AptArgs),
+    /// Print the manual page (roff) to stdout, or write every page into a directory
+    #[command(after_help = man::MAN_AFTER_HELP)]
+    Man(man::ManArgs),
+    /// Print a shell completion script to stdout
+    #[command(after_help = man::COMPLETIONS_AFTER_HELP)]
+    Completions(man::CompletionsArgs),
+}
+
+impl Cli {
+    /// How much to say on stderr: `-q`, `-v` or neither.
+    pub fn level(&self) -> Level {
+        if self.quiet {
+            Level::Quiet
+        } else if self.verbose {
+            Level::Verbose
+        } else {
+            Level::Normal
+        }
+    }
+}
+
+/// Parses the command line; usage errors come out in elirepo's error format.
+pub fn parse() -> Result<Cli, ExitCode> {
+    match Cli::try_parse_from(packages::hoist_packages(std::env::args_os().collect())) {
+        Ok(cli) => Ok(cli),
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: stdout, exit 0.
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let ui = Ui::new(Level::Normal);
+            let text = e.render().to_string();
+            let mut lines = text.trim_end().lines();
+            let first = lines.next().unwrap_or_default();
+            ui.error(first.strip_prefix("error: ").unwrap_or(first));
+            let rest: Vec<&str> = lines.collect();
+            let rest = rest.join("\n");
+            let rest = rest.trim();
+            if !rest.is_empty() {
+                let _ = writeln!(io::stderr(), "\n{rest}");
+            }
+            Err(ExitCode::from(EXIT_USAGE))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

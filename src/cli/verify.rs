@@ -1,0 +1,197 @@
+//! `elirepo verify`: its arguments, the check ([`elirepo::verify`]) and its
+//! report on stdout: `--json`, or one `FAIL`/`WARN` line per finding and a
+//! summary line.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use elirepo::verify::{VerifyOptions, VerifyReport};
+
+use super::exit::{json_text, out, usage_error, EXIT_PROBLEM};
+use super::ui::{self, Level, Ui};
+
+/// `elirepo verify --help`'s description.
+pub const LONG_ABOUT: &str = "Check a published repository the way eliloader and apt use it: the \
+Release and its signatures (with --keyring), Date and Valid-Until, every listed file's size \
+and digests, by-hash copies, every pool file, and the kernel and initrd at the exact URLs \
+eliloader builds (a Xen PV kernel of the right architecture, an initrd for it).\n\n\
+Each problem is printed as `FAIL <file or URL>: <what>` on stdout, warnings as `WARN ...`, \
+then one summary line; with -q only the FAIL lines.";
+
+/// Examples and exit status, after the options in `--help` and the man page.
+pub const AFTER_HELP: &str = "Examples:
+  elirepo verify /srv/debian-custom --keyring /srv/debian-custom/mysite-archive-keyring.gpg
+  elirepo verify http://repo.example.com/debian-custom --suite lenny --json
+
+Exit status: 0 everything holds, 1 problems found, 2 could not check.";
+
+// No doc comment: clap would read it as help text.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Repository directory or http:// URL
+    target: String,
+    /// Suite to check (repeatable; default: every suite of a directory)
+    #[arg(long = "suite", value_name = "SUITE")]
+    suites: Vec<String>,
+    /// Architecture to check (repeatable; default: the Release's)
+    #[arg(long = "arch", value_name = "ARCH")]
+    archs: Vec<String>,
+    /// Keyring to verify InRelease and Release.gpg with (gpgv)
+    #[arg(long, value_name = "FILE")]
+    keyring: Option<PathBuf>,
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `elirepo verify`: exit 0 when every check holds, 1 on problems, 2
+/// when the repository could not be checked.
+pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
+    let now = match elirepo::release::build_time() {
+        Ok(t) => t,
+        Err(e) => return usage_error(ui, e, None),
+    };
+    let is_url = a.target.contains("://");
+    let opts = VerifyOptions {
+        target: a.target,
+        suites: a.suites,
+        archs: a.archs,
+        keyring: a.keyring,
+        now,
+    };
+    ui.step(&format!("checking {}", opts.target));
+    let report = match elirepo::verify::verify(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            let hint = if is_url && opts.suites.is_empty() {
+                Some("a URL has no directory listing: give --suite SUITE")
+            } else if !is_url {
+                Some("give the repository's top directory (the one holding dists/) or its http:// URL")
+            } else {
+                None
+            };
+            return usage_error(ui, e, hint);
+        }
+    };
+    let _ = out(&if a.json {
+        json(&report)
+    } else {
+        text(
+            &report,
+            ui.level(),
+            ui::color_for(io::stdout().is_terminal()),
+        )
+    });
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEM)
+    }
+}
+
+/// `--json`: the report, with `ok` first.
+fn json(report: &VerifyReport) -> String {
+    #[derive(serde::Serialize)]
+    struct VerifyJson<'a> {
+        ok: bool,
+        #[serde(flatten)]
+        report: &'a VerifyReport,
+    }
+    json_text(&VerifyJson {
+        ok: report.ok(),
+        report,
+    })
+}
+
+/// The text report: `WARN` lines (not with -q), `FAIL` lines, the eliloader
+/// URLs (with -v), then one summary line (not with -q). `color`: the words
+/// WARN, FAIL, OK and FAILED in colour.
+fn text(report: &VerifyReport, level: Level, color: bool) -> String {
+    let paint = |w: &str, code: &str| {
+        if color {
+            format!("\x1b[{code}m{w}\x1b[0m")
+        } else {
+            w.to_string()
+        }
+    };
+    let mut text = String::new();
+    if level > Level::Quiet {
+        for w in &report.warnings {
+            text += &format!("{} {}: {}\n", paint("WARN", "33"), w.location, w.what);
+        }
+    }
+    for p in &report.problems {
+        text += &format!("{} {}: {}\n", paint("FAIL", "1;31"), p.location, p.what);
+    }
+    if level > Level::Quiet {
+        if level >= Level::Verbose {
+            for u in &report.eliloader_urls {
+                text += &format!("URL {u}\n");
+            }
+        }
+        text += &format!(
+            "{} {}: {} problem(s), {} warning(s); suites {}; {} files and {} pool files checked; eliloader URLs: {}\n",
+            if report.ok() { paint("OK", "1;32") } else { paint("FAILED", "1;31") },
+            report.target,
+            report.problems.len(),
+            report.warnings.len(),
+            report.suites.join(", "),
+            report.files_checked,
+            report.packages_checked,
+            report.eliloader_urls.len()
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use elirepo::verify::Problem;
+
+    fn report() -> VerifyReport {
+        VerifyReport {
+            target: "/srv/repo".into(),
+            suites: vec!["lenny".into(), "sid".into()],
+            problems: vec![Problem {
+                location: "dists/lenny/Release".into(),
+                what: "bad signature".into(),
+            }],
+            warnings: vec![Problem {
+                location: "http://x/".into(),
+                what: "https".into(),
+            }],
+            files_checked: 7,
+            packages_checked: 3,
+            eliloader_urls: vec!["http://x/vmlinuz".into()],
+        }
+    }
+
+    #[test]
+    fn the_text_report_shows_per_level_what_the_help_promises() {
+        let summary = "FAILED /srv/repo: 1 problem(s), 1 warning(s); suites lenny, sid; \
+                       7 files and 3 pool files checked; eliloader URLs: 1\n";
+        let fail = "FAIL dists/lenny/Release: bad signature\n";
+        let warn = "WARN http://x/: https\n";
+        assert_eq!(text(&report(), Level::Quiet, false), fail);
+        assert_eq!(
+            text(&report(), Level::Normal, false),
+            format!("{warn}{fail}{summary}")
+        );
+        assert_eq!(
+            text(&report(), Level::Verbose, false),
+            format!("{warn}{fail}URL http://x/vmlinuz\n{summary}")
+        );
+        let ok = VerifyReport {
+            problems: vec![],
+            warnings: vec![],
+            ..report()
+        };
+        assert!(text(&ok, Level::Normal, false).starts_with("OK /srv/repo: 0 problem(s)"));
+        assert_eq!(
+            text(&report(), Level::Quiet, true),
+            "\x1b[1;31mFAIL\x1b[0m dists/lenny/Release: bad signature\n"
+        );
+    }
+}
