@@ -86,14 +86,15 @@ pub fn have_tools(names: &[&str]) -> bool {
 /// Makes a FIFO at `path` with `mkfifo`. If that cannot be done, [`skip`]s
 /// (a failure under `ELIREPO_REQUIRE_TOOLS=1`) and returns false.
 pub fn make_fifo(path: &Path) -> bool {
-    if !have_tool("mkfifo") {
+    if find_on_path("mkfifo").is_none() {
+        skip("the FIFO case: mkfifo not installed");
         return false;
     }
     match Command::new("mkfifo").arg(path).output() {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
             skip(&format!(
-                "mkfifo {} failed ({}): {}",
+                "the FIFO case: mkfifo {} failed ({}): {}",
                 path.display(),
                 o.status,
                 String::from_utf8_lossy(&o.stderr).trim()
@@ -101,7 +102,7 @@ pub fn make_fifo(path: &Path) -> bool {
             false
         }
         Err(e) => {
-            skip(&format!("cannot run mkfifo {}: {e}", path.display()));
+            skip(&format!("the FIFO case: cannot run mkfifo {}: {e}", path.display()));
             false
         }
     }
