@@ -176,7 +176,10 @@ fn good() -> Repo {
     for f in ["dists/lenny/InRelease", "dists/lenny/Release.gpg"] {
         assert!(r.repo.join(f).is_file(), "good(): no {f}");
     }
-    assert!(r.keyring.as_ref().is_some_and(|k| k.is_file()), "good(): no keyring");
+    assert!(
+        r.keyring.as_ref().is_some_and(|k| k.is_file()),
+        "good(): no keyring"
+    );
     r
 }
 

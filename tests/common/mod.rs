@@ -102,7 +102,10 @@ pub fn make_fifo(path: &Path) -> bool {
             false
         }
         Err(e) => {
-            skip(&format!("the FIFO case: cannot run mkfifo {}: {e}", path.display()));
+            skip(&format!(
+                "the FIFO case: cannot run mkfifo {}: {e}",
+                path.display()
+            ));
             false
         }
     }
