@@ -5,17 +5,23 @@
 # usage: scripts/compare-real-pool.sh [POOL_DIR]
 #
 #   POOL_DIR      cache dir (default: ${ELIREPO_POOL:-/var/tmp/elirepo-pool}).
-#                 If it holds a finished download (POOL_DIR/.complete) it is
-#                 reused; otherwise ~ELIREPO_POOL_N packages are fetched with
-#                 `apt-get download` into POOL_DIR/pool/main/<x>/<name>/.
+#                 It is reused when it holds a finished download for the same
+#                 ELIREPO_POOL_N (POOL_DIR/.complete) with every package of
+#                 POOL_DIR/packages.list still present; otherwise the
+#                 selection is made again and the packages it lacks are fetched
+#                 with `apt-get download` into POOL_DIR/pool/main/<x>/<name>/
+#                 (a partial pool is extended, not restarted).
 #   ELIREPO       binary under test (default: target/release/elirepo).
-#   ELIREPO_POOL_N  how many packages to aim for (default 450).
+#   ELIREPO_POOL_N  how many packages to fetch (default 450): all of them
+#                 must be obtained, else the script fails (exit 2) and
+#                 .complete is not written.
 #   ELIREPO_POOL_DOWNLOAD_ONLY=1  only download, compare nothing.
 #
 # The selection is deterministic for a given apt list: the current kernel
 # image (linux-image-*-amd64), lib* packages, Architecture: all packages,
 # packages with an epoch, a few i386 ones, and others, all picked by a fixed
-# stride over the sorted list.  Names that cannot be downloaded are skipped.
+# stride over the sorted list.  A name that cannot be downloaded is retried
+# once on its own; if any is still missing the script fails.
 # Exit status: 0 if every comparison passed, 1 otherwise, 2 on setup error.
 set -euo pipefail
 
@@ -70,37 +76,73 @@ for name, arch in chosen:
 ' "$N"
 }
 
+# missing_packages: prints the entries of packages.list with no .deb in the pool.
+missing_packages() {
+    local entry name arch d
+    while read -r entry; do
+        name=${entry%%:*}
+        arch=all
+        case $entry in *:*) arch=${entry#*:} ;; esac
+        case $name in lib?*) d=${name:0:4} ;; *) d=${name:0:1} ;; esac
+        compgen -G "$POOL/pool/main/$d/$name/${name}_*_$arch.deb" >/dev/null || echo "$entry"
+    done < "$POOL/packages.list"
+}
+
 download_pool() {
-    mkdir -p "$POOL/incoming"
-    select_packages > "$POOL/packages.list"
-    if [ ! -s "$POOL/packages.list" ]; then
-        echo "no packages known to apt-cache: run 'apt-get update' first" >&2
+    rm -f "$POOL/.complete"
+    mkdir -p "$POOL/incoming" "$POOL/pool"
+    select_packages > "$POOL/packages.list.new"
+    mv "$POOL/packages.list.new" "$POOL/packages.list"
+    local listed
+    listed=$(wc -l < "$POOL/packages.list")
+    if [ "$listed" -lt "$N" ]; then
+        echo "the selection has only $listed packages, fewer than ELIREPO_POOL_N=$N" \
+            "(no apt lists? run 'apt-get update' first)" >&2
         exit 2
     fi
-    echo "downloading $(wc -l < "$POOL/packages.list") packages into $POOL ..." >&2
+    missing_packages > "$POOL/missing.list"
+    echo "downloading $(wc -l < "$POOL/missing.list") of $listed packages into $POOL ..." >&2
+    chmod 755 "$POOL/incoming"   # apt-get download runs as _apt when started as root
     (
         cd "$POOL/incoming"
-        # Batches first; a batch with one unknown name fails whole, so retry
+        # Batches first; a batch with one name that fails fails whole, so retry
         # its names one by one.
-        xargs -n 40 < ../packages.list sh -c '
+        xargs -r -n 40 < ../missing.list sh -c '
             apt-get -q download "$@" >/dev/null 2>&1 && exit 0
             for p in "$@"; do
-                apt-get -q download "$p" >/dev/null 2>&1 || echo "skipped: $p" >&2
+                apt-get -q download "$p" >/dev/null 2>&1 || echo "cannot download $p" >&2
             done
             exit 0' sh
     )
     # Lay the files out like a Debian pool: pool/main/<l|libx>/<name>/.
+    local f b name d
     for f in "$POOL"/incoming/*.deb; do
+        [ -e "$f" ] || continue
         b=$(basename "$f"); name=${b%%_*}
         case $name in lib?*) d=${name:0:4} ;; *) d=${name:0:1} ;; esac
         mkdir -p "$POOL/pool/main/$d/$name"
         mv "$f" "$POOL/pool/main/$d/$name/"
     done
     rmdir "$POOL/incoming" 2>/dev/null || true
-    touch "$POOL/.complete"
+    missing_packages > "$POOL/missing.list"
+    if [ -s "$POOL/missing.list" ]; then
+        echo "FAIL: obtained $((listed - $(wc -l < "$POOL/missing.list"))) of the $listed" \
+            "packages selected (ELIREPO_POOL_N=$N); missing:" >&2
+        sed 's/^/  /' "$POOL/missing.list" >&2
+        echo "the pool is left incomplete (no $POOL/.complete): the next run fetches" \
+            "what is missing" >&2
+        exit 2
+    fi
+    rm -f "$POOL/missing.list"
+    # Only now is the pool complete for this N.
+    echo "n=$N" > "$POOL/.complete.new"
+    mv "$POOL/.complete.new" "$POOL/.complete"
 }
 
-if [ ! -e "$POOL/.complete" ]; then
+if [ "$(cat "$POOL/.complete" 2>/dev/null)" = "n=$N" ] && [ -s "$POOL/packages.list" ] &&
+    [ -z "$(missing_packages)" ]; then
+    echo "reusing the complete pool in $POOL (n=$N)" >&2
+else
     download_pool
 fi
 count=$(find -L "$POOL/pool" -name '*.deb' | wc -l)

@@ -161,6 +161,18 @@ fn golden_cases() {
         msg += "\n(run one case with ELIREPO_GOLDEN_CASE=<name>)";
         panic!("{msg}");
     }
+    // A filter that matches nothing would pass having checked nothing.
+    assert!(
+        ran > 0,
+        "ELIREPO_GOLDEN_CASE={:?} matches none of the {} golden cases; the cases are: {}",
+        only.as_deref().unwrap_or(""),
+        cases.len(),
+        cases
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     eprintln!("{ran} golden cases passed");
 }
 

@@ -6,6 +6,7 @@
 //!
 //! `scripts/check-real-kernel.sh --library` downloads both and runs these.
 
+mod common;
 #[path = "../src/xen/synth.rs"]
 mod synth;
 
@@ -705,7 +706,9 @@ fn real(var: &str) -> Option<KernelReport> {
 #[ignore = "needs ELIREPO_REAL_KERNEL=/path/to/vmlinuz-*-amd64"]
 fn real_debian_amd64_kernel_is_pv_capable() {
     let Some(r) = real("ELIREPO_REAL_KERNEL") else {
-        eprintln!("ELIREPO_REAL_KERNEL not set: skipped");
+        common::skip(
+            "ELIREPO_REAL_KERNEL not set (scripts/check-real-kernel.sh --library sets it)",
+        );
         return;
     };
     assert_eq!(r.verdict, Verdict::PvCapable, "{:?}", r.reasons);
@@ -720,7 +723,9 @@ fn real_debian_amd64_kernel_is_pv_capable() {
 #[ignore = "needs ELIREPO_REAL_KERNEL_PVH=/path/to/vmlinuz-*-686-pae"]
 fn real_debian_686_pae_kernel_is_pvh_only() {
     let Some(r) = real("ELIREPO_REAL_KERNEL_PVH") else {
-        eprintln!("ELIREPO_REAL_KERNEL_PVH not set: skipped");
+        common::skip(
+            "ELIREPO_REAL_KERNEL_PVH not set (scripts/check-real-kernel.sh --library sets it)",
+        );
         return;
     };
     assert_eq!(r.verdict, Verdict::PvhOnly, "{:?}", r.reasons);

@@ -6,8 +6,9 @@
 //!   variable `ELIREPO_BIN_UNDER_TEST` replaces it with another binary, e.g.
 //!   `ELIREPO_BIN_UNDER_TEST=apt-ftparchive` to check the harness against
 //!   apt-ftparchive itself ([`under_test_is_apt`] tells the tests so).
-//! * [`have_tool`]: skip a test when an external tool is missing, unless
-//!   `ELIREPO_REQUIRE_TOOLS=1` (CI) makes the tool mandatory.
+//! * [`skip`], [`have_tool`], [`make_fifo`]: the one mechanism by which a
+//!   test skips (with a `skipped: …` line) when a tool or a setup step is
+//!   missing; with `ELIREPO_REQUIRE_TOOLS=1` (CI) it is a failure instead.
 //! * [`DebBuilder`]: writes a .deb in pure Rust, deterministically, with any
 //!   control bytes, compression and ar name style.
 //! * [`check_failed_cleanly`] / [`assert_failed_cleanly`]: a run failed with
@@ -54,19 +55,64 @@ pub fn under_test_is_apt() -> bool {
         .is_some_and(|n| n == "apt-ftparchive")
 }
 
-/// True if `name` is an executable on PATH. If it is not, prints
-/// `skipped: <name> not installed` to stderr and returns false, so the
-/// caller can return early; but with `ELIREPO_REQUIRE_TOOLS=1` in the
-/// environment a missing tool is a test failure (panic) instead.
+/// True when `ELIREPO_REQUIRE_TOOLS=1` is set (CI): no test may skip.
+pub fn tools_required() -> bool {
+    std::env::var("ELIREPO_REQUIRE_TOOLS").as_deref() == Ok("1")
+}
+
+/// The one way a test (or part of one) skips: prints `skipped: <why>` to
+/// stderr so the caller can return early; but with `ELIREPO_REQUIRE_TOOLS=1`
+/// nothing may skip, so it panics with `why` instead. Every skip in tests/
+/// goes through here (or [`have_tool`], which calls it).
+pub fn skip(why: &str) {
+    if tools_required() {
+        panic!("{why}; ELIREPO_REQUIRE_TOOLS=1 forbids skipping this test");
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// True if `name` is an executable on PATH. If it is not, calls
+/// [`skip`]`("<name> not installed")` and returns false, so the caller can
+/// return early (under `ELIREPO_REQUIRE_TOOLS=1` a missing tool panics).
 pub fn have_tool(name: &str) -> bool {
     if find_on_path(name).is_some() {
         return true;
     }
-    if std::env::var("ELIREPO_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{name} is not installed, and ELIREPO_REQUIRE_TOOLS=1 makes it mandatory");
-    }
-    eprintln!("skipped: {name} not installed");
+    skip(&format!("{name} not installed"));
     false
+}
+
+/// [`have_tool`] for each name; true only if all are installed.
+pub fn have_tools(names: &[&str]) -> bool {
+    names.iter().all(|n| have_tool(n))
+}
+
+/// Makes a FIFO at `path` with `mkfifo`. If that cannot be done, [`skip`]s
+/// (a failure under `ELIREPO_REQUIRE_TOOLS=1`) and returns false.
+pub fn make_fifo(path: &Path) -> bool {
+    if find_on_path("mkfifo").is_none() {
+        skip("the FIFO case: mkfifo not installed");
+        return false;
+    }
+    match Command::new("mkfifo").arg(path).output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            skip(&format!(
+                "the FIFO case: mkfifo {} failed ({}): {}",
+                path.display(),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+            false
+        }
+        Err(e) => {
+            skip(&format!(
+                "the FIFO case: cannot run mkfifo {}: {e}",
+                path.display()
+            ));
+            false
+        }
+    }
 }
 
 /// Full path of `name` on PATH, if it is there and executable.
