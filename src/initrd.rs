@@ -15,8 +15,9 @@
 //! seen. The work is capped by [`Limits`]; hitting a cap leaves the answer open
 //! (`matches: null`) rather than guessing.
 //!
-//! It does not own the kernel ([`crate::xen`], whose streaming decompressors it borrows) or
-//! pairing a kernel with its initrd.
+//! It does not own the kernel ([`crate::xen`]), the decompressors ([`crate::compress`], whose
+//! first-stream decoders and windows it reads the parts through) or pairing a kernel with its
+//! initrd.
 //!
 //! # JSON shape
 //!
@@ -42,7 +43,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::xen::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
+use crate::compress::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
 
 /// eliloader's default download limit for the initrd.
 const ELILOADER_INITRD_LIMIT: u64 = 128 << 20;
@@ -755,8 +756,8 @@ fn skip_file_zeros(src: &Shared<'_>, mut off: u64, size: u64) -> io::Result<u64>
 #[cfg(test)]
 mod synth {
     //! Synthetic initrds: newc cpio archives, compressed as the initramfs tools do.
+    use crate::compress::Compression;
     use crate::xen::synth::{compress_raw, Comp as K};
-    use crate::xen::Compression;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Comp {
