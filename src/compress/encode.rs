@@ -40,12 +40,12 @@ impl Compression {
                 enc.finish()
             }
             Compression::Zstd => zstd::stream::encode_all(data, 19),
-            Compression::Lzo | Compression::Lz4Legacy | Compression::Lz4Frame => Err(
-                io::Error::new(
+            Compression::Lzo | Compression::Lz4Legacy | Compression::Lz4Frame => {
+                Err(io::Error::new(
                     io::ErrorKind::Unsupported,
                     format!("elirepo has no {} encoder", self.name()),
-                ),
-            ),
+                ))
+            }
         }
     }
 }
