@@ -627,7 +627,7 @@ fn inspect_core<'a>(
                     } else {
                         format!(
                             "no cpio header and no known compression (starts with {})",
-                            magic.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                            crate::hash::hex(&magic)
                         )
                     }
                 } else {

@@ -7,10 +7,9 @@
 
 use super::elf::StreamElf;
 use super::report::{KernelReport, PayloadInfo, Verdict};
-use super::{
-    c_string, examine_elf, hex_bytes, u16le, u32le, Ctx, InspectOptions, XenError, MAX_KERNEL_SIZE,
-};
+use super::{c_string, examine_elf, u16le, u32le, Ctx, InspectOptions, XenError, MAX_KERNEL_SIZE};
 use crate::compress::{read_at_most, Compression, Shared};
+use crate::hash::hex;
 
 /// Examine a bzImage whose first 0x250 bytes are `head`.
 pub(super) fn bzimage(
@@ -38,7 +37,7 @@ pub(super) fn bzimage(
         _ => {
             return Err(ctx.bzimage(format!(
                 "unknown payload compression (starts with {})",
-                hex_bytes(&magic)
+                hex(&magic)
             )))
         }
     };

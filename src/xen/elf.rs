@@ -7,8 +7,9 @@
 
 use std::io::{self, Read};
 
-use super::{hex_bytes, u16le, u32le, u64le, Ctx, XenError, MAX_PASSES, MAX_TABLE_BYTES};
+use super::{u16le, u32le, u64le, Ctx, XenError, MAX_PASSES, MAX_TABLE_BYTES};
 use crate::compress::{open_window_decoder, read_at_most, Compression, CountedDecoder, Shared};
+use crate::hash::hex;
 
 pub(super) const EM_386: u16 = 3;
 pub(super) const EM_X86_64: u16 = 62;
@@ -381,7 +382,7 @@ pub(super) fn read_ehdr(ctx: Ctx<'_>, s: &mut dyn ElfSource) -> Result<Ehdr, Xen
     if !h.starts_with(b"\x7fELF") {
         return Err(ctx.elf(format!(
             "not an ELF image (starts with {})",
-            hex_bytes(&h[..h.len().min(8)])
+            hex(&h[..h.len().min(8)])
         )));
     }
     let class64 = match h.get(4) {

@@ -111,6 +111,7 @@ pub use report::{
 };
 
 use crate::compress::{read_at_most, ReadSeek, Shared};
+use crate::hash::hex;
 use elf::{load_range, machine_name, parse_phdr, parse_shdr, read_table, table_len};
 use elf::{ElfSource, SeekElf};
 use notes::NoteScan;
@@ -352,14 +353,6 @@ fn u64le(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-fn hex_bytes(b: &[u8]) -> String {
-    let mut s: String = b.iter().take(64).map(|x| format!("{x:02x}")).collect();
-    if b.len() > 64 {
-        s.push_str("...");
-    }
-    s
-}
-
 /// The bytes up to the first NUL, as (lossy) UTF-8.
 fn c_string(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
@@ -428,7 +421,7 @@ fn examine_container(
             }
             None => format!(
                 "no ELF magic, no gzip magic and no bzImage header (HdrS at 0x202); starts with {}",
-                hex_bytes(&head[..head.len().min(8)])
+                hex(&head[..head.len().min(8)])
             ),
         };
         Err(ctx.not_kernel(what))

@@ -5,8 +5,8 @@
 use super::elf::{check_range, read_ranges, ElfSource, Phdr, Shdr, PT_NOTE, SHT_NOTE};
 use super::report::{NoteSource, NoteValue, XenNote};
 use super::{
-    c_string, hex_bytes, u16le, u32le, u64le, Ctx, XenError, MAX_GUEST_INFO_BYTES, MAX_NOTES,
-    MAX_NOTE_BYTES, MAX_STRTAB_BYTES,
+    c_string, u16le, u32le, u64le, Ctx, XenError, MAX_GUEST_INFO_BYTES, MAX_NOTES, MAX_NOTE_BYTES,
+    MAX_STRTAB_BYTES,
 };
 
 /// Notes found while scanning.
@@ -78,6 +78,15 @@ pub(super) fn parse_notes(
     Ok(xen)
 }
 
+/// Lowercase hex of the first 64 bytes of `b`, then "..." if there are more.
+fn hex_preview(b: &[u8]) -> String {
+    let mut s = crate::hash::hex(&b[..b.len().min(64)]);
+    if b.len() > 64 {
+        s.push_str("...");
+    }
+    s
+}
+
 /// Xen's name for a note type (`public/elfnote.h`).
 pub fn note_type_name(t: u32) -> Option<&'static str> {
     const NAMES: [&str; 20] = [
@@ -124,13 +133,13 @@ fn decode_note(t: u32, desc: &[u8]) -> XenNote {
         // Xen decodes the rest of its table as integers (1, 2, 4 or 8 bytes; else 0).
         1..=4 | 12..=19 => match int() {
             Some(v) => NoteValue::Integer(v),
-            None => NoteValue::Bytes(hex_bytes(desc)),
+            None => NoteValue::Bytes(hex_preview(desc)),
         },
         // Unknown to Xen: show what it looks like.
         _ if printable(desc) => NoteValue::String(c_string(desc)),
         _ => match int() {
             Some(v) => NoteValue::Integer(v),
-            None => NoteValue::Bytes(hex_bytes(desc)),
+            None => NoteValue::Bytes(hex_preview(desc)),
         },
     };
     XenNote {

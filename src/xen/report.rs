@@ -294,7 +294,8 @@ impl KernelReport {
     }
 }
 
-pub(super) fn hex(v: u64) -> String {
+/// A number as `0x`-prefixed lowercase hexadecimal (`{:#x}`), as Xen's messages show addresses.
+pub(super) fn hex_number(v: u64) -> String {
     format!("{v:#x}")
 }
 
@@ -335,7 +336,7 @@ impl fmt::Display for KernelReport {
                 e.bits,
                 e.machine,
                 e.machine_name.unwrap_or("unknown"),
-                hex(e.entry)
+                hex_number(e.entry)
             )?;
         }
         writeln!(f, "arch: {}", self.arch.unwrap_or("none"))?;
@@ -349,7 +350,7 @@ impl fmt::Display for KernelReport {
         for n in &self.notes {
             let value = match &n.value {
                 NoteValue::String(s) => format!("{s:?}"),
-                NoteValue::Integer(i) => hex(*i),
+                NoteValue::Integer(i) => hex_number(*i),
                 NoteValue::Bytes(b) => format!("bytes {b}"),
             };
             writeln!(

@@ -8,7 +8,9 @@
 //! [`Verdict`] and the eliloader architecture.
 
 use super::elf::{machine_name, Ehdr, EM_386, EM_X86_64};
-use super::report::{hex, KernelReport, NoteSource, NoteValue, Pae, Verdict, XenNote, XenParams};
+use super::report::{
+    hex_number, KernelReport, NoteSource, NoteValue, Pae, Verdict, XenNote, XenParams,
+};
 
 struct JudgeInput<'n> {
     machine: u16,
@@ -457,23 +459,23 @@ fn check_addresses(
         reasons.fail(format!(
             "addresses out of bounds: Xen needs virt_base <= kernel start <= entry <= \
              kernel end; have virt_base {}, start {}, entry {}, end {}",
-            hex(base),
-            hex(kstart),
-            hex(entry),
-            hex(kend)
+            hex_number(base),
+            hex_number(kstart),
+            hex_number(entry),
+            hex_number(kend)
         ));
     } else {
         reasons.push(format!(
             "ok: virt_base {} <= kernel start {} <= entry {} <= kernel end {}",
-            hex(base),
-            hex(kstart),
-            hex(entry),
-            hex(kend)
+            hex_number(base),
+            hex_number(kstart),
+            hex_number(entry),
+            hex_number(kend)
         ));
     }
     if let Some(p) = g.p2m_base {
         if p >= kstart && p < kend {
-            reasons.fail(format!("INIT_P2M {} lies inside the kernel", hex(p)));
+            reasons.fail(format!("INIT_P2M {} lies inside the kernel", hex_number(p)));
         }
     }
     Addresses {
@@ -503,25 +505,28 @@ fn entry_verdict(
     if legacy {
         reasons.push(format!(
             "ok: legacy __xen_guest kernel: Xen starts it at {}",
-            hex(entry)
+            hex_number(entry)
         ));
         pv(reasons)
     } else if g.entry_note {
-        reasons.push(format!("ok: ENTRY note: PV entry point {}", hex(entry)));
+        reasons.push(format!(
+            "ok: ENTRY note: PV entry point {}",
+            hex_number(entry)
+        ));
         pv(reasons)
     } else if let Some(p) = g.phys32_entry {
         reasons.push(format!(
             "FAIL: PHYS32_ENTRY {} but no ENTRY note: a PVH-only kernel (built without \
              CONFIG_XEN_PV); as a PV guest Xen would jump to e_entry {} and it would not boot",
-            hex(p),
-            hex(input.e_entry)
+            hex_number(p),
+            hex_number(input.e_entry)
         ));
         Verdict::PvhOnly
     } else {
         reasons.push(format!(
             "FAIL: no ENTRY note (and no PHYS32_ENTRY): no Xen PV entry point; Xen would jump \
              to e_entry {}",
-            hex(input.e_entry)
+            hex_number(input.e_entry)
         ));
         Verdict::NotBootable
     }
