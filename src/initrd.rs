@@ -45,6 +45,7 @@ use serde::Serialize;
 
 use crate::compress::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
 
+// eliloader
 /// eliloader's default download limit for the initrd.
 const ELILOADER_INITRD_LIMIT: u64 = 128 << 20;
 /// Linux's PATH_MAX: longest cpio name accepted.
