@@ -1080,6 +1080,27 @@ mod tests {
     }
 
     #[test]
+    fn the_trailer_may_lack_its_padding_at_the_very_end() {
+        let mut plain = cpio(&[("init", b"#!/bin/sh\n", false)]);
+        // The trailer's header and name are 121 bytes: 3 bytes of padding follow.
+        assert_eq!(&plain[plain.len() - 3..], &[0, 0, 0]);
+        plain.truncate(plain.len() - 3);
+        for (c, img) in [
+            (Comp::None, plain.clone()),
+            (Comp::Gzip, compress(Comp::Gzip, &plain)),
+        ] {
+            let r = inspect(&img, None).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            assert!(r.scanned_to_end, "{c:?}");
+            assert_eq!(r.parts.len(), 1, "{c:?}");
+            assert_eq!(r.parts[0].entries, 1, "{c:?}");
+        }
+        // Cut inside the trailer's name instead: an error.
+        plain.truncate(plain.len() - 1);
+        let e = inspect(&plain, None).unwrap_err();
+        assert!(matches!(e, InitrdError::BadCpio { .. }), "{e}");
+    }
+
+    #[test]
     fn mismatch_reads_everything_and_lists_versions() {
         let main = main_cpio(REL);
         for c in ALL {

@@ -507,6 +507,19 @@ mod tests {
     }
 
     #[test]
+    fn the_first_data_member_names_the_compression() {
+        // As open_data streams the first data member, read_info reports its compression.
+        let data = control_tar(b"x");
+        let d = ar(&[
+            (b"debian-binary", b"2.0\n"),
+            (b"control.tar", &control_tar(b"Package: foo\n")),
+            (b"data.tar.xz", &Compression::Xz.compress(&data).unwrap()),
+            (b"data.tar", &data),
+        ]);
+        assert_eq!(info(&d).unwrap().data_compression, Compression::Xz);
+    }
+
+    #[test]
     fn a_member_larger_than_the_file_is_caught_before_reading() {
         let mut d = deb(b"Package: foo\n");
         // Claim a gigantic control member.
