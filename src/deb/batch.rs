@@ -8,7 +8,8 @@ use crate::compress::Compression;
 use crate::control::Paragraph;
 use crate::progress::Progress;
 
-/// Reads [`read_info`] of every path on all cores; results come back in input order.
+/// Reads [`read_info`](super::read_info) of every path on all cores; results come back in
+/// input order.
 ///
 /// With a cache, a file whose device, inode, size, mtime and ctime match its entry
 /// is not read at all. The others are read largest first, so that one big kernel

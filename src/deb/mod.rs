@@ -414,7 +414,7 @@ mod tests {
         ] {
             // BSD ar pads the name with NULs to a multiple of 4.
             let mut padded = name.to_vec();
-            padded.resize((name.len() + 3) / 4 * 4, 0);
+            padded.resize(name.len().div_ceil(4) * 4, 0);
             let head = format!(
                 "#1/{:<13}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
                 padded.len(),
@@ -537,7 +537,7 @@ mod tests {
         h.set_path("./control").unwrap();
         h.set_cksum();
         let mut t = h.as_bytes().to_vec();
-        t.extend(std::iter::repeat(0).take(1024));
+        t.extend(std::iter::repeat_n(0, 1024));
         let d = ar(&[
             (b"debian-binary", b"2.0\n"),
             (b"control.tar", &t),
