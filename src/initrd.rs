@@ -15,8 +15,9 @@
 //! seen. The work is capped by [`Limits`]; hitting a cap leaves the answer open
 //! (`matches: null`) rather than guessing.
 //!
-//! It does not own the kernel ([`crate::xen`], whose streaming decompressors it borrows) or
-//! pairing a kernel with its initrd.
+//! It does not own the kernel ([`crate::xen`]), the decompressors ([`crate::compress`], whose
+//! first-stream decoders and windows it reads the parts through) or pairing a kernel with its
+//! initrd.
 //!
 //! # JSON shape
 //!
@@ -42,8 +43,9 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::xen::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
+use crate::compress::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
 
+// eliloader
 /// eliloader's default download limit for the initrd.
 const ELILOADER_INITRD_LIMIT: u64 = 128 << 20;
 /// Linux's PATH_MAX: longest cpio name accepted.
@@ -407,129 +409,202 @@ fn walk_cpio(
 ) -> Result<Stop, WalkError> {
     loop {
         if !one_archive {
-            // Inside a stream: zero padding, then another archive or the end. The padding is
-            // work like the rest: a small stream can expand to terabytes of zeros.
-            let budget = limits.max_unpacked.saturating_sub(scan.unpacked);
-            let (skipped, next) = r.skip_zeros(budget)?;
-            scan.unpacked += skipped;
-            part.unpacked_bytes += skipped;
-            match next {
-                Zeros::Capped => {
-                    scan.capped = Some(format!(
-                        "stopped after {} unpacked bytes (limit)",
-                        scan.unpacked
-                    ));
-                    return Ok(Stop::Early);
-                }
-                Zeros::End => return Ok(Stop::End),
-                Zeros::Next(b'0') => {}
-                Zeros::Next(b) => {
-                    return Err(WalkError::Bad(format!(
-                        "junk byte {b:#04x} after an archive at unpacked offset {}",
-                        r.pos
-                    )))
-                }
-            }
-            if !r.pos.is_multiple_of(4) {
-                return Err(WalkError::Bad(format!(
-                    "archive at unpacked offset {} is not 4-byte aligned",
-                    r.pos
-                )));
+            if let Some(stop) = skip_padding(r, scan, part, limits)? {
+                return Ok(stop);
             }
         }
-        // One archive.
-        loop {
-            let mut h = [0u8; 110];
-            let at = r.pos;
-            if r.read_full(&mut h)? < h.len() {
-                return Err(WalkError::Bad(format!(
-                    "the data ends inside a cpio header at unpacked offset {at}"
-                )));
-            }
-            if &h[..6] != b"070701" && &h[..6] != b"070702" {
-                return Err(WalkError::Bad(format!(
-                    "no newc cpio header at unpacked offset {at} (found {:?})",
-                    String::from_utf8_lossy(&h[..6])
-                )));
-            }
-            let field = |i: usize| -> Result<u64, WalkError> {
-                let s = &h[6 + 8 * i..14 + 8 * i];
-                std::str::from_utf8(s)
-                    .ok()
-                    .and_then(|s| u64::from_str_radix(s, 16).ok())
-                    .ok_or_else(|| {
-                        WalkError::Bad(format!("bad hex field in the cpio header at {at}"))
-                    })
-            };
-            let filesize = field(6)?;
-            let namesize = field(11)?;
-            if namesize == 0 || namesize > MAX_NAME {
-                return Err(WalkError::Bad(format!(
-                    "name size {namesize} in the cpio header at {at}"
-                )));
-            }
-            let mut name = vec![0u8; namesize as usize];
-            if r.read_full(&mut name)? < name.len() {
-                return Err(WalkError::Bad(format!(
-                    "the data ends inside a name at {at}"
-                )));
-            }
-            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
-            let trailer = name == b"TRAILER!!!";
-            let skip = pad4(110 + namesize) + filesize + pad4(filesize);
-            scan.unpacked = scan.unpacked.saturating_add(110 + namesize);
-            part.unpacked_bytes = part.unpacked_bytes.saturating_add(110 + namesize);
-            if !trailer {
-                part.entries += 1;
-                scan.entries += 1;
-                if scan.entries > limits.max_entries {
-                    scan.capped = Some(format!(
-                        "stopped after {} cpio entries (limit)",
-                        limits.max_entries
-                    ));
-                    return Ok(Stop::Early);
-                }
-                if let Some(v) = module_release(name) {
-                    let v = String::from_utf8_lossy(v).into_owned();
-                    if scan.expect == Some(v.as_str()) {
-                        scan.found = true;
-                    }
-                    if scan.versions.len() < MAX_VERSIONS {
-                        scan.versions.insert(v);
-                    }
-                    if scan.found {
-                        return Ok(Stop::Early);
-                    }
-                }
-            }
-            // Skip the data, within what is left of the budget.
-            let budget = limits.max_unpacked.saturating_sub(scan.unpacked);
-            let want = skip.min(budget);
-            let got = r.skip(want)?;
-            scan.unpacked += got;
-            part.unpacked_bytes += got;
-            if got < want {
-                // The last entry's padding may be missing at the very end of a stream.
-                if !(trailer && r.pos >= at + 110 + namesize + filesize) {
-                    return Err(WalkError::Bad(format!(
-                        "the data ends inside the entry at unpacked offset {at}"
-                    )));
-                }
-            } else if want < skip {
-                scan.capped = Some(format!(
-                    "stopped after {} unpacked bytes (limit)",
-                    scan.unpacked
-                ));
-                return Ok(Stop::Early);
-            }
-            if trailer {
-                break;
-            }
+        if let Stop::Early = walk_archive(r, scan, part, limits)? {
+            return Ok(Stop::Early);
         }
         if one_archive {
             return Ok(Stop::End);
         }
     }
+}
+
+/// Inside a stream: zero padding, then another archive (`None`: go on) or the end. The
+/// padding is work like the rest: a small stream can expand to terabytes of zeros.
+fn skip_padding(
+    r: &mut Pos<'_>,
+    scan: &mut Scan<'_>,
+    part: &mut InitrdPart,
+    limits: &Limits,
+) -> Result<Option<Stop>, WalkError> {
+    let budget = limits.max_unpacked.saturating_sub(scan.unpacked);
+    let (skipped, next) = r.skip_zeros(budget)?;
+    scan.unpacked += skipped;
+    part.unpacked_bytes += skipped;
+    match next {
+        Zeros::Capped => {
+            scan.capped = Some(format!(
+                "stopped after {} unpacked bytes (limit)",
+                scan.unpacked
+            ));
+            return Ok(Some(Stop::Early));
+        }
+        Zeros::End => return Ok(Some(Stop::End)),
+        Zeros::Next(b'0') => {}
+        Zeros::Next(b) => {
+            return Err(WalkError::Bad(format!(
+                "junk byte {b:#04x} after an archive at unpacked offset {}",
+                r.pos
+            )))
+        }
+    }
+    if !r.pos.is_multiple_of(4) {
+        return Err(WalkError::Bad(format!(
+            "archive at unpacked offset {} is not 4-byte aligned",
+            r.pos
+        )));
+    }
+    Ok(None)
+}
+
+/// One archive, up to its trailer (`End`), or until the expected modules are found or a cap
+/// is hit (`Early`).
+fn walk_archive(
+    r: &mut Pos<'_>,
+    scan: &mut Scan<'_>,
+    part: &mut InitrdPart,
+    limits: &Limits,
+) -> Result<Stop, WalkError> {
+    loop {
+        let h = read_header(r)?;
+        let name = &h.name[..h.name.iter().position(|&c| c == 0).unwrap_or(h.name.len())];
+        let trailer = name == b"TRAILER!!!";
+        scan.unpacked = scan.unpacked.saturating_add(110 + h.namesize);
+        part.unpacked_bytes = part.unpacked_bytes.saturating_add(110 + h.namesize);
+        if !trailer {
+            if let Some(stop) = count_entry(name, scan, part, limits) {
+                return Ok(stop);
+            }
+        }
+        if let Some(stop) = skip_data(r, &h, trailer, scan, part, limits)? {
+            return Ok(stop);
+        }
+        if trailer {
+            return Ok(Stop::End);
+        }
+    }
+}
+
+/// A newc entry header and the name after it.
+struct Header {
+    /// Its unpacked offset.
+    at: u64,
+    filesize: u64,
+    namesize: u64,
+    /// `namesize` bytes, the terminating NUL included.
+    name: Vec<u8>,
+}
+
+/// Read a newc header (`070701` or `070702`) and the entry's name.
+fn read_header(r: &mut Pos<'_>) -> Result<Header, WalkError> {
+    let mut h = [0u8; 110];
+    let at = r.pos;
+    if r.read_full(&mut h)? < h.len() {
+        return Err(WalkError::Bad(format!(
+            "the data ends inside a cpio header at unpacked offset {at}"
+        )));
+    }
+    if &h[..6] != b"070701" && &h[..6] != b"070702" {
+        return Err(WalkError::Bad(format!(
+            "no newc cpio header at unpacked offset {at} (found {:?})",
+            String::from_utf8_lossy(&h[..6])
+        )));
+    }
+    let field = |i: usize| -> Result<u64, WalkError> {
+        let s = &h[6 + 8 * i..14 + 8 * i];
+        std::str::from_utf8(s)
+            .ok()
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+            .ok_or_else(|| WalkError::Bad(format!("bad hex field in the cpio header at {at}")))
+    };
+    let filesize = field(6)?;
+    let namesize = field(11)?;
+    if namesize == 0 || namesize > MAX_NAME {
+        return Err(WalkError::Bad(format!(
+            "name size {namesize} in the cpio header at {at}"
+        )));
+    }
+    let mut name = vec![0u8; namesize as usize];
+    if r.read_full(&mut name)? < name.len() {
+        return Err(WalkError::Bad(format!(
+            "the data ends inside a name at {at}"
+        )));
+    }
+    Ok(Header {
+        at,
+        filesize,
+        namesize,
+        name,
+    })
+}
+
+/// Count an entry (not a trailer) and note the module release its name carries; `Early` when
+/// the expected release is found or the entry cap is hit.
+fn count_entry(
+    name: &[u8],
+    scan: &mut Scan<'_>,
+    part: &mut InitrdPart,
+    limits: &Limits,
+) -> Option<Stop> {
+    part.entries += 1;
+    scan.entries += 1;
+    if scan.entries > limits.max_entries {
+        scan.capped = Some(format!(
+            "stopped after {} cpio entries (limit)",
+            limits.max_entries
+        ));
+        return Some(Stop::Early);
+    }
+    if let Some(v) = module_release(name) {
+        let v = String::from_utf8_lossy(v).into_owned();
+        if scan.expect == Some(v.as_str()) {
+            scan.found = true;
+        }
+        if scan.versions.len() < MAX_VERSIONS {
+            scan.versions.insert(v);
+        }
+        if scan.found {
+            return Some(Stop::Early);
+        }
+    }
+    None
+}
+
+/// Skip an entry's data and padding, within what is left of the budget (`Early` when it runs
+/// out).
+fn skip_data(
+    r: &mut Pos<'_>,
+    h: &Header,
+    trailer: bool,
+    scan: &mut Scan<'_>,
+    part: &mut InitrdPart,
+    limits: &Limits,
+) -> Result<Option<Stop>, WalkError> {
+    let skip = pad4(110 + h.namesize) + h.filesize + pad4(h.filesize);
+    let budget = limits.max_unpacked.saturating_sub(scan.unpacked);
+    let want = skip.min(budget);
+    let got = r.skip(want)?;
+    scan.unpacked += got;
+    part.unpacked_bytes += got;
+    if got < want {
+        // The last entry's padding may be missing at the very end of a stream.
+        if !(trailer && r.pos >= h.at + 110 + h.namesize + h.filesize) {
+            return Err(WalkError::Bad(format!(
+                "the data ends inside the entry at unpacked offset {}",
+                h.at
+            )));
+        }
+    } else if want < skip {
+        scan.capped = Some(format!(
+            "stopped after {} unpacked bytes (limit)",
+            scan.unpacked
+        ));
+        return Ok(Some(Stop::Early));
+    }
+    Ok(None)
 }
 
 fn inspect_core<'a>(
@@ -538,12 +613,11 @@ fn inspect_core<'a>(
     expect: Option<&str>,
     limits: &Limits,
 ) -> Result<InitrdReport, InitrdError> {
-    let io_err = |source| InitrdError::Io {
-        path: path.to_owned(),
-        source,
-    };
     let src: Shared<'a> = Rc::new(RefCell::new(src));
-    let file_size = src.borrow_mut().seek(SeekFrom::End(0)).map_err(io_err)?;
+    let file_size = src
+        .borrow_mut()
+        .seek(SeekFrom::End(0))
+        .map_err(|source| io_error(path, source))?;
     let mut report = InitrdReport {
         path: path.display().to_string(),
         file_size,
@@ -568,130 +642,200 @@ fn inspect_core<'a>(
         unpacked: 0,
         capped: None,
     };
-    let mut off = 0u64;
-    let mut finished = false;
-    loop {
-        // Skip zero padding between parts.
-        off = skip_file_zeros(&src, off, file_size).map_err(io_err)?;
-        if off >= file_size {
-            finished = true;
-            break;
-        }
-        if report.parts.len() >= limits.max_parts {
-            scan.capped = Some(format!("stopped after {} parts", limits.max_parts));
-            break;
-        }
-        let magic = read_at_most(&src, off, 8).map_err(io_err)?;
-        let mut part = InitrdPart {
-            offset: off,
-            compression: None,
-            entries: 0,
-            unpacked_bytes: 0,
-            compressed_size: None,
-            complete: false,
-        };
-        if magic.starts_with(b"070701") || magic.starts_with(b"070702") {
-            if !off.is_multiple_of(4) {
-                return Err(InitrdError::BadCpio {
-                    path: path.to_owned(),
-                    offset: off,
-                    reason: "the archive is not 4-byte aligned, the kernel would not read it"
-                        .into(),
-                });
-            }
-            let mut buffered =
-                BufReader::with_capacity(64 << 10, Window::new(src.clone(), off, file_size));
-            let mut r = Pos {
-                r: &mut buffered,
-                pos: 0,
-            };
-            let stop = walk_cpio(&mut r, &mut scan, &mut part, limits, true)
-                .map_err(|e| walk_error(path, off, None, e))?;
-            let end = r.pos;
-            let early = matches!(stop, Stop::Early);
-            part.complete = !early;
-            report.parts.push(part);
-            if early {
-                break;
-            }
-            off += end;
-            continue;
-        }
-        let compression = match Compression::sniff(&magic) {
-            Some(c) => c,
-            None => {
-                let reason = if report.parts.is_empty() {
-                    if magic.starts_with(b"070707") {
-                        "an old-style (odc) cpio archive; the kernel only unpacks newc".to_owned()
-                    } else {
-                        format!(
-                            "no cpio header and no known compression (starts with {})",
-                            magic.iter().map(|b| format!("{b:02x}")).collect::<String>()
-                        )
-                    }
-                } else {
-                    "junk after the previous part (the kernel stops unpacking here)".to_owned()
-                };
-                return Err(InitrdError::Unrecognised {
-                    path: path.to_owned(),
-                    offset: off,
-                    reason,
-                });
-            }
-        };
-        part.compression = Some(compression);
-        if compression == Compression::Lz4Frame {
-            return Err(InitrdError::KernelCannotUnpack {
-                path: path.to_owned(),
-                offset: off,
-                compression,
-                reason: "Linux only unpacks the legacy lz4 format (lz4 -l)".into(),
-            });
-        }
-        if !compression.decodable() {
-            report.warnings.push(format!(
-                "the {compression} part at offset {off} was not examined: elirepo has no \
-                 {compression} decoder"
-            ));
-            report.parts.push(part);
-            break;
-        }
-        let dec_err = |source| InitrdError::Decompress {
-            path: path.to_owned(),
-            offset: off,
-            compression,
-            source,
-        };
-        let (dec, consumed) =
-            open_window_decoder(compression, &src, off, file_size).map_err(dec_err)?;
-        let mut buffered = BufReader::with_capacity(64 << 10, dec);
-        let mut r = Pos {
-            r: &mut buffered,
-            pos: 0,
-        };
-        let stop = walk_cpio(&mut r, &mut scan, &mut part, limits, false)
-            .map_err(|e| walk_error(path, off, Some(compression), e))?;
-        let early = matches!(stop, Stop::Early);
-        part.complete = !early;
-        if !early {
-            part.compressed_size = Some(consumed.get());
-        }
-        report.parts.push(part);
-        if early {
-            break;
-        }
-        let used = consumed.get();
-        if used == 0 {
-            break; // cannot happen with a magic present; never loop forever
-        }
-        off = off.saturating_add(used);
-    }
-
+    let input = Input {
+        src: &src,
+        path,
+        file_size,
+        limits,
+    };
+    let finished = walk_parts(&input, &mut scan, &mut report)?;
     if report.parts.is_empty() {
         return Err(InitrdError::Empty {
             path: path.to_owned(),
         });
     }
+    conclude(&mut report, scan, finished);
+    Ok(report)
+}
+
+fn io_error(path: &Path, source: io::Error) -> InitrdError {
+    InitrdError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What every part of one initrd is read from and against.
+struct Input<'s, 'a> {
+    src: &'s Shared<'a>,
+    path: &'s Path,
+    file_size: u64,
+    limits: &'s Limits,
+}
+
+/// Walk the top-level parts in file order, skipping the zero padding between them. True when
+/// the end of the file was reached.
+fn walk_parts(
+    input: &Input<'_, '_>,
+    scan: &mut Scan<'_>,
+    report: &mut InitrdReport,
+) -> Result<bool, InitrdError> {
+    let mut off = 0u64;
+    loop {
+        off = skip_file_zeros(input.src, off, input.file_size)
+            .map_err(|source| io_error(input.path, source))?;
+        if off >= input.file_size {
+            return Ok(true);
+        }
+        if report.parts.len() >= input.limits.max_parts {
+            scan.capped = Some(format!("stopped after {} parts", input.limits.max_parts));
+            return Ok(false);
+        }
+        match walk_part(input, off, scan, report)? {
+            Some(next) => off = next,
+            None => return Ok(false),
+        }
+    }
+}
+
+/// Walk the part at `off` and add it to the report. Returns where the next part may start, or
+/// `None` to stop (modules found, a cap hit, a part that cannot be examined).
+fn walk_part(
+    input: &Input<'_, '_>,
+    off: u64,
+    scan: &mut Scan<'_>,
+    report: &mut InitrdReport,
+) -> Result<Option<u64>, InitrdError> {
+    let magic = read_at_most(input.src, off, 8).map_err(|source| io_error(input.path, source))?;
+    let mut part = InitrdPart {
+        offset: off,
+        compression: None,
+        entries: 0,
+        unpacked_bytes: 0,
+        compressed_size: None,
+        complete: false,
+    };
+    if magic.starts_with(b"070701") || magic.starts_with(b"070702") {
+        return walk_cpio_part(input, part, scan, report);
+    }
+    let compression = match Compression::sniff(&magic) {
+        Some(c) => c,
+        None => {
+            return Err(InitrdError::Unrecognised {
+                path: input.path.to_owned(),
+                offset: off,
+                reason: unrecognised(&magic, report.parts.is_empty()),
+            })
+        }
+    };
+    part.compression = Some(compression);
+    if compression == Compression::Lz4Frame {
+        return Err(InitrdError::KernelCannotUnpack {
+            path: input.path.to_owned(),
+            offset: off,
+            compression,
+            reason: "Linux only unpacks the legacy lz4 format (lz4 -l)".into(),
+        });
+    }
+    if !compression.decodable() {
+        report.warnings.push(format!(
+            "the {compression} part at offset {off} was not examined: elirepo has no \
+             {compression} decoder"
+        ));
+        report.parts.push(part);
+        return Ok(None);
+    }
+    walk_compressed_part(input, compression, part, scan, report)
+}
+
+/// Why the bytes `magic` at the start of a part are not an initrd part (`first`: no part came
+/// before).
+fn unrecognised(magic: &[u8], first: bool) -> String {
+    if !first {
+        "junk after the previous part (the kernel stops unpacking here)".to_owned()
+    } else if magic.starts_with(b"070707") {
+        "an old-style (odc) cpio archive; the kernel only unpacks newc".to_owned()
+    } else {
+        format!(
+            "no cpio header and no known compression (starts with {})",
+            crate::hash::hex(magic)
+        )
+    }
+}
+
+/// An uncompressed cpio archive: one archive, then the top level again.
+fn walk_cpio_part(
+    input: &Input<'_, '_>,
+    mut part: InitrdPart,
+    scan: &mut Scan<'_>,
+    report: &mut InitrdReport,
+) -> Result<Option<u64>, InitrdError> {
+    let off = part.offset;
+    if !off.is_multiple_of(4) {
+        return Err(InitrdError::BadCpio {
+            path: input.path.to_owned(),
+            offset: off,
+            reason: "the archive is not 4-byte aligned, the kernel would not read it".into(),
+        });
+    }
+    let mut buffered = BufReader::with_capacity(
+        64 << 10,
+        Window::new(input.src.clone(), off, input.file_size),
+    );
+    let mut r = Pos {
+        r: &mut buffered,
+        pos: 0,
+    };
+    let stop = walk_cpio(&mut r, scan, &mut part, input.limits, true)
+        .map_err(|e| walk_error(input.path, off, None, e))?;
+    let end = r.pos;
+    let early = matches!(stop, Stop::Early);
+    part.complete = !early;
+    report.parts.push(part);
+    Ok((!early).then_some(off + end))
+}
+
+/// A compressed stream: every archive in it, then the top level again after the stream.
+fn walk_compressed_part(
+    input: &Input<'_, '_>,
+    compression: Compression,
+    mut part: InitrdPart,
+    scan: &mut Scan<'_>,
+    report: &mut InitrdReport,
+) -> Result<Option<u64>, InitrdError> {
+    let off = part.offset;
+    let (dec, consumed) = open_window_decoder(compression, input.src, off, input.file_size)
+        .map_err(|source| InitrdError::Decompress {
+            path: input.path.to_owned(),
+            offset: off,
+            compression,
+            source,
+        })?;
+    let mut buffered = BufReader::with_capacity(64 << 10, dec);
+    let mut r = Pos {
+        r: &mut buffered,
+        pos: 0,
+    };
+    let stop = walk_cpio(&mut r, scan, &mut part, input.limits, false)
+        .map_err(|e| walk_error(input.path, off, Some(compression), e))?;
+    let early = matches!(stop, Stop::Early);
+    part.complete = !early;
+    if !early {
+        part.compressed_size = Some(consumed.get());
+    }
+    report.parts.push(part);
+    if early {
+        return Ok(None);
+    }
+    let used = consumed.get();
+    if used == 0 {
+        return Ok(None); // cannot happen with a magic present; never loop forever
+    }
+    Ok(Some(off.saturating_add(used)))
+}
+
+/// Fill in what the walk found: the format, the versions, whether it matches.
+fn conclude(report: &mut InitrdReport, scan: Scan<'_>, finished: bool) {
     report.format = report
         .parts
         .iter()
@@ -703,13 +847,12 @@ fn inspect_core<'a>(
     if let Some(c) = scan.capped {
         report.warnings.push(c);
     }
-    report.matches = match expect {
+    report.matches = match scan.expect {
         None => None,
         Some(_) if scan.found => Some(true),
         Some(_) if report.scanned_to_end => Some(false),
         Some(_) => None,
     };
-    Ok(report)
 }
 
 fn walk_error(
@@ -755,8 +898,8 @@ fn skip_file_zeros(src: &Shared<'_>, mut off: u64, size: u64) -> io::Result<u64>
 #[cfg(test)]
 mod synth {
     //! Synthetic initrds: newc cpio archives, compressed as the initramfs tools do.
+    use crate::compress::Compression;
     use crate::xen::synth::{compress_raw, Comp as K};
-    use crate::xen::Compression;
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Comp {
@@ -805,7 +948,7 @@ mod synth {
     }
 
     fn pad4(v: &mut Vec<u8>) {
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
     }
@@ -934,6 +1077,27 @@ mod tests {
                 assert!(!r.parts.last().unwrap().complete);
             }
         }
+    }
+
+    #[test]
+    fn the_trailer_may_lack_its_padding_at_the_very_end() {
+        let mut plain = cpio(&[("init", b"#!/bin/sh\n", false)]);
+        // The trailer's header and name are 121 bytes: 3 bytes of padding follow.
+        assert_eq!(&plain[plain.len() - 3..], &[0, 0, 0]);
+        plain.truncate(plain.len() - 3);
+        for (c, img) in [
+            (Comp::None, plain.clone()),
+            (Comp::Gzip, compress(Comp::Gzip, &plain)),
+        ] {
+            let r = inspect(&img, None).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            assert!(r.scanned_to_end, "{c:?}");
+            assert_eq!(r.parts.len(), 1, "{c:?}");
+            assert_eq!(r.parts[0].entries, 1, "{c:?}");
+        }
+        // Cut inside the trailer's name instead: an error.
+        plain.truncate(plain.len() - 1);
+        let e = inspect(&plain, None).unwrap_err();
+        assert!(matches!(e, InitrdError::BadCpio { .. }), "{e}");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!
 //! * [`hash`]: one-pass MD5/SHA1/SHA256/SHA512 of a stream.
 //! * [`progress`]: byte counters long work advances, for a front end's progress bar.
-//! * [`compress`]: member decoders, deterministic index encoders, decompression bounds.
+//! * [`compress`]: one format enum, deterministic encoders, streaming decoders and their bounds.
 //! * [`cache`]: per-file results keyed by inode, size, mtime and ctime, never stale.
 //! * [`control`]: deb822 paragraphs kept byte for byte, written back in apt's order.
 //! * [`deb`]: reading .deb archives (ar container, control and data members).

@@ -1,0 +1,119 @@
+//! Reading many .debs at once: stat on all cores, answer from the cache what has not changed,
+//! read the rest on all cores (largest first), and keep the cache up to date.
+
+use std::path::PathBuf;
+
+use super::{read_info_counted, DebError, DebInfo, DATA_COMPRESSIONS};
+use crate::compress::Compression;
+use crate::control::Paragraph;
+use crate::progress::Progress;
+
+/// Reads [`read_info`](super::read_info) of every path on all cores; results come back in
+/// input order.
+///
+/// With a cache, a file whose device, inode, size, mtime and ctime match its entry
+/// is not read at all. The others are read largest first, so that one big kernel
+/// package does not leave a core idle at the end.
+pub fn read_infos(
+    paths: &[PathBuf],
+    cache: Option<&mut crate::cache::Cache>,
+) -> Vec<Result<DebInfo, DebError>> {
+    read_infos_with(paths, cache, &mut |_| Progress::none())
+}
+
+/// [`read_infos`], adding the bytes read (from every thread) to `progress`.
+/// `progress` is called once, with the bytes that really have to be read (cache
+/// misses), and counts them as they are read.
+pub fn read_infos_with(
+    paths: &[PathBuf],
+    mut cache: Option<&mut crate::cache::Cache>,
+    progress: &mut dyn FnMut(u64) -> Progress,
+) -> Vec<Result<DebInfo, DebError>> {
+    // stat every file on all cores: with a warm cache that is most of the work.
+    let metas: Vec<Option<std::fs::Metadata>> = std::thread::scope(|s| {
+        let chunk = paths.len().div_ceil(2).max(1);
+        let parts: Vec<_> = paths
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    c.iter()
+                        .map(|p| std::fs::metadata(p).ok())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("stat thread"))
+            .collect()
+    });
+    let mut results: Vec<Option<Result<DebInfo, DebError>>> = Vec::new();
+    results.resize_with(paths.len(), || None);
+    if let Some(c) = cache.as_deref_mut() {
+        for (i, (p, m)) in paths.iter().zip(&metas).enumerate() {
+            let Some(m) = m else { continue };
+            if let Some(e) = c.get(p, m) {
+                if let (Some(control), Some(data_compression)) =
+                    (&e.control, tag_compression(e.tag))
+                {
+                    results[i] = Some(Ok(DebInfo {
+                        control: Paragraph::parse(control),
+                        hashes: e.hashes.clone(),
+                        data_compression,
+                    }));
+                }
+            }
+        }
+    }
+    let mut todo: Vec<usize> = (0..paths.len()).filter(|&i| results[i].is_none()).collect();
+    todo.sort_by_key(|&i| std::cmp::Reverse(metas[i].as_ref().map_or(0, |m| m.len())));
+    let progress = &progress(
+        todo.iter()
+            .filter_map(|&i| metas[i].as_ref())
+            .map(|m| m.len())
+            .sum(),
+    );
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(todo.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let fresh: std::sync::Mutex<Vec<(usize, Result<DebInfo, DebError>)>> =
+        std::sync::Mutex::new(Vec::with_capacity(todo.len()));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&i) = todo.get(k) else { break };
+                let r = read_info_counted(&paths[i], progress);
+                fresh.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+            });
+        }
+    });
+    for (i, r) in fresh.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        if let (Some(c), Ok(info), Some(m)) = (cache.as_deref_mut(), &r, &metas[i]) {
+            c.insert(
+                &paths[i],
+                m,
+                info.hashes.clone(),
+                Some(info.control.source().to_vec()),
+                compression_tag(info.data_compression),
+            );
+        }
+        results[i] = Some(r);
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
+}
+
+fn compression_tag(c: Compression) -> u8 {
+    DATA_COMPRESSIONS
+        .iter()
+        .position(|&d| d == c)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+fn tag_compression(t: u8) -> Option<Compression> {
+    DATA_COMPRESSIONS.get((t as usize).checked_sub(1)?).copied()
+}
