@@ -45,9 +45,6 @@ use serde::Serialize;
 
 use crate::compress::{open_window_decoder, read_at_most, Compression, ReadSeek, Shared, Window};
 
-// eliloader
-/// eliloader's default download limit for the initrd.
-const ELILOADER_INITRD_LIMIT: u64 = 128 << 20;
 /// Linux's PATH_MAX: longest cpio name accepted.
 const MAX_NAME: u64 = 4096;
 /// How many distinct module releases are kept.
@@ -629,7 +626,7 @@ fn inspect_core<'a>(
         scanned_to_end: false,
         warnings: Vec::new(),
     };
-    if file_size > ELILOADER_INITRD_LIMIT {
+    if file_size > crate::eliloader::INITRD_LIMIT {
         report.warnings.push(format!(
             "the file is {file_size} bytes: eliloader refuses initrds over 128 MiB by default"
         ));

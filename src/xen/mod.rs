@@ -130,9 +130,6 @@ pub const MAX_STRTAB_BYTES: u64 = 1 << 20;
 pub const MAX_GUEST_INFO_BYTES: u64 = 64 << 10;
 /// How many times one payload may be decompressed from its start.
 pub const MAX_PASSES: u32 = 4;
-// eliloader
-/// eliloader's default download limit for the kernel.
-const ELILOADER_KERNEL_LIMIT: u64 = 32 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -378,7 +375,7 @@ fn inspect_core<'a>(
     }
     let head = read_at_most(&src, 0, 0x250).map_err(|e| ctx.io(e))?;
     let mut report = KernelReport::empty(path, file_size);
-    if file_size > ELILOADER_KERNEL_LIMIT {
+    if file_size > crate::eliloader::KERNEL_LIMIT {
         report.warnings.push(format!(
             "the file is {file_size} bytes: eliloader refuses kernels over 32 MiB by default"
         ));
