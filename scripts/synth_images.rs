@@ -6,7 +6,7 @@
 //! `lib/modules/RELEASE/`). They are a few KiB, boot nothing, and pass every check
 //! `elirepo kernel` makes. Used by `scripts/make-demo.sh`.
 
-#[path = "../src/xen/synth.rs"]
+#[path = "../tests/common/synth.rs"]
 #[allow(dead_code)]
 mod synth;
 

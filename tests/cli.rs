@@ -4,9 +4,7 @@
 //! and the FAI nfsroot hook in `scripts/`.
 
 mod common;
-#[path = "../src/xen/synth.rs"]
-#[allow(dead_code)]
-mod synth;
+use common::synth;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -7,7 +7,7 @@
 //! seeded random `kill -9`s, with a real `apt-get update` in one case.
 
 mod common;
-#[path = "../src/xen/synth.rs"]
+#[path = "common/synth.rs"]
 #[allow(dead_code)]
 mod synth;
 

@@ -12,8 +12,7 @@ mod common;
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
-#[path = "../src/xen/synth.rs"]
-mod synth;
+use common::synth;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -633,8 +633,7 @@ fn long_names_are_still_honoured_when_they_are_small() {
 // ---------------------------------------------------------------------------------------
 // Kernels
 
-#[path = "../src/xen/synth.rs"]
-mod synth;
+use common::synth;
 
 fn kernel(bytes: &[u8]) -> Result<elirepo::xen::KernelReport, elirepo::xen::XenError> {
     elirepo::xen::inspect_kernel(Cursor::new(bytes.to_vec()), Path::new("vmlinuz"))

@@ -3,9 +3,7 @@
 //! fetched over HTTP from a server on 127.0.0.1 at exactly eliloader's URLs.
 
 mod common;
-#[path = "../src/xen/synth.rs"]
-#[allow(dead_code)]
-mod synth;
+use common::synth;
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};

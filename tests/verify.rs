@@ -2,9 +2,7 @@
 //! (locally and over HTTP), and each kind of damage is caught and named.
 
 mod common;
-#[path = "../src/xen/synth.rs"]
-#[allow(dead_code)]
-mod synth;
+use common::synth;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! End-to-end tests of `elirepo::xen` on synthetic kernels (built by `src/xen/synth.rs`),
+//! End-to-end tests of `elirepo::xen` on synthetic kernels (built by `tests/common/synth.rs`),
 //! plus `#[ignore]`d checks of real kernels named by environment variables:
 //!
 //! * `ELIREPO_REAL_KERNEL`: a Debian amd64 `vmlinuz`, must be PV-capable amd64;
@@ -7,8 +7,7 @@
 //! `scripts/check-real-kernel.sh --library` downloads both and runs these.
 
 mod common;
-#[path = "../src/xen/synth.rs"]
-mod synth;
+use common::synth;
 
 use std::io::Cursor;
 use std::path::Path;

@@ -101,6 +101,7 @@ mod notes;
 mod report;
 mod rules;
 #[cfg(test)]
+#[path = "../../tests/common/synth.rs"]
 pub(crate) mod synth;
 
 pub use crate::compress::Compression;

@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod synth;
 
 use std::ffi::OsString;
 use std::io::{self, Write};

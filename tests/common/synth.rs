@@ -1,8 +1,10 @@
 //! Synthetic kernels for tests: ELF32/ELF64 images with chosen Xen notes, sections and layout,
 //! wrapped as bzImages with any payload compression Linux uses.
 //!
-//! Test-only. It depends on external crates only, so that both the unit tests (`xen::synth`)
-//! and `tests/xen_kernels.rs` (through `#[path]`) can use it.
+//! Test-only, and shared by every kind of test: the end-to-end tests reach it as
+//! `common::synth`, the library's unit tests as `xen::synth` (through `#[path]`), and
+//! `scripts/synth_images.rs` writes the demo's kernels with it. It depends on external
+//! crates only, so that all three can compile it.
 #![allow(dead_code)]
 
 use std::io::Write;
