@@ -35,11 +35,10 @@ mod synth;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -574,13 +573,14 @@ fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth:
         ));
     }
 
-    // 5. elirepo's own verdict.
+    // 5. elirepo's own verdict, on the suite (a dead build's `dists/.<suite>.new`
+    //    link, which no client reads, would count as a suite of its own).
     let v = output_of(
         elirepo()
             .env("SOURCE_DATE_EPOCH", SDE)
             .arg("verify")
             .arg(repo)
-            .arg("--keyring")
+            .args(["--suite", SUITE, "--keyring"])
             .arg(&keyring),
     );
     if !v.status.success() {
@@ -589,43 +589,19 @@ fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth:
     Verdict { failures, seen }
 }
 
-/// What a build left that shows it was inside the publish step when it died,
-/// compared with the same before it started: files staged by it, or a generation
-/// created or removed by it.
-#[derive(Debug, PartialEq, Eq)]
-struct Marks {
-    staging: Option<(u64, usize)>,
-    generations: BTreeSet<String>,
-}
-
-fn marks(repo: &Path) -> Marks {
-    let staging_dir = repo.join(".elirepo/staging");
-    let staging = fs::metadata(&staging_dir).ok().map(|m| {
-        let n = fs::read_dir(&staging_dir).map(|d| d.count()).unwrap_or(0);
-        (m.ino(), n)
-    });
-    let generations = fs::read_dir(repo.join("dists/.generations").join(SUITE))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    Marks {
-        staging,
-        generations,
-    }
-}
-
-/// True if the build that ran between `before` and `after` died inside the
-/// publish step.
-fn died_publishing(before: &Marks, after: &Marks) -> bool {
-    let staged = match (before.staging, after.staging) {
-        (_, None) => false,
-        (None, Some((_, n))) => n > 0,
-        (Some((i0, _)), Some((i1, n))) => i1 != i0 && n > 0,
+/// True if a build that started at `since` and died had got inside the publish
+/// step: it left files in a staging area it made, or created or removed a
+/// generation, or switched the suite (directory times are those of the kernel's
+/// clock, later than `since` for a change the build made).
+fn died_publishing(repo: &Path, since: SystemTime) -> bool {
+    let changed = |p: &Path| {
+        fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since)
     };
-    staged || before.generations != after.generations
+    let staging = repo.join(".elirepo/staging");
+    let staged = changed(&staging) && fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some());
+    staged || changed(&repo.join("dists/.generations").join(SUITE)) || changed(&repo.join("dists"))
 }
 
 /// No leftovers of a dead build once a build has run again.
@@ -961,7 +937,7 @@ fn exercise(
         copy_tree(&template, &repo);
         let holder = Apt::new(&repo, SUITE, Some(&keyring));
         holder.copy_lists_from(&held);
-        let before = marks(&repo);
+        let since = SystemTime::now();
         let o = output_of(fx.build(&repo, new, layout).env("ELIREPO_FAULT", point));
         assert!(
             o.status.signal() == Some(SIGABRT)
@@ -970,7 +946,7 @@ fn exercise(
             both(&o)
         );
         runs += 1;
-        publishing += usize::from(died_publishing(&before, &marks(&repo)));
+        publishing += usize::from(died_publishing(&repo, since));
         let v = judge(fx, &repo, old, new, &holder, Depth::Full);
         let mut allowed = excused(layout, point).to_vec();
         if let Some(bug) = bug {
@@ -1087,7 +1063,7 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
     let repo = fx.t.path().join("repo");
     let layout = Layout::Links;
     // A pause at every fault point widens the publish step.
-    let pause = "3000";
+    let pause = "5000";
     fx.build_ok(&repo, 0, layout);
     let holder = Apt::new(&repo, SUITE, Some(&repo.join(KEYRING)));
     // How long a build takes here, to spread the kills over it.
@@ -1114,7 +1090,7 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
         holder
             .try_update()
             .unwrap_or_else(|e| panic!("round {rounds}: before the build: {e}"));
-        let before = marks(&repo);
+        let since = SystemTime::now();
         let mut child = fx
             .build(&repo, next, layout)
             .env("ELIREPO_FAULT_SLEEP_US", pause)
@@ -1125,7 +1101,7 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
         std::thread::sleep(Duration::from_micros(delay as u64));
         let _ = child.kill();
         let status = child.wait().unwrap();
-        let inside = !status.success() && died_publishing(&before, &marks(&repo));
+        let inside = !status.success() && died_publishing(&repo, since);
         let what = format!(
             "round {rounds} (killed after {delay} of up to {span} us, {status:?}{})",
             if inside { ", inside the publish step" } else { "" }
