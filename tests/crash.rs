@@ -688,7 +688,13 @@ fn scenarios() -> Vec<Scenario> {
             history: &[(0, Plain)],
             dead: None,
             next: (1, Plain),
-            required: &["staged:dists", "commit:dists"],
+            required: &[
+                "staged:dists/main",
+                "commit:dists/main",
+                "commit:dists/Release",
+                "commit:dists/Release.gpg",
+                "commit:dists/InRelease",
+            ],
             broken: None,
         },
         Scenario {
@@ -696,7 +702,7 @@ fn scenarios() -> Vec<Scenario> {
             history: &[(0, Plain), (1, Plain), (2, Plain)],
             dead: None,
             next: (3, Plain),
-            required: &["removed:dists", "removed:pool"],
+            required: &["removed:dists/main", "removed:pool"],
             broken: Some("cannot sync directory: No such file or directory"),
         },
         Scenario {
@@ -718,20 +724,22 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// A fault point's kind: its name up to the first path component of its argument,
-/// a number standing for any (`commit:pool`, `generation-file:Release`,
-/// `old-generation-removed:N`).
+/// A fault point's kind: its name up to the first path component of its argument
+/// (under `dists/<suite>/`, the first one after the suite), a number standing for
+/// any: `commit:pool`, `commit:dists/InRelease`, `generation-file:main`,
+/// `old-generation-removed:N`.
 fn kind(point: &str) -> String {
-    match point.split_once(':') {
-        None => point.to_string(),
-        Some((what, path)) => {
-            let first = path.split('/').next().unwrap_or("");
-            if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) {
-                format!("{what}:N")
-            } else {
-                format!("{what}:{first}")
-            }
+    let Some((what, path)) = point.split_once(':') else {
+        return point.to_string();
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["dists", _, next, ..] => format!("{what}:dists/{next}"),
+        [first, ..] if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{what}:N")
         }
+        [first, ..] => format!("{what}:{first}"),
+        [] => what.to_string(),
     }
 }
 
