@@ -4,25 +4,33 @@
 //! - a real `apt-get update` reads cleanly (no `W:`, no `E:`), both as a new
 //!   client and as one that holds the previous Release (updated before the build
 //!   started), the two seeing the same packages: the old set or the new one,
-//!   never a mix; `apt-get download` then gets bytes equal to the input .debs;
+//!   never a mix; `apt-get download` by both then gets bytes equal to the input
+//!   .debs;
 //! - `gpgv` accepts (InRelease, and Release.gpg with Release) with the published
 //!   keyring;
-//! - serves a netboot pair (`current/images/netboot/xen/{vmlinuz,initrd.gz}`)
-//!   that matches its `SHA256SUMS` (digests computed here), whose digest the signed
-//!   Release lists, and that is the old input pair or the new one;
-//! - `elirepo verify` accepts;
+//! - serves a netboot pair (`current/images/netboot/xen/{vmlinuz,initrd.gz}`),
+//!   each file an input file, matching its `SHA256SUMS` (digests computed here),
+//!   whose digest the signed Release lists, and the old input pair or the new one;
+//! - `elirepo verify --suite` accepts;
 //!
 //! and the next build recovers and cleans up. Two ways to stop a build:
 //!
 //! - every named fault point of the publish step (the hidden `ELIREPO_FAULT` hook
 //!   in `src/publish.rs` aborts the process there, as a `kill -9` would stop it):
-//!   a traced build lists them, each one must be reached (the process dies of
-//!   SIGABRT saying `fault point <name>: aborting`), in both layouts (the default
-//!   `dists/<suite>` link to a generation, and `--no-symlinks`), in the switches
-//!   between them, after a dead build, and with pool garbage to collect;
-//! - seeded random `kill -9`s, with a pause at every fault point
-//!   (`ELIREPO_FAULT_SLEEP_US`) that widens the publish step, and a count of the
-//!   kills that landed inside it (a staging area or a generation in progress).
+//!   a traced build lists them (`ELIREPO_FAULT=trace`), some kinds are required,
+//!   each one exercised must be reached (the process dies of SIGABRT saying
+//!   `fault point <name>: aborting`); with generations (the default), after a
+//!   dead build, with pool files to collect, with `--no-symlinks`, and from one
+//!   layout to the other;
+//! - seeded random `kill -9`s while the repository cycles through four input sets
+//!   (pool files copied and collected in every round), with a pause at every fault
+//!   point (`ELIREPO_FAULT_SLEEP_US`) that widens the publish step, and a count of
+//!   the kills that landed inside it (a staging area or a generation in progress).
+//!
+//! `--no-symlinks` is not atomic as a whole (README): during its suite commit the
+//! checks in [`NO_SYMLINKS_COMMIT`] are excused. The bugs this test found are in
+//! [`KNOWN_BUGS`]: excused, but required to still show, and run strictly by the
+//! ignored `no_symlinks_publishing_survives_every_fault_point`.
 //!
 //! By default repeated fault points of one kind are sampled (first, last, one
 //! seeded at random) and 20 random kills land; `ELIREPO_SLOW_TESTS=1` (CI) runs
@@ -395,10 +403,17 @@ fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth:
     let suite = repo.join("dists").join(SUITE);
     let candidates = [old, new];
     let which = |avail: &[String]| {
-        let names: Vec<&str> = avail.iter().map(|l| l.split(' ').next().unwrap_or("")).collect();
-        candidates
-            .into_iter()
-            .find(|&s| fx.sets[s].names.iter().map(String::as_str).eq(names.iter().copied()))
+        let names: Vec<&str> = avail
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or(""))
+            .collect();
+        candidates.into_iter().find(|&s| {
+            fx.sets[s]
+                .names
+                .iter()
+                .map(String::as_str)
+                .eq(names.iter().copied())
+        })
     };
 
     // 1. apt: a new client, and one that holds the previous Release.
@@ -473,7 +488,10 @@ fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth:
         failures.push((Check::GpgvInRelease, both(&o)));
         None
     };
-    let o = gpgv(&keyring, &[&suite.join("Release.gpg"), &suite.join("Release")]);
+    let o = gpgv(
+        &keyring,
+        &[&suite.join("Release.gpg"), &suite.join("Release")],
+    );
     if !o.status.success() {
         failures.push((Check::GpgvReleaseGpg, both(&o)));
     }
@@ -489,7 +507,9 @@ fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth:
     ) {
         (Ok(k), Ok(i), Ok(sums)) => {
             let inputs = |f: &dyn Fn(&Inputs) -> &Vec<u8>, b: &[u8]| {
-                candidates.into_iter().any(|s| f(&fx.sets[s]).as_slice() == b)
+                candidates
+                    .into_iter()
+                    .any(|s| f(&fx.sets[s]).as_slice() == b)
             };
             if !inputs(&|s| &s.kernel, &k) || !inputs(&|s| &s.initrd, &i) {
                 failures.push((
@@ -960,7 +980,10 @@ fn exercise(
         if let Some(bug) = bug {
             allowed.extend(bug.after_fault);
             assert!(
-                bug.after_fault.is_empty() || !v.failed().is_disjoint(&bug.after_fault.iter().copied().collect()),
+                bug.after_fault.is_empty()
+                    || !v
+                        .failed()
+                        .is_disjoint(&bug.after_fault.iter().copied().collect()),
                 "{what}: the known bug no longer shows (remove it from KNOWN_BUGS): {}",
                 bug.what
             );
@@ -1077,7 +1100,10 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
     // How long a build takes here, to spread the kills over it.
     let start = std::time::Instant::now();
     for set in [1, 2] {
-        let o = output_of(fx.build(&repo, set, layout).env("ELIREPO_FAULT_SLEEP_US", pause));
+        let o = output_of(
+            fx.build(&repo, set, layout)
+                .env("ELIREPO_FAULT_SLEEP_US", pause),
+        );
         assert!(o.status.success(), "{}", both(&o));
     }
     let mut span = (start.elapsed().as_micros() / 2).max(1000) as usize;
@@ -1114,7 +1140,11 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
         let inside = !status.success() && died_publishing(&repo, since);
         let what = format!(
             "round {rounds} (killed after {delay} of up to {span} us, {status:?}{})",
-            if inside { ", inside the publish step" } else { "" }
+            if inside {
+                ", inside the publish step"
+            } else {
+                ""
+            }
         );
         let v = judge(&fx, &repo, current, next, &holder, Depth::Full);
         v.assert_clean(&what);

@@ -205,7 +205,11 @@ impl Apt {
             };
             let p = field("Package");
             if !p.is_empty() {
-                out.push(format!("{p} {} {}", field("Version"), field("Architecture")));
+                out.push(format!(
+                    "{p} {} {}",
+                    field("Version"),
+                    field("Architecture")
+                ));
             }
         }
         out.sort();
@@ -253,7 +257,10 @@ impl Apt {
                 fs::copy(e.path(), to.join(e.file_name())).unwrap();
             }
         }
-        for e in fs::read_dir(self.dir.path().join("cache")).unwrap().flatten() {
+        for e in fs::read_dir(self.dir.path().join("cache"))
+            .unwrap()
+            .flatten()
+        {
             if e.file_name().to_string_lossy().ends_with(".bin") {
                 fs::remove_file(e.path()).unwrap();
             }
