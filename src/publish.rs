@@ -288,6 +288,7 @@ impl Publisher {
             tmp,
             dest: self.repo.join(rel),
         });
+        fault_at("staged", rel);
         Ok(true)
     }
 
@@ -298,10 +299,9 @@ impl Publisher {
 
     /// Renames every staged file into place, in staging order, then syncs directories.
     pub fn commit(&mut self) -> Result<usize, PublishError> {
-        fsync_hook("before-commit");
         let staged = std::mem::take(&mut self.staged);
         let n = staged.len();
-        for (i, s) in staged.into_iter().enumerate() {
+        for s in staged {
             let parent = s
                 .dest
                 .parent()
@@ -330,7 +330,7 @@ impl Publisher {
                 Err(e) => return Err(io_err(&s.dest, "cannot rename into place")(e)),
             }
             self.touched_dirs.insert(parent);
-            fsync_hook(&format!("commit-{i}"));
+            fault_at("commit", s.dest.strip_prefix(&self.repo).unwrap_or(&s.dest));
         }
         for d in std::mem::take(&mut self.touched_dirs) {
             sync_dir(&d)?;
@@ -355,6 +355,7 @@ impl Publisher {
             }
             dir = d.parent().map(Path::to_path_buf);
         }
+        fault_at("removed", rel);
         Ok(())
     }
 
@@ -520,6 +521,7 @@ impl SuiteTree {
             let is_current = fs::canonicalize(&p).ok().as_ref() == self.current.as_ref();
             if !is_current {
                 fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove a stale generation"))?;
+                fault_at("stale-generation-removed", Path::new(&e.file_name()));
             } else if let Some(n) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
                 highest = highest.max(n);
             }
@@ -540,6 +542,7 @@ impl SuiteTree {
         let name = (highest + 1).to_string();
         let new = gens.join(&name);
         create_dirs(&new)?;
+        fault_point("generation-created");
         let mut written = 0usize;
         let mut dirs = BTreeSet::new();
         for (inner, content) in &self.files {
@@ -587,25 +590,28 @@ impl SuiteTree {
                     }
                 }
             }
+            fault_at("generation-file", inner);
         }
         for d in dirs.iter().rev() {
             sync_dir(d)?;
         }
-        fsync_hook("before-switch");
+        fault_point("before-switch");
         // The switch: one rename of a new link over dists/<suite>.
         let link = self.repo.join(&self.rel);
         if self.legacy && link.is_dir() {
             // Once, from a real directory: move it aside first (the only window).
             let aside = gens.join(format!("pre-{name}"));
             fs::rename(&link, &aside).map_err(io_err(&link, "cannot move the old tree aside"))?;
+            fault_point("moved-aside");
         }
         let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
         let _ = fs::remove_file(&tmp);
         let target = PathBuf::from(".generations").join(&suite).join(&name);
         std::os::unix::fs::symlink(&target, &tmp).map_err(io_err(&tmp, "cannot create symlink"))?;
+        fault_point("switch-link-created");
         fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
         sync_dir(&dists)?;
-        fsync_hook("after-switch");
+        fault_point("after-switch");
         for e in fs::read_dir(&gens)
             .map_err(io_err(&gens, "cannot list"))?
             .flatten()
@@ -613,6 +619,7 @@ impl SuiteTree {
             if e.file_name() != name.as_str() {
                 let p = e.path();
                 fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove an old generation"))?;
+                fault_at("old-generation-removed", Path::new(&e.file_name()));
             }
         }
         Ok(written.max(1))
@@ -631,8 +638,11 @@ impl SuiteTree {
                 create_dirs(to.parent().expect("parent"))?;
                 fs::copy(&from, &to).map_err(io_err(&to, "cannot copy"))?;
             }
+            fault_point("unlink-copied");
             fs::remove_file(&root).map_err(io_err(&root, "cannot remove link"))?;
+            fault_point("unlink-link-removed");
             fs::rename(&staged, &root).map_err(io_err(&root, "cannot rename into place"))?;
+            fault_point("unlink-renamed");
         }
         let release_last = |p: &&PathBuf| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -669,13 +679,40 @@ impl Drop for Publisher {
     }
 }
 
-/// Test hook for crash-consistency tests: with `ELIREPO_FAULT=<point>` set, the
-/// process aborts (as a `kill -9` would stop it) when it reaches that point.
-fn fsync_hook(point: &str) {
+/// Test hook for the crash-consistency tests (`tests/crash.rs`); no user sets these.
+///
+/// Every step of publishing that changes the repository passes a named fault point
+/// (`staged:<path>`, `commit:<path>`, `generation-file:<path>`, `after-switch`, ...).
+/// With `ELIREPO_FAULT=<point>` the process aborts there (as a `kill -9` would stop
+/// it), saying `elirepo: fault point <point>: aborting` on stderr, so that a test can
+/// tell a fault point reached from any other failure; `ELIREPO_FAULT=trace` names
+/// every point passed (`elirepo: fault point <point>`) and aborts nowhere;
+/// `ELIREPO_FAULT_SLEEP_US=<n>` pauses n microseconds at every point, which stretches
+/// the publish step so that random kills land inside it.
+#[doc(hidden)]
+pub fn fault_point(point: &str) {
     if let Some(want) = std::env::var_os("ELIREPO_FAULT") {
         if want == point {
+            eprintln!("elirepo: fault point {point}: aborting");
             std::process::abort();
         }
+        if want == "trace" {
+            eprintln!("elirepo: fault point {point}");
+        }
+    }
+    if let Some(us) = std::env::var_os("ELIREPO_FAULT_SLEEP_US") {
+        if let Some(us) = us.to_str().and_then(|u| u.parse::<u64>().ok()) {
+            std::thread::sleep(std::time::Duration::from_micros(us));
+        }
+    }
+}
+
+/// `rel` as fault point names show it.
+fn fault_at(what: &str, rel: &Path) {
+    if std::env::var_os("ELIREPO_FAULT").is_some()
+        || std::env::var_os("ELIREPO_FAULT_SLEEP_US").is_some()
+    {
+        fault_point(&format!("{what}:{}", rel.display()));
     }
 }
 

@@ -1,37 +1,97 @@
-//! Crash consistency: a build killed at any moment leaves a repository that a
-//! client reads consistently (every file the Release lists matches, every
-//! Packages Filename exists with its digests, SHA256SUMS matches its images),
-//! holding either the old inputs or the new ones; the next build recovers and
-//! cleans up. Deterministic fault points inside the publish step (the
-//! `ELIREPO_FAULT` hook aborts the process there, as `kill -9` would stop it), then
-//! seeded random `kill -9`s, with a real `apt-get update` in one case.
+//! Crash consistency, judged by the real clients: a build killed at any moment
+//! leaves a repository that
+//!
+//! - a real `apt-get update` reads cleanly (no `W:`, no `E:`), both as a new
+//!   client and as one that holds the previous Release (updated before the build
+//!   started), the two seeing the same packages: the old set or the new one,
+//!   never a mix; `apt-get download` by both then gets bytes equal to the input
+//!   .debs;
+//! - `gpgv` accepts (InRelease, and Release.gpg with Release) with the published
+//!   keyring;
+//! - serves a netboot pair (`current/images/netboot/xen/{vmlinuz,initrd.gz}`),
+//!   each file an input file, matching its `SHA256SUMS` (digests computed here),
+//!   whose digest the signed Release lists, and the old input pair or the new one;
+//! - `elirepo verify --suite` accepts;
+//!
+//! and the next build recovers and cleans up. Two ways to stop a build:
+//!
+//! - every named fault point of the publish step (the hidden `ELIREPO_FAULT` hook
+//!   in `src/publish.rs` aborts the process there, as a `kill -9` would stop it):
+//!   a traced build lists them (`ELIREPO_FAULT=trace`), some kinds are required,
+//!   each one exercised must be reached (the process dies of SIGABRT saying
+//!   `fault point <name>: aborting`); with generations (the default), after a
+//!   dead build, with pool files to collect, with `--no-symlinks`, and from one
+//!   layout to the other;
+//! - seeded random `kill -9`s while the repository cycles through four input sets
+//!   (pool files copied and collected in every round), with a pause at every fault
+//!   point (`ELIREPO_FAULT_SLEEP_US`) that widens the publish step, and a count of
+//!   the kills that landed inside it (a staging area or a generation in progress).
+//!
+//! `--no-symlinks` is not atomic as a whole (README): during its suite commit the
+//! checks in [`NO_SYMLINKS_COMMIT`] are excused. The bugs this test found are in
+//! [`KNOWN_BUGS`]: excused, but required to still show, and run strictly by the
+//! ignored `no_symlinks_publishing_survives_every_fault_point`.
+//!
+//! By default repeated fault points of one kind are sampled (first, last, one
+//! seeded at random), a kind exercised once is not exercised again in a later
+//! scenario, and 20 random kills land; `ELIREPO_SLOW_TESTS=1` (CI) runs every
+//! fault point of a kind the first time, a sample of it in the later scenarios,
+//! and 100 kills.
 
 mod common;
-#[path = "common/synth.rs"]
-#[allow(dead_code)]
-mod synth;
+use common::synth;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use common::apt::Apt;
+use sha2::{Digest, Sha256};
+
+use common::apt::{both, text, Apt};
 use common::{elirepo, have_tool, output_of, seed_from_env, tempdir, DebBuilder, Rng};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
+const SUITE: &str = "lenny";
+/// The netboot images, relative to `dists/<suite>`.
+const IMAGES: &str = "main/installer-amd64/current/images";
+/// What `--sign-key` publishes without `--label`/`--origin`.
+const KEYRING: &str = "elirepo-archive-keyring.gpg";
+/// SIGABRT: how a build stopped at a fault point dies.
+const SIGABRT: i32 = 6;
+
+fn slow() -> bool {
+    std::env::var("ELIREPO_SLOW_TESTS").as_deref() == Ok("1")
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
 
 /// One set of inputs: some packages and a kernel/initrd pair.
 struct Inputs {
     dir: PathBuf,
+    /// Package names, sorted.
     names: Vec<String>,
+    /// The input .debs by the file name apt downloads them as.
+    debs: BTreeMap<String, Vec<u8>>,
+    kernel: Vec<u8>,
+    initrd: Vec<u8>,
 }
 
 fn inputs(root: &Path, tag: &str, packages: &[&str], release: &str) -> Inputs {
     let dir = root.join(tag);
     fs::create_dir_all(dir.join("debs")).unwrap();
+    let mut debs = BTreeMap::new();
     for p in packages {
+        let name = format!("{p}_1.0_amd64.deb");
+        let path = dir.join("debs").join(&name);
         DebBuilder::new(p)
             .version("1.0")
             .arch("amd64")
@@ -40,17 +100,25 @@ fn inputs(root: &Path, tag: &str, packages: &[&str], release: &str) -> Inputs {
                 vec![p.as_bytes()[0]; 40_000],
                 0o644,
             )
-            .write_to(&dir.join("debs").join(format!("{p}_1.0_amd64.deb")))
+            .write_to(&path)
             .unwrap();
+        debs.insert(name, fs::read(&path).unwrap());
     }
-    fs::write(dir.join("vmlinuz"), kernel(release)).unwrap();
-    fs::write(dir.join("initrd"), initrd(release)).unwrap();
+    let (k, i) = (kernel(release), initrd(release));
+    fs::write(dir.join("vmlinuz"), &k).unwrap();
+    fs::write(dir.join("initrd"), &i).unwrap();
+    let mut names: Vec<String> = packages.iter().map(|p| p.to_string()).collect();
+    names.sort();
     Inputs {
         dir,
-        names: packages.iter().map(|p| p.to_string()).collect(),
+        names,
+        debs,
+        kernel: k,
+        initrd: i,
     }
 }
 
+/// An unsigned build (the full-disk test).
 fn build_cmd(repo: &Path, i: &Inputs) -> Command {
     let mut c = elirepo();
     c.env("SOURCE_DATE_EPOCH", SDE)
@@ -59,7 +127,7 @@ fn build_cmd(repo: &Path, i: &Inputs) -> Command {
             "-q",
             "--unsigned",
             "--suite",
-            "lenny",
+            SUITE,
             "--arch",
             "amd64",
             "--repo",
@@ -94,7 +162,7 @@ fn published(repo: &Path) -> Vec<String> {
     v
 }
 
-/// The repository reads consistently and holds one of the two input sets.
+/// `elirepo verify` accepts the repository, which holds one of the two input sets.
 fn assert_consistent(repo: &Path, a: &Inputs, b: &Inputs, what: &str) {
     let v = output_of(
         elirepo()
@@ -114,119 +182,995 @@ fn assert_consistent(repo: &Path, a: &Inputs, b: &Inputs, what: &str) {
     );
 }
 
-/// No leftovers of a dead build once a build has run again.
-fn assert_clean(repo: &Path) {
-    assert!(
-        !repo.join(".elirepo/staging").exists(),
-        "staging area left behind"
-    );
-    let gens: Vec<_> = fs::read_dir(repo.join("dists/.generations/lenny"))
-        .unwrap()
-        .collect();
-    assert_eq!(gens.len(), 1, "stale generations left behind");
+/// A throwaway signing key in its own gpg home; its agent is stopped on drop.
+struct Key {
+    home: tempfile::TempDir,
+    fpr: String,
 }
 
-#[test]
-fn a_fault_at_each_point_of_the_publish_step() {
-    let t = tempdir();
-    let a = inputs(t.path(), "a", &["alpha", "beta", "gamma"], "6.1.0-1-amd64");
-    let b = inputs(
-        t.path(),
-        "b",
-        &["beta", "delta", "epsilon", "zeta"],
-        "6.1.0-2-amd64",
-    );
-    for point in [
-        "before-commit",
-        "commit-0",
-        "commit-1",
-        "commit-2",
-        "before-switch",
-        "after-switch",
-    ] {
-        let repo = t.path().join(format!("repo-{point}"));
-        build_ok(&repo, &a);
-        let o = output_of(build_cmd(&repo, &b).env("ELIREPO_FAULT", point));
-        // The fault hook aborts: SIGABRT, not a clean exit nor a crash (exit 101).
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&o.status),
-            Some(6),
-            "{point}: the fault point was not reached ({:?}):\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_consistent(&repo, &a, &b, point);
-        build_ok(&repo, &b);
-        assert_consistent(&repo, &b, &b, &format!("{point}, then a full build"));
-        assert_clean(&repo);
+impl Key {
+    fn new() -> Key {
+        let home = tempdir();
+        let gpg = || {
+            let mut c = Command::new("gpg");
+            c.arg("--homedir")
+                .arg(home.path())
+                .args(["--batch", "--no-tty"]);
+            c
+        };
+        let o = output_of(gpg().args([
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "elirepo crash test <crash@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ]));
+        assert!(o.status.success(), "gpg --quick-gen-key:\n{}", both(&o));
+        let o = output_of(gpg().args(["--with-colons", "--list-secret-keys"]));
+        let fpr = text(&o.stdout)
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .expect("a fingerprint")
+            .to_string();
+        Key { home, fpr }
     }
 }
 
-#[test]
-fn random_kills_never_leave_a_broken_repository() {
-    let seed = seed_from_env(0x5eed_c4a5);
-    eprintln!("seed {seed:#x} (ELIREPO_SEED to reproduce)");
-    let mut rng = Rng::new(seed);
-    let t = tempdir();
-    let sets = [
-        inputs(t.path(), "a", &["alpha", "beta", "gamma"], "6.1.0-1-amd64"),
-        inputs(
-            t.path(),
-            "b",
-            &["beta", "delta", "epsilon", "zeta"],
-            "6.1.0-2-amd64",
-        ),
-    ];
-    let repo = t.path().join("repo");
-    build_ok(&repo, &sets[0]);
-    // How long a build takes here, to spread the kills over it.
-    let start = std::time::Instant::now();
-    build_ok(&repo, &sets[1]);
-    build_ok(&repo, &sets[0]);
-    let mut span = (start.elapsed().as_micros() / 2).max(1000) as usize;
-    let mut current = 0;
-    let (mut killed, mut rounds) = (0, 0);
-    // At least 20 kills that landed before the build finished; a machine whose
-    // speed changes under load only makes the window adapt (halved after a build
-    // that finished first), never the test pass without kills.
-    while killed < 20 {
+impl Drop for Key {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// How `dists/<suite>` is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// A link to a complete generation, switched by one rename (the default).
+    Links,
+    /// `--no-symlinks`: a real directory, files renamed into it one by one.
+    Plain,
+}
+
+/// The tools the real-client judges need; false (after a message) to skip.
+fn have_clients() -> bool {
+    ["apt-get", "apt-cache", "gpg", "gpgv", "gpgconf"]
+        .iter()
+        .all(|t| have_tool(t))
+}
+
+/// The inputs, the key, and builds of them.
+struct Fixture {
+    t: tempfile::TempDir,
+    key: Key,
+    sets: Vec<Inputs>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let t = tempdir();
+        let sets = vec![
+            inputs(t.path(), "a", &["alpha", "beta", "gamma"], "6.1.0-1-amd64"),
+            inputs(
+                t.path(),
+                "b",
+                &["beta", "delta", "epsilon", "zeta"],
+                "6.1.0-2-amd64",
+            ),
+            inputs(t.path(), "c", &["eta", "gamma"], "6.1.0-3-amd64"),
+            inputs(t.path(), "d", &["beta", "theta"], "6.1.0-4-amd64"),
+        ];
+        Fixture {
+            t,
+            key: Key::new(),
+            sets,
+        }
+    }
+
+    /// A signed build of input set `set`.
+    fn build(&self, repo: &Path, set: usize, layout: Layout) -> Command {
+        let i = &self.sets[set];
+        let mut c = elirepo();
+        c.env("SOURCE_DATE_EPOCH", SDE)
+            .args(["build", "-q", "--suite", SUITE, "--arch", "amd64", "--repo"])
+            .arg(repo)
+            .arg("--deb")
+            .arg(i.dir.join("debs"))
+            .arg("--kernel")
+            .arg(i.dir.join("vmlinuz"))
+            .arg("--initrd")
+            .arg(i.dir.join("initrd"))
+            .args(["--sign-key", &self.key.fpr, "--gpg-homedir"])
+            .arg(self.key.home.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if layout == Layout::Plain {
+            c.arg("--no-symlinks");
+        }
+        c
+    }
+
+    fn build_ok(&self, repo: &Path, set: usize, layout: Layout) {
+        let o = output_of(&mut self.build(repo, set, layout));
         assert!(
-            rounds < 200,
-            "only {killed} of {rounds} kills landed in time"
+            o.status.success(),
+            "build of set {set} ({layout:?}):\n{}",
+            both(&o)
         );
-        rounds += 1;
-        let next = 1 - current;
-        let mut child = build_cmd(&repo, &sets[next]).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.below(span) as u64));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
-        let what = format!("round {rounds} (killed after up to {span} us, exit {status:?})");
-        assert_consistent(&repo, &sets[0], &sets[1], &what);
-        if status.success() {
-            current = next;
-            span = (span / 2).max(200);
-        } else {
-            // Only the kill may end it: a crash (exit 101) is no kill.
-            let sig = std::os::unix::process::ExitStatusExt::signal(&status);
-            assert_eq!(sig, Some(9), "{what}: ended, but not by the kill");
-            killed += 1;
-            if published(&repo) == sets[next].names {
-                // Killed after the switch: the new tree is already published.
-                current = next;
+    }
+}
+
+/// Runs `gpgv --keyring KEYRING ARGS...`.
+fn gpgv(keyring: &Path, args: &[&Path]) -> std::process::Output {
+    output_of(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(keyring)
+            .args(args),
+    )
+}
+
+/// The checks of a judge, named in its verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Check {
+    /// `apt-get update` of a new client: success, no `W:`/`E:`.
+    AptUpdate,
+    /// `apt-get update` of a client holding the previous Release.
+    AptUpdateHolder,
+    /// The new client sees the old or the new packages, not a mix.
+    AptPackages,
+    /// The holder sees what the new client sees.
+    AptHolderPackages,
+    /// `apt-get download` of every package (both clients): the input .debs' bytes.
+    AptDownload,
+    /// `gpgv` InRelease.
+    GpgvInRelease,
+    /// `gpgv` Release.gpg Release.
+    GpgvReleaseGpg,
+    /// vmlinuz and initrd.gz are each one of the input files, whole.
+    NetbootFiles,
+    /// vmlinuz and initrd.gz match SHA256SUMS.
+    NetbootSums,
+    /// The signed Release lists SHA256SUMS with its digest.
+    NetbootRelease,
+    /// vmlinuz and initrd.gz are the old input pair or the new one.
+    NetbootPair,
+    /// With generations: the packages and the pair come from the same build.
+    NetbootSameBuild,
+    /// `elirepo verify`.
+    Verify,
+}
+
+/// What the judges saw in one state of the repository.
+struct Verdict {
+    /// Every check that failed, with what it saw.
+    failures: Vec<(Check, String)>,
+    /// The input set the clients see (by package names), if one.
+    seen: Option<usize>,
+}
+
+impl Verdict {
+    /// The checks that failed.
+    fn failed(&self) -> BTreeSet<Check> {
+        self.failures.iter().map(|(c, _)| *c).collect()
+    }
+
+    /// Panics with every failure, unless every check passed but those in `allowed`.
+    fn assert_clean_but(&self, allowed: &[Check], what: &str) {
+        let bad: Vec<String> = self
+            .failures
+            .iter()
+            .filter(|(c, _)| !allowed.contains(c))
+            .map(|(c, d)| format!("{c:?}: {d}"))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{what}: {} check(s) failed:\n\n{}",
+            bad.len(),
+            bad.join("\n\n")
+        );
+    }
+
+    fn assert_clean(&self, what: &str) {
+        self.assert_clean_but(&[], what)
+    }
+}
+
+/// How much of the real clients' view a judge checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Everything.
+    Full,
+    /// No new client, no downloads (after the recovery build: the holder, gpgv,
+    /// the netboot pair, `elirepo verify`).
+    Light,
+}
+
+/// Judges `repo` as the clients read it: `old` and `new` are the input sets it may
+/// hold, `holder` a client that read the repository before the build started.
+fn judge(fx: &Fixture, repo: &Path, old: usize, new: usize, holder: &Apt, depth: Depth) -> Verdict {
+    let mut failures: Vec<(Check, String)> = Vec::new();
+    let keyring = repo.join(KEYRING);
+    let suite = repo.join("dists").join(SUITE);
+    let candidates = [old, new];
+    let which = |avail: &[String]| {
+        let names: Vec<&str> = avail
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or(""))
+            .collect();
+        candidates.into_iter().find(|&s| {
+            fx.sets[s]
+                .names
+                .iter()
+                .map(String::as_str)
+                .eq(names.iter().copied())
+        })
+    };
+
+    // 1. apt: a new client, and one that holds the previous Release.
+    let fresh = (depth == Depth::Full).then(|| Apt::new(repo, SUITE, Some(&keyring)));
+    let mut seen = None;
+    if let Some(fresh) = &fresh {
+        match fresh.try_update().and_then(|()| fresh.try_available()) {
+            Err(e) => failures.push((Check::AptUpdate, e)),
+            Ok(avail) => {
+                seen = which(&avail);
+                if seen.is_none() {
+                    failures.push((
+                        Check::AptPackages,
+                        format!("neither the old nor the new packages: {avail:?}"),
+                    ));
+                }
             }
         }
     }
-    eprintln!("{killed} of {rounds} builds killed before they finished");
-    build_ok(&repo, &sets[current]);
-    assert_consistent(&repo, &sets[current], &sets[current], "after recovery");
-    assert_clean(&repo);
-    if have_tool("apt-get") {
-        // And a real client agrees.
-        let apt = Apt::new(&repo, "lenny", None);
-        apt.update_clean();
-        let got = apt.download(&[sets[current].names[0].as_str()]);
-        assert_eq!(got.len(), 1);
+    match holder.try_update().and_then(|()| holder.try_available()) {
+        Err(e) => failures.push((Check::AptUpdateHolder, e)),
+        Ok(avail) => {
+            let held = which(&avail);
+            if fresh.is_none() {
+                seen = held;
+            }
+            if held.is_none() || held != seen {
+                failures.push((
+                    Check::AptHolderPackages,
+                    format!("the client holding the previous Release sees {avail:?}, a new client set {seen:?}"),
+                ));
+            }
+        }
     }
+    // 2. apt-get download of every package, by both clients: the input bytes.
+    if let (Some(s), Some(fresh)) = (seen, &fresh) {
+        let want = &fx.sets[s];
+        let names: Vec<&str> = want.names.iter().map(String::as_str).collect();
+        for (who, apt) in [("a new client", fresh), ("the holder", holder)] {
+            match apt.try_download(&names) {
+                Err(e) => failures.push((Check::AptDownload, format!("{who}: {e}"))),
+                Ok(got) if got != want.debs => {
+                    let got: Vec<(&String, usize)> =
+                        got.iter().map(|(n, b)| (n, b.len())).collect();
+                    failures.push((
+                        Check::AptDownload,
+                        format!(
+                            "{who}: not the input .debs: got {got:?}, want {:?}",
+                            want.debs.keys().collect::<Vec<_>>()
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    // 3. gpgv, with the published keyring.
+    let work = tempdir();
+    let body = work.path().join("Release.signed");
+    let o = output_of(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(&keyring)
+            .arg("--output")
+            .arg(&body)
+            .arg(suite.join("InRelease")),
+    );
+    let release = if o.status.success() {
+        fs::read_to_string(&body).ok()
+    } else {
+        failures.push((Check::GpgvInRelease, both(&o)));
+        None
+    };
+    let o = gpgv(
+        &keyring,
+        &[&suite.join("Release.gpg"), &suite.join("Release")],
+    );
+    if !o.status.success() {
+        failures.push((Check::GpgvReleaseGpg, both(&o)));
+    }
+
+    // 4. The netboot pair: each file an input, SHA256SUMS (digests computed here),
+    //    the signed Release's digest of SHA256SUMS, and one of the input pairs.
+    let images = suite.join(IMAGES);
+    let read = |p: PathBuf| fs::read(&p).map_err(|e| format!("{}: {e}", p.display()));
+    let pair = match (
+        read(images.join("netboot/xen/vmlinuz")),
+        read(images.join("netboot/xen/initrd.gz")),
+        read(images.join("SHA256SUMS")),
+    ) {
+        (Ok(k), Ok(i), Ok(sums)) => {
+            let inputs = |f: &dyn Fn(&Inputs) -> &Vec<u8>, b: &[u8]| {
+                candidates
+                    .into_iter()
+                    .any(|s| f(&fx.sets[s]).as_slice() == b)
+            };
+            if !inputs(&|s| &s.kernel, &k) || !inputs(&|s| &s.initrd, &i) {
+                failures.push((
+                    Check::NetbootFiles,
+                    format!(
+                        "vmlinuz ({} bytes) or initrd.gz ({} bytes) is no input file",
+                        k.len(),
+                        i.len()
+                    ),
+                ));
+            }
+            let sums_text = String::from_utf8_lossy(&sums).into_owned();
+            for (name, bytes) in [("vmlinuz", &k), ("initrd.gz", &i)] {
+                let line = format!("{}  ./netboot/xen/{name}", sha256_hex(bytes));
+                if !sums_text.lines().any(|l| l == line) {
+                    failures.push((
+                        Check::NetbootSums,
+                        format!("{name} does not match SHA256SUMS:\n{sums_text}(want {line})"),
+                    ));
+                }
+            }
+            if let Some(r) = &release {
+                let listed = format!("{IMAGES}/SHA256SUMS");
+                let digest = r
+                    .split("\nSHA256:\n")
+                    .nth(1)
+                    .unwrap_or("")
+                    .lines()
+                    .take_while(|l| l.starts_with(' '))
+                    .find_map(|l| {
+                        let f: Vec<&str> = l.split_whitespace().collect();
+                        (f.len() == 3 && f[2] == listed).then(|| f[0].to_string())
+                    });
+                match digest {
+                    None => failures.push((
+                        Check::NetbootRelease,
+                        format!("the signed Release does not list {listed}"),
+                    )),
+                    Some(d) if d != sha256_hex(&sums) => failures.push((
+                        Check::NetbootRelease,
+                        format!(
+                            "{listed}: the signed Release lists sha256 {d}, the file has {}",
+                            sha256_hex(&sums)
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let pair = candidates
+                .into_iter()
+                .find(|&s| fx.sets[s].kernel == k && fx.sets[s].initrd == i);
+            if pair.is_none() {
+                failures.push((
+                    Check::NetbootPair,
+                    format!(
+                        "neither the old nor the new input pair (kernel {}, initrd {})",
+                        sha256_hex(&k),
+                        sha256_hex(&i)
+                    ),
+                ));
+            }
+            pair
+        }
+        (k, i, s) => {
+            for e in [k.err(), i.err(), s.err()].into_iter().flatten() {
+                failures.push((Check::NetbootFiles, e));
+            }
+            None
+        }
+    };
+    // With generations the whole suite switches at once: packages and netboot pair
+    // come from the same build.
+    if fs::symlink_metadata(&suite).is_ok_and(|m| m.file_type().is_symlink())
+        && seen.is_some()
+        && pair.is_some()
+        && seen != pair
+    {
+        failures.push((
+            Check::NetbootSameBuild,
+            format!("packages of set {seen:?} with the netboot pair of set {pair:?}"),
+        ));
+    }
+
+    // 5. elirepo's own verdict, on the suite (a dead build's `dists/.<suite>.new`
+    //    link, which no client reads, would count as a suite of its own).
+    let v = output_of(
+        elirepo()
+            .env("SOURCE_DATE_EPOCH", SDE)
+            .arg("verify")
+            .arg(repo)
+            .args(["--suite", SUITE, "--keyring"])
+            .arg(&keyring),
+    );
+    if !v.status.success() {
+        failures.push((Check::Verify, both(&v)));
+    }
+    Verdict { failures, seen }
+}
+
+/// True if a build that started at `since` and died had got inside the publish
+/// step: it left files in a staging area it made, or created or removed a
+/// generation, or switched the suite (directory times are those of the kernel's
+/// clock, later than `since` for a change the build made).
+fn died_publishing(repo: &Path, since: SystemTime) -> bool {
+    let changed = |p: &Path| {
+        fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since)
+    };
+    let staging = repo.join(".elirepo/staging");
+    let staged = changed(&staging) && fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some());
+    staged || changed(&repo.join("dists/.generations").join(SUITE)) || changed(&repo.join("dists"))
+}
+
+/// No leftovers of a dead build once a build has run again.
+fn assert_clean(repo: &Path, layout: Layout, what: &str) {
+    assert!(
+        !repo.join(".elirepo/staging").exists(),
+        "{what}: staging area left behind"
+    );
+    assert!(
+        !repo.join(".elirepo/unlinked").exists(),
+        "{what}: a half-made copy of the tree left behind"
+    );
+    let gens: Vec<_> = fs::read_dir(repo.join("dists/.generations").join(SUITE))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let want = usize::from(layout == Layout::Links);
+    assert_eq!(gens.len(), want, "{what}: stale generations: {gens:?}");
+    assert!(
+        fs::symlink_metadata(repo.join("dists").join(format!(".{SUITE}.new"))).is_err(),
+        "{what}: the switch's temporary link left behind"
+    );
+}
+
+/// One way to reach a build: a history of builds, maybe one that died, then the
+/// build whose fault points are exercised.
+struct Scenario {
+    name: &'static str,
+    /// Builds before, oldest first: (input set, layout).
+    history: &'static [(usize, Layout)],
+    /// A build that died at this fault point just before `next`.
+    dead: Option<(usize, Layout, &'static str)>,
+    /// The build under test.
+    next: (usize, Layout),
+    /// Kinds of fault point this build must pass (see [`kind`]).
+    required: &'static [&'static str],
+    /// A bug that makes this build fail with no fault at all today: what stderr
+    /// says (see [`KNOWN_BUGS`]).
+    broken: Option<&'static str>,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    use Layout::{Links, Plain};
+    vec![
+        Scenario {
+            name: "links",
+            history: &[(0, Links)],
+            dead: None,
+            next: (1, Links),
+            broken: None,
+            required: &[
+                "staged:pool",
+                "commit:pool",
+                "generation-created",
+                "generation-file:main",
+                "generation-file:Release",
+                "generation-file:InRelease",
+                "generation-file:Release.gpg",
+                "before-switch",
+                "switch-link-created",
+                "after-switch",
+                "old-generation-removed:N",
+                "staged:.elirepo",
+                "commit:.elirepo",
+            ],
+        },
+        Scenario {
+            name: "links, after a build that died before its switch",
+            history: &[(0, Links)],
+            dead: Some((1, Links, "before-switch")),
+            next: (1, Links),
+            required: &["stale-generation-removed:N"],
+            broken: None,
+        },
+        Scenario {
+            name: "links, with pool files to collect",
+            history: &[(0, Links), (1, Links), (2, Links)],
+            dead: None,
+            next: (3, Links),
+            required: &["removed:pool"],
+            broken: None,
+        },
+        Scenario {
+            name: "--no-symlinks",
+            history: &[(0, Plain)],
+            dead: None,
+            next: (1, Plain),
+            required: &[
+                "staged:dists/main",
+                "commit:dists/main",
+                "commit:dists/Release",
+                "commit:dists/Release.gpg",
+                "commit:dists/InRelease",
+            ],
+            broken: None,
+        },
+        Scenario {
+            name: "--no-symlinks, with pool files and indexes to remove",
+            history: &[(0, Plain), (1, Plain), (2, Plain)],
+            dead: None,
+            next: (3, Plain),
+            required: &["removed:dists/main", "removed:pool"],
+            broken: Some("cannot sync directory: No such file or directory"),
+        },
+        Scenario {
+            name: "from --no-symlinks to links",
+            history: &[(0, Plain)],
+            dead: None,
+            next: (1, Links),
+            required: &["moved-aside"],
+            broken: None,
+        },
+        Scenario {
+            name: "from links to --no-symlinks",
+            history: &[(0, Links)],
+            dead: None,
+            next: (1, Plain),
+            required: &["unlink-copied", "unlink-link-removed", "unlink-renamed"],
+            broken: Some("cannot copy: the source path is neither a regular file nor a symlink"),
+        },
+    ]
+}
+
+/// A fault point's kind: its name up to the first path component of its argument
+/// (under `dists/<suite>/`, the first one after the suite), a number standing for
+/// any: `commit:pool`, `commit:dists/InRelease`, `generation-file:main`,
+/// `old-generation-removed:N`.
+fn kind(point: &str) -> String {
+    let Some((what, path)) = point.split_once(':') else {
+        return point.to_string();
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["dists", _, next, ..] => format!("{what}:dists/{next}"),
+        [first, ..] if !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{what}:N")
+        }
+        [first, ..] => format!("{what}:{first}"),
+        [] => what.to_string(),
+    }
+}
+
+/// Runs `cp -a FROM TO` (links, hard links, modes and times kept).
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    let o = output_of(Command::new("cp").arg("-a").arg(from).arg(to));
+    assert!(o.status.success(), "cp -a:\n{}", both(&o));
+}
+
+/// `--no-symlinks` renames the suite's files into a real directory one by one,
+/// Release files last: "consistent for apt thanks to by-hash, but not atomic as a
+/// whole" (README). While that commit runs apt, the downloads, gpgv InRelease and
+/// each netboot file stay right; these may not.
+const NO_SYMLINKS_COMMIT: &[Check] = &[
+    // Indexes renamed before the Release that lists them.
+    Check::Verify,
+    // Release renamed, Release.gpg not yet.
+    Check::GpgvReleaseGpg,
+    // current/'s SHA256SUMS, initrd.gz and vmlinuz renamed one at a time.
+    Check::NetbootSums,
+    Check::NetbootRelease,
+    Check::NetbootPair,
+];
+
+/// What may fail right after a build stopped at `point` publishing `layout`.
+fn excused(layout: Layout, point: &str) -> &'static [Check] {
+    if layout == Layout::Plain && point.starts_with("commit:dists/") {
+        NO_SYMLINKS_COMMIT
+    } else {
+        &[]
+    }
+}
+
+/// A bug of elirepo's that a fault point shows today, found by this test (issue
+/// 16). [`every_fault_point_of_the_publish_step_leaves_a_repository_clients_read`]
+/// excuses it but requires that it still shows (so that a fix makes it say "remove
+/// this entry"); [`no_symlinks_publishing_survives_every_fault_point`] (ignored
+/// until they are fixed) excuses nothing.
+struct KnownBug {
+    what: &'static str,
+    scenario: &'static str,
+    /// The fault points it shows at.
+    at: fn(&str) -> bool,
+    /// Checks that fail right after the fault because of it.
+    after_fault: &'static [Check],
+    /// The next build does not recover (fails, or leaves what the judges refuse).
+    no_recovery: bool,
+}
+
+const KNOWN_BUGS: &[KnownBug] = &[
+    KnownBug {
+        what: "--no-symlinks: a build stopped after renaming a new netboot VERSION's MD5SUMS \
+               but not its SHA256SUMS leaves a VERSION that every later build fails to read \
+               (\"cannot read a kept version's sums\"): the repository cannot be rebuilt",
+        scenario: "--no-symlinks",
+        at: |p| {
+            p.starts_with("commit:dists/")
+                && p.ends_with("/images/MD5SUMS")
+                && !p.contains("/current/")
+        },
+        after_fault: &[],
+        no_recovery: true,
+    },
+    KnownBug {
+        what: "--no-symlinks: a build stopped after renaming Release but before InRelease: \
+               the next build finds the Release unchanged and keeps the stale InRelease and \
+               Release.gpg, which sign the previous Release, for good (apt keeps the old \
+               packages, gpgv refuses Release.gpg, elirepo verify fails)",
+        scenario: "--no-symlinks",
+        at: |p| p == "commit:dists/lenny/Release" || p == "commit:dists/lenny/Release.gpg",
+        after_fault: &[],
+        no_recovery: true,
+    },
+    KnownBug {
+        what: "from --no-symlinks to links: the real dists/<suite> is moved aside before the \
+               link replaces it, so a build stopped in between leaves no dists/<suite> at all \
+               (apt-get update fails)",
+        scenario: "from --no-symlinks to links",
+        at: |p| p == "moved-aside" || p == "switch-link-created",
+        after_fault: &[
+            Check::AptUpdate,
+            Check::AptUpdateHolder,
+            Check::GpgvInRelease,
+            Check::GpgvReleaseGpg,
+            Check::NetbootFiles,
+            Check::Verify,
+        ],
+        no_recovery: false,
+    },
+    KnownBug {
+        what: "--no-symlinks: the build that drops a netboot VERSION (the fourth kernel) \
+               removes its directory, then fails syncing it (\"cannot sync directory\") after \
+               the suite was committed, and says the repository is unchanged",
+        scenario: "--no-symlinks, with pool files and indexes to remove",
+        at: |_| false,
+        after_fault: &[],
+        no_recovery: false,
+    },
+    KnownBug {
+        what: "from links to --no-symlinks: every build fails copying the `current` link \
+               (\"cannot copy: the source path is neither a regular file nor a symlink\")",
+        scenario: "from links to --no-symlinks",
+        at: |_| false,
+        after_fault: &[],
+        no_recovery: false,
+    },
+];
+
+fn known_bug(sc: &Scenario, point: &str) -> Option<&'static KnownBug> {
+    KNOWN_BUGS
+        .iter()
+        .find(|b| b.scenario == sc.name && (b.at)(point))
+}
+
+/// Runs the fault points of `sc` that `sample` picks (plus, unless `strict`, those
+/// of a known bug), judging each state; returns (builds stopped, of which inside
+/// the publish step). `strict`: known bugs are not excused.
+fn exercise(
+    fx: &Fixture,
+    sc: &Scenario,
+    sample: &mut dyn FnMut(&str, &[&String]) -> Vec<String>,
+    strict: bool,
+) -> (usize, usize) {
+    let template = fx.t.path().join("template");
+    let repo = fx.t.path().join("repo");
+    let _ = fs::remove_dir_all(&repo);
+    for &(set, layout) in sc.history {
+        fx.build_ok(&repo, set, layout);
+    }
+    if let Some((set, layout, point)) = sc.dead {
+        let o = output_of(fx.build(&repo, set, layout).env("ELIREPO_FAULT", point));
+        assert_eq!(o.status.signal(), Some(SIGABRT), "{}", both(&o));
+    }
+    let keyring = repo.join(KEYRING);
+    // A client that read the repository before the build, kept aside; each run
+    // starts from copies of both, the repository at the same path.
+    let held = Apt::new(&repo, SUITE, Some(&keyring));
+    held.try_update()
+        .unwrap_or_else(|e| panic!("{}: before the build: {e}", sc.name));
+    copy_tree(&repo, &template);
+    let old = sc.history.last().expect("a history").0;
+    let (new, layout) = sc.next;
+
+    // Every fault point this build passes, in order.
+    let o = output_of(fx.build(&repo, new, layout).env("ELIREPO_FAULT", "trace"));
+    if let (Some(msg), false) = (sc.broken, strict) {
+        assert!(
+            !o.status.success() && text(&o.stderr).contains(msg),
+            "{}: the known bug ({msg}) no longer shows: remove it from KNOWN_BUGS and \
+             `broken`, and run no_symlinks_publishing_survives_every_fault_point:\n{}",
+            sc.name,
+            both(&o)
+        );
+        eprintln!("{}: KNOWN BUG, not exercised: {msg}", sc.name);
+        return (0, 0);
+    }
+    assert!(
+        o.status.success(),
+        "{}: the traced build failed:\n{}",
+        sc.name,
+        both(&o)
+    );
+    let points: Vec<String> = text(&o.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("elirepo: fault point "))
+        .map(str::to_string)
+        .collect();
+    let mut by_kind: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for p in &points {
+        by_kind.entry(kind(p)).or_default().push(p);
+    }
+    for r in sc.required {
+        assert!(
+            by_kind.contains_key(*r),
+            "{}: no fault point of kind {r} (renamed or removed?); the build passed {:?}",
+            sc.name,
+            by_kind.keys().collect::<Vec<_>>()
+        );
+    }
+    let mut chosen: BTreeSet<&String> = BTreeSet::new();
+    for (k, ps) in &by_kind {
+        let picked = sample(k, ps);
+        chosen.extend(ps.iter().copied().filter(|p| picked.contains(p)));
+    }
+    if !strict {
+        chosen.extend(points.iter().filter(|p| known_bug(sc, p).is_some()));
+    }
+    // In the order the build passes them.
+    let chosen: Vec<&String> = points.iter().filter(|p| chosen.contains(p)).collect();
+    eprintln!(
+        "{}: {} fault points of {} kinds, {} exercised",
+        sc.name,
+        points.len(),
+        by_kind.len(),
+        chosen.len()
+    );
+
+    let (mut runs, mut publishing) = (0, 0);
+    for point in chosen {
+        let what = format!("{}: fault point {point}", sc.name);
+        let bug = known_bug(sc, point).filter(|_| !strict);
+        copy_tree(&template, &repo);
+        let holder = Apt::new(&repo, SUITE, Some(&keyring));
+        holder.copy_lists_from(&held);
+        let since = SystemTime::now();
+        let o = output_of(fx.build(&repo, new, layout).env("ELIREPO_FAULT", point));
+        assert!(
+            o.status.signal() == Some(SIGABRT)
+                && text(&o.stderr).contains(&format!("elirepo: fault point {point}: aborting")),
+            "{what}: not reached:\n{}",
+            both(&o)
+        );
+        runs += 1;
+        publishing += usize::from(died_publishing(&repo, since));
+        let v = judge(fx, &repo, old, new, &holder, Depth::Full);
+        let mut allowed = excused(layout, point).to_vec();
+        if let Some(bug) = bug {
+            allowed.extend(bug.after_fault);
+            assert!(
+                bug.after_fault.is_empty()
+                    || !v
+                        .failed()
+                        .is_disjoint(&bug.after_fault.iter().copied().collect()),
+                "{what}: the known bug no longer shows (remove it from KNOWN_BUGS): {}",
+                bug.what
+            );
+        }
+        v.assert_clean_but(&allowed, &what);
+
+        // The next build recovers, and the holder follows.
+        let after = format!("{what}, then a full build");
+        let o = output_of(&mut fx.build(&repo, new, layout));
+        if let Some(bug) = bug.filter(|b| b.no_recovery) {
+            let v = o
+                .status
+                .success()
+                .then(|| judge(fx, &repo, new, new, &holder, Depth::Light));
+            assert!(
+                v.is_none_or(|v| !v.failures.is_empty() || v.seen != Some(new)),
+                "{after}: the known bug no longer shows (remove it from KNOWN_BUGS): {}",
+                bug.what
+            );
+            eprintln!("{what}: KNOWN BUG, no recovery: {}", bug.what);
+            continue;
+        }
+        assert!(o.status.success(), "{after}:\n{}", both(&o));
+        let v = judge(fx, &repo, new, new, &holder, Depth::Light);
+        v.assert_clean(&after);
+        assert_eq!(v.seen, Some(new), "{after}");
+        assert_clean(&repo, layout, &after);
+    }
+    (runs, publishing)
+}
+
+/// By default, per kind: the first point, the last and one seeded at random; with
+/// `ELIREPO_SLOW_TESTS=1`, every point.
+fn sampler(rng: &mut Rng, all: bool) -> impl FnMut(&str, &[&String]) -> Vec<String> + '_ {
+    move |_, ps| {
+        if all || ps.len() <= 3 {
+            ps.iter().map(|p| p.to_string()).collect()
+        } else {
+            let mid = ps[1 + rng.below(ps.len() - 2)];
+            vec![ps[0].clone(), mid.clone(), ps[ps.len() - 1].clone()]
+        }
+    }
+}
+
+#[test]
+fn every_fault_point_of_the_publish_step_leaves_a_repository_clients_read() {
+    if !have_clients() {
+        return;
+    }
+    let fx = Fixture::new();
+    let seed = seed_from_env(0xfa17_9017);
+    let mut rng = Rng::new(seed);
+    // A kind of fault point exercised in one scenario is not exercised again in
+    // the later ones (only traced, and required), or with ELIREPO_SLOW_TESTS=1
+    // sampled again.
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let (mut runs, mut publishing) = (0, 0);
+    for sc in scenarios() {
+        let mut again = Rng::new(rng.next_u64());
+        let mut again = sampler(&mut again, false);
+        let mut pick = sampler(&mut rng, slow());
+        let mut fresh = |k: &str, ps: &[&String]| {
+            if covered.insert(k.to_string()) {
+                pick(k, ps)
+            } else if slow() {
+                again(k, ps)
+            } else {
+                Vec::new()
+            }
+        };
+        let (r, p) = exercise(&fx, &sc, &mut fresh, false);
+        runs += r;
+        publishing += p;
+    }
+    eprintln!(
+        "{runs} builds stopped at a fault point, {publishing} of them inside the publish step"
+    );
+    assert!(publishing > 0);
+}
+
+/// The `--no-symlinks` scenarios at every fault point, with no known bug excused.
+#[test]
+#[ignore = "fails today: the --no-symlinks bugs in KNOWN_BUGS (issue 16); run with --ignored once fixed"]
+fn no_symlinks_publishing_survives_every_fault_point() {
+    if !have_clients() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut rng = Rng::new(0);
+    let mut failed = Vec::new();
+    for sc in scenarios() {
+        if !KNOWN_BUGS.iter().any(|b| b.scenario == sc.name) {
+            continue;
+        }
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            exercise(&fx, &sc, &mut sampler(&mut rng, true), true)
+        }));
+        if run.is_err() {
+            failed.push(sc.name);
+        }
+    }
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+#[test]
+fn random_kills_never_leave_a_repository_clients_cannot_read() {
+    if !have_clients() {
+        return;
+    }
+    let seed = seed_from_env(0x5eed_c4a5);
+    let mut rng = Rng::new(seed);
+    let fx = Fixture::new();
+    let repo = fx.t.path().join("repo");
+    let layout = Layout::Links;
+    // A pause at every fault point widens the publish step.
+    let pause = "5000";
+    fx.build_ok(&repo, 0, layout);
+    let holder = Apt::new(&repo, SUITE, Some(&repo.join(KEYRING)));
+    // How long a build takes here, to spread the kills over it.
+    let start = std::time::Instant::now();
+    for set in [1, 2] {
+        let o = output_of(
+            fx.build(&repo, set, layout)
+                .env("ELIREPO_FAULT_SLEEP_US", pause),
+        );
+        assert!(o.status.success(), "{}", both(&o));
+    }
+    let mut span = (start.elapsed().as_micros() / 2).max(1000) as usize;
+    let want = if slow() { 100 } else { 20 };
+    let mut current = 2;
+    let (mut killed, mut publishing, mut rounds) = (0, 0, 0);
+    // `want` kills that landed before the build finished, 3 of them at least inside
+    // the publish step; a machine whose speed changes under load only makes the
+    // window adapt (shrunk after a build that finished first), never the test pass
+    // without kills.
+    while killed < want || publishing < 3 {
+        assert!(
+            rounds < 10 * want,
+            "only {killed} of {rounds} kills landed in time, {publishing} inside the publish step"
+        );
+        rounds += 1;
+        // The four input sets in turn: each build copies pool files (those of the
+        // set before the last three were collected) and collects others.
+        let next = (current + 1) % fx.sets.len();
+        holder
+            .try_update()
+            .unwrap_or_else(|e| panic!("round {rounds}: before the build: {e}"));
+        let since = SystemTime::now();
+        let mut child = fx
+            .build(&repo, next, layout)
+            .env("ELIREPO_FAULT_SLEEP_US", pause)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = rng.below(span);
+        std::thread::sleep(Duration::from_micros(delay as u64));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let inside = !status.success() && died_publishing(&repo, since);
+        let what = format!(
+            "round {rounds} (killed after {delay} of up to {span} us, {status:?}{})",
+            if inside {
+                ", inside the publish step"
+            } else {
+                ""
+            }
+        );
+        let v = judge(&fx, &repo, current, next, &holder, Depth::Full);
+        v.assert_clean(&what);
+        if status.success() {
+            span = (span * 3 / 4).max(200);
+        } else {
+            // Only the kill may end it: a crash (exit 101, or a signal of its own) is no kill.
+            assert_eq!(status.signal(), Some(9), "{what}: ended, but not by the kill");
+            killed += 1;
+            publishing += usize::from(inside);
+        }
+        current = v.seen.expect("a clean verdict names a set");
+    }
+    eprintln!(
+        "{killed} of {rounds} builds killed before they finished, {publishing} of them inside the publish step (a staging area or generation in progress)"
+    );
+    fx.build_ok(&repo, current, layout);
+    let v = judge(&fx, &repo, current, current, &holder, Depth::Full);
+    v.assert_clean("after recovery");
+    assert_eq!(v.seen, Some(current));
+    assert_clean(&repo, layout, "after recovery");
 }
 
 /// A repository on a tiny file system: a build that runs out of space while
@@ -238,13 +1182,8 @@ fn a_full_disk_while_staging_changes_nothing() {
         .output()
         .map(|o| o.stdout == b"0\n")
         .unwrap_or(false);
-    let must = std::env::var_os("ELIREPO_REQUIRE_TOOLS").is_some_and(|v| v == "1");
     if !is_root {
-        assert!(
-            !must,
-            "mounting a small tmpfs needs root (ELIREPO_REQUIRE_TOOLS=1)"
-        );
-        eprintln!("skipped: mounting a small tmpfs needs root");
+        common::skip("mounting a small tmpfs needs root");
         return;
     }
     let t = tempdir();
@@ -257,8 +1196,7 @@ fn a_full_disk_while_staging_changes_nothing() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !mounted {
-        assert!(!must, "cannot mount a tmpfs");
-        eprintln!("skipped: cannot mount a tmpfs here");
+        common::skip("cannot mount a tmpfs here");
         return;
     }
     struct Unmount(PathBuf);
@@ -286,12 +1224,12 @@ fn a_full_disk_while_staging_changes_nothing() {
         .unwrap();
     let o = output_of(&mut build_cmd(&repo, &b));
     let err = String::from_utf8_lossy(&o.stderr);
-    common::assert_failed_cleanly(&o, "a full disk");
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("huge_1.0_amd64.deb") && err.contains("No space left"),
         "{err}"
     );
+    common::assert_failed_cleanly(&o, "a build onto a full disk");
     assert_eq!(
         before,
         common::snapshot_tree(&repo),

@@ -207,3 +207,102 @@ impl Apt {
         all
     }
 }
+
+/// Non-panicking checks, for tests that collect every failure of one state
+/// (tests/crash.rs judges a repository after each kill with all of them).
+impl Apt {
+    /// `apt-get update`: Ok when it succeeds with no `W:` and no `E:` line, else
+    /// the offending lines and the whole output.
+    pub fn try_update(&self) -> Result<(), String> {
+        let o = self.update_with(&[]);
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        let bad: Vec<&str> = all
+            .lines()
+            .filter(|l| l.starts_with("W:") || l.starts_with("E:"))
+            .collect();
+        if o.status.success() && bad.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{bad:?}\n{}", both(&o)))
+        }
+    }
+
+    /// The packages apt knows from its lists, as `name version arch`, sorted.
+    pub fn try_available(&self) -> Result<Vec<String>, String> {
+        let o = output_of(self.cmd("apt-cache").arg("dumpavail"));
+        if !o.status.success() {
+            return Err(both(&o));
+        }
+        let mut out = Vec::new();
+        for stanza in text(&o.stdout).split("\n\n") {
+            let field = |name: &str| {
+                stanza
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let p = field("Package");
+            if !p.is_empty() {
+                out.push(format!(
+                    "{p} {} {}",
+                    field("Version"),
+                    field("Architecture")
+                ));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `apt-get download` of each `pkg[:arch]`: the downloaded files by name,
+    /// or the output when it fails or warns.
+    pub fn try_download(&self, pkgs: &[&str]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+        let dl = self.dir.path().join("download");
+        for e in fs::read_dir(&dl).map_err(|e| e.to_string())? {
+            let p = e.map_err(|e| e.to_string())?.path();
+            fs::remove_file(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+        let o = output_of(self.cmd("apt-get").arg("download").args(pkgs));
+        if !o.status.success() || text(&o.stderr).contains("W:") {
+            return Err(both(&o));
+        }
+        let mut got = BTreeMap::new();
+        for e in fs::read_dir(&dl).map_err(|e| e.to_string())? {
+            let e = e.map_err(|e| e.to_string())?;
+            let bytes = fs::read(e.path()).map_err(|e| e.to_string())?;
+            got.insert(e.file_name().to_string_lossy().into_owned(), bytes);
+        }
+        Ok(got)
+    }
+}
+
+impl Apt {
+    /// Makes this client hold what `other` fetched, as if it had run the same
+    /// `apt-get update`: `other`'s lists copied over this one's, this one's package
+    /// cache dropped. Both must have the same sources.
+    pub fn copy_lists_from(&self, other: &Apt) {
+        let (from, to) = (
+            other.dir.path().join("state/lists"),
+            self.dir.path().join("state/lists"),
+        );
+        for e in fs::read_dir(&to).unwrap().flatten() {
+            if e.file_type().unwrap().is_file() {
+                fs::remove_file(e.path()).unwrap();
+            }
+        }
+        for e in fs::read_dir(&from).unwrap().flatten() {
+            if e.file_type().unwrap().is_file() {
+                fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+        for e in fs::read_dir(self.dir.path().join("cache"))
+            .unwrap()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().ends_with(".bin") {
+                fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
+}
