@@ -13,7 +13,10 @@
 //! fills in the defaults and checks the result, including the rule for which
 //! architecture the netboot flags are for. Relative paths in the file are
 //! relative to the file's directory; relative paths on the command line are
-//! relative to the working directory. No build option comes from the
+//! relative to the working directory. Every file or directory that holds a
+//! key (`--sign-key-file`, `--passphrase-file`, `--gpg-homedir` and their
+//! `[sign]` keys, and `verify --keyring`) is made absolute and checked by
+//! [`check_key_path`] before gpg or gpgv sees it. No build option comes from the
 //! environment: the one variable a build reads, `SOURCE_DATE_EPOCH`, is the
 //! time it stamps ([`crate::release::build_time`]), not a setting.
 
@@ -51,6 +54,173 @@ pub enum ConfigError {
     /// neither `--netboot-arch` nor the file says which one they are for.
     #[error("netboot flags need --netboot-arch ARCH when the suite has several architectures")]
     NetbootArchNeeded,
+    /// A key, keyring, passphrase file or gpg home directory that an option
+    /// names cannot be used. `path` is absolute: where elirepo looked.
+    #[error("{}: {problem} ({option})", path.display())]
+    KeyFile {
+        /// The file or directory, absolute.
+        path: PathBuf,
+        /// The option as the user wrote it: `--keyring ring.gpg`, or
+        /// `key-file = "k.asc" in elirepo.toml`.
+        option: String,
+        /// What is wrong with it.
+        problem: KeyFileProblem,
+    },
+}
+
+/// What an option that takes a key, a keyring, a passphrase file or a gpg home
+/// directory must name ([`check_key_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    /// A public keyring for gpgv: binary OpenPGP public keys or a GnuPG keybox.
+    Keyring,
+    /// A secret key to import into gpg: armored or binary.
+    SecretKey,
+    /// A file holding a passphrase.
+    Passphrase,
+    /// A gpg home directory.
+    GpgHome,
+}
+
+/// Why a file named by a key option cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileProblem {
+    /// Nothing is there.
+    #[error("does not exist")]
+    Missing,
+    /// A gpg home directory that is not there.
+    #[error("directory does not exist")]
+    NoDirectory,
+    /// A directory or a device where a file is wanted.
+    #[error("not a file")]
+    NotAFile,
+    /// A file where a gpg home directory is wanted.
+    #[error("not a directory")]
+    NotADirectory,
+    /// It cannot be read.
+    #[error("cannot read: {0}")]
+    Unreadable(String),
+    /// Neither binary OpenPGP public keys nor a GnuPG keybox.
+    #[error("not an OpenPGP keyring (neither binary public keys nor a GnuPG keybox)")]
+    NotAKeyring,
+    /// An armored public key, which gpgv does not read as a keyring.
+    #[error("an armored key, not a keyring: gpgv reads binary keyrings only")]
+    ArmoredKeyring,
+    /// Not an OpenPGP secret key, armored or binary.
+    #[error("not an OpenPGP key (no \"-----BEGIN PGP PRIVATE KEY BLOCK-----\" and no binary key)")]
+    NotAKey,
+    /// Public keys only: nothing to sign with.
+    #[error("holds a public key, not a secret key: it cannot sign")]
+    PublicKeyOnly,
+}
+
+/// How a file's first bytes say what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyBytes {
+    /// A binary OpenPGP packet with this tag (5 secret key, 6 public key).
+    Packet(u8),
+    /// A GnuPG keybox (`pubring.kbx`).
+    Keybox,
+    /// An ASCII-armored public key block.
+    ArmoredPublic,
+    /// An ASCII-armored private key block.
+    ArmoredPrivate,
+    /// Anything else.
+    Other,
+}
+
+/// What `head` (a file's first bytes) holds: RFC 4880's packet header (old
+/// format: tag in bits 5-2; new format: bits 5-0), GnuPG's keybox magic at
+/// offset 8, or an armor header line anywhere in the text.
+fn key_bytes(head: &[u8]) -> KeyBytes {
+    if head.len() >= 12 && &head[8..12] == b"KBXf" {
+        return KeyBytes::Keybox;
+    }
+    match head.first() {
+        Some(&b) if b & 0x80 != 0 => {
+            let tag = if b & 0x40 != 0 {
+                b & 0x3f
+            } else {
+                (b >> 2) & 0x0f
+            };
+            KeyBytes::Packet(tag)
+        }
+        _ => {
+            let text = String::from_utf8_lossy(head);
+            if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+                KeyBytes::ArmoredPrivate
+            } else if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+                KeyBytes::ArmoredPublic
+            } else {
+                KeyBytes::Other
+            }
+        }
+    }
+}
+
+/// `path` made absolute (relative to the working directory) and checked to be
+/// what `kind` wants, before gpg or gpgv sees it: gpgv looks a name without a
+/// slash up in `~/.gnupg`, and a missing or wrong file is better reported by
+/// name than by gpg. `option` names the option as the user wrote it, for the
+/// error.
+pub fn check_key_path(
+    path: &Path,
+    kind: KeyFileKind,
+    option: impl Into<String>,
+) -> Result<PathBuf, ConfigError> {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let fail = |problem| ConfigError::KeyFile {
+        path: abs.clone(),
+        option: option.into(),
+        problem,
+    };
+    let meta = match std::fs::metadata(&abs) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail(if kind == KeyFileKind::GpgHome {
+                KeyFileProblem::NoDirectory
+            } else {
+                KeyFileProblem::Missing
+            }))
+        }
+        Err(e) => return Err(fail(KeyFileProblem::Unreadable(e.to_string()))),
+    };
+    if kind == KeyFileKind::GpgHome {
+        return if meta.is_dir() {
+            Ok(abs)
+        } else {
+            Err(fail(KeyFileProblem::NotADirectory))
+        };
+    }
+    if !meta.is_file() {
+        return Err(fail(KeyFileProblem::NotAFile));
+    }
+    let mut head = Vec::with_capacity(4096);
+    let read = std::fs::File::open(&abs).and_then(|f| {
+        use std::io::Read;
+        f.take(4096).read_to_end(&mut head)
+    });
+    if let Err(e) = read {
+        return Err(fail(KeyFileProblem::Unreadable(e.to_string())));
+    }
+    let problem = match (kind, key_bytes(&head)) {
+        (KeyFileKind::Passphrase, _) => None,
+        (KeyFileKind::Keyring, KeyBytes::Packet(6) | KeyBytes::Keybox) => None,
+        (KeyFileKind::Keyring, KeyBytes::ArmoredPublic) => Some(KeyFileProblem::ArmoredKeyring),
+        (KeyFileKind::Keyring, _) => Some(KeyFileProblem::NotAKeyring),
+        (KeyFileKind::SecretKey, KeyBytes::Packet(5) | KeyBytes::ArmoredPrivate) => None,
+        (
+            KeyFileKind::SecretKey,
+            KeyBytes::Packet(6) | KeyBytes::Keybox | KeyBytes::ArmoredPublic,
+        ) => Some(KeyFileProblem::PublicKeyOnly),
+        (KeyFileKind::SecretKey, _) => Some(KeyFileProblem::NotAKey),
+        (KeyFileKind::GpgHome, _) => None,
+    };
+    match problem {
+        Some(p) => Err(fail(p)),
+        None => Ok(abs),
+    }
 }
 
 /// `[sign]` in the file.
@@ -380,14 +550,56 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         flags.debs
     };
     let file_sign = file.sign.unwrap_or_default();
+    let config_name = flags
+        .config
+        .as_deref()
+        .map(|c| c.display().to_string())
+        .unwrap_or_default();
+    // A path from a flag, or from the file's [sign] table (relative to the
+    // file), checked and made absolute; the error names where it came from.
+    let checked = |flag: Option<PathBuf>,
+                   name: &str,
+                   from_file: Option<PathBuf>,
+                   key: &str,
+                   kind: KeyFileKind|
+     -> Result<Option<PathBuf>, ConfigError> {
+        match (flag, from_file) {
+            (Some(p), _) => check_key_path(&p, kind, format!("{name} {}", p.display())).map(Some),
+            (None, Some(p)) => check_key_path(
+                &rel(p.clone()),
+                kind,
+                format!("{key} = {:?} in {config_name}", p.display().to_string()),
+            )
+            .map(Some),
+            (None, None) => Ok(None),
+        }
+    };
     let sign = if flags.unsigned {
         None
     } else {
         let s = SignOptions {
             key: flags.sign_key.or(file_sign.key),
-            homedir: flags.gpg_homedir.or(file_sign.gpg_homedir.map(rel)),
-            key_file: flags.sign_key_file.or(file_sign.key_file.map(rel)),
-            passphrase_file: flags.passphrase_file.or(file_sign.passphrase_file.map(rel)),
+            homedir: checked(
+                flags.gpg_homedir,
+                "--gpg-homedir",
+                file_sign.gpg_homedir,
+                "gpg-homedir",
+                KeyFileKind::GpgHome,
+            )?,
+            key_file: checked(
+                flags.sign_key_file,
+                "--sign-key-file",
+                file_sign.key_file,
+                "key-file",
+                KeyFileKind::SecretKey,
+            )?,
+            passphrase_file: checked(
+                flags.passphrase_file,
+                "--passphrase-file",
+                file_sign.passphrase_file,
+                "passphrase-file",
+                KeyFileKind::Passphrase,
+            )?,
         };
         (s.key.is_some() || s.key_file.is_some()).then_some(s)
     };
@@ -504,6 +716,7 @@ mod tests {
             "repo = \"public\"\nsuite = \"lenny\"\narchitectures = [\"i386\", \"amd64\"]\ndebs = [\"debs\"]\n[sign]\nkey-file = \"k.asc\"\n",
         )
         .unwrap();
+        std::fs::copy("fixtures/demo/demo-signing-key.asc", t.path().join("k.asc")).unwrap();
         let o = resolve(BuildFlags {
             config: Some(cfg.clone()),
             label: Some("L".into()),
@@ -531,6 +744,84 @@ mod tests {
         assert_eq!(o.repo, PathBuf::from("elsewhere"));
         assert_eq!(o.architectures, vec!["amd64"]);
         assert!(o.sign.is_none());
+    }
+
+    #[test]
+    fn key_files_are_told_by_their_first_bytes() {
+        assert_eq!(key_bytes(&[0x99, 0x00, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0x98, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0xc6, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0x95, 0x01, 0x00]), KeyBytes::Packet(5));
+        assert_eq!(key_bytes(&[0xc5, 0x58]), KeyBytes::Packet(5));
+        let mut kbx = vec![0, 0, 0, 0x20, 1, 1, 0, 2];
+        kbx.extend(b"KBXf\0\0\0\0");
+        assert_eq!(key_bytes(&kbx), KeyBytes::Keybox);
+        assert_eq!(
+            key_bytes(b"Comment: x\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n"),
+            KeyBytes::ArmoredPublic
+        );
+        assert_eq!(
+            key_bytes(b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n"),
+            KeyBytes::ArmoredPrivate
+        );
+        assert_eq!(key_bytes(b""), KeyBytes::Other);
+        assert_eq!(key_bytes(b"hello"), KeyBytes::Other);
+    }
+
+    #[test]
+    fn key_paths_are_absolute_and_checked() {
+        let t = tempfile::tempdir().unwrap();
+        let demo = Path::new("fixtures/demo/demo-signing-key.asc");
+        let abs = check_key_path(demo, KeyFileKind::SecretKey, "--sign-key-file x").unwrap();
+        assert!(
+            abs.is_absolute() && abs.ends_with(demo),
+            "{}",
+            abs.display()
+        );
+        let problem = |p: &Path, kind| match check_key_path(p, kind, "--opt") {
+            Err(ConfigError::KeyFile {
+                problem,
+                path,
+                option,
+            }) => {
+                assert!(path.is_absolute() && option == "--opt");
+                problem
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            problem(demo, KeyFileKind::Keyring),
+            KeyFileProblem::NotAKeyring
+        );
+        let missing = t.path().join("missing");
+        assert_eq!(
+            problem(&missing, KeyFileKind::Passphrase),
+            KeyFileProblem::Missing
+        );
+        assert_eq!(
+            problem(&missing, KeyFileKind::GpgHome),
+            KeyFileProblem::NoDirectory
+        );
+        assert_eq!(
+            problem(t.path(), KeyFileKind::Keyring),
+            KeyFileProblem::NotAFile
+        );
+        assert_eq!(
+            problem(demo, KeyFileKind::GpgHome),
+            KeyFileProblem::NotADirectory
+        );
+        assert!(check_key_path(t.path(), KeyFileKind::GpgHome, "--opt").is_ok());
+        let public = t.path().join("pub.asc");
+        std::fs::write(&public, "-----BEGIN PGP PUBLIC KEY BLOCK-----\n").unwrap();
+        assert_eq!(
+            problem(&public, KeyFileKind::Keyring),
+            KeyFileProblem::ArmoredKeyring
+        );
+        assert_eq!(
+            problem(&public, KeyFileKind::SecretKey),
+            KeyFileProblem::PublicKeyOnly
+        );
+        assert!(check_key_path(&public, KeyFileKind::Passphrase, "--opt").is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::io;
 use std::process::ExitCode;
 
 use elirepo::build::{BuildError, BuildReport};
-use elirepo::config::{BuildFlags, BuildOptions, ConfigError};
+use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
 
 use super::exit::{json_text, out, usage_error, EXIT_USAGE};
 use super::ui::{Level, Ui};
@@ -91,6 +91,27 @@ fn config_hint(e: &ConfigError) -> Option<String> {
         ConfigError::NetbootArchNeeded => {
             Some("or describe each architecture in a [[netboot]] table of the config file".into())
         }
+        ConfigError::KeyFile { problem, .. } => key_file_hint(problem).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The hint for a key, keyring, passphrase file or gpg home that cannot be
+/// used (`build` and `verify`).
+pub fn key_file_hint(problem: &KeyFileProblem) -> Option<&'static str> {
+    match problem {
+        KeyFileProblem::ArmoredKeyring => Some(
+            "make a binary keyring of it: gpg --dearmor < KEY.asc > KEY.gpg (a build publishes one: <label>-archive-keyring.gpg)",
+        ),
+        KeyFileProblem::NotAKeyring => Some(
+            "give the keyring a build published (<label>-archive-keyring.gpg at the repository's top) or gpg --export KEYID > KEY.gpg",
+        ),
+        KeyFileProblem::NotAKey | KeyFileProblem::PublicKeyOnly => {
+            Some("export the secret key: gpg --armor --export-secret-keys KEYID > KEY.asc")
+        }
+        KeyFileProblem::NoDirectory | KeyFileProblem::NotADirectory => Some(
+            "give the gpg home that holds the key (gpg's default is ~/.gnupg), or the key itself with --sign-key-file",
+        ),
         _ => None,
     }
 }

@@ -6,7 +6,10 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use elirepo::config::{check_key_path, ConfigError, KeyFileKind};
 use elirepo::verify::{VerifyOptions, VerifyReport};
+
+use super::build::key_file_hint;
 
 use super::exit::{json_text, out, usage_error, EXIT_PROBLEM};
 use super::ui::{self, Level, Ui};
@@ -53,11 +56,30 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
         Err(e) => return usage_error(ui, e, None),
     };
     let is_url = a.target.contains("://");
+    // A path, made absolute before gpgv sees it (gpgv looks a bare name up in
+    // ~/.gnupg), and checked before anything is fetched.
+    let keyring = match a.keyring {
+        Some(k) => match check_key_path(
+            &k,
+            KeyFileKind::Keyring,
+            format!("--keyring {}", k.display()),
+        ) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let hint = match &e {
+                    ConfigError::KeyFile { problem, .. } => key_file_hint(problem),
+                    _ => None,
+                };
+                return usage_error(ui, e, hint);
+            }
+        },
+        None => None,
+    };
     let opts = VerifyOptions {
         target: a.target,
         suites: a.suites,
         archs: a.archs,
-        keyring: a.keyring,
+        keyring,
         now,
     };
     ui.step(&format!("checking {}", opts.target));
