@@ -54,6 +54,13 @@ pub enum ConfigError {
     /// neither `--netboot-arch` nor the file says which one they are for.
     #[error("netboot flags need --netboot-arch ARCH when the suite has several architectures")]
     NetbootArchNeeded,
+    /// Signing flags that name no key (`--passphrase-file` or `--gpg-homedir`
+    /// alone): they replace the file's `[sign]` table, so they need a key too.
+    #[error("{flags} without a key: give --sign-key KEYID or --sign-key-file FILE too")]
+    SigningFlagsWithoutKey {
+        /// The signing flags given.
+        flags: String,
+    },
     /// A key, keyring, passphrase file or gpg home directory that an option
     /// names cannot be used. `path` is absolute: where elirepo looked.
     #[error("{}: {problem} ({option})", path.display())]
@@ -341,7 +348,7 @@ pub struct BuildFlags {
     #[arg(long, value_name = "DIR")]
     pub gpg_homedir: Option<PathBuf>,
     /// Armored secret key file (imported into a temporary gpg home)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "gpg_homedir")]
     pub sign_key_file: Option<PathBuf>,
     /// File holding the key's passphrase
     #[arg(long, value_name = "FILE")]
@@ -349,7 +356,7 @@ pub struct BuildFlags {
     /// Ignore the config file's [sign] table and publish unsigned
     // `[sign]` is the help text's, not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["sign_key", "gpg_homedir", "sign_key_file", "passphrase_file"])]
     pub unsigned: bool,
     /// Fail at once if another build holds the repository's lock
     #[arg(long)]
@@ -549,59 +556,87 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
     } else {
         flags.debs
     };
-    let file_sign = file.sign.unwrap_or_default();
     let config_name = flags
         .config
         .as_deref()
         .map(|c| c.display().to_string())
         .unwrap_or_default();
-    // A path from a flag, or from the file's [sign] table (relative to the
-    // file), checked and made absolute; the error names where it came from.
-    let checked = |flag: Option<PathBuf>,
-                   name: &str,
-                   from_file: Option<PathBuf>,
-                   key: &str,
-                   kind: KeyFileKind|
-     -> Result<Option<PathBuf>, ConfigError> {
-        match (flag, from_file) {
-            (Some(p), _) => check_key_path(&p, kind, format!("{name} {}", p.display())).map(Some),
-            (None, Some(p)) => check_key_path(
-                &rel(p.clone()),
-                kind,
-                format!("{key} = {:?} in {config_name}", p.display().to_string()),
-            )
-            .map(Some),
-            (None, None) => Ok(None),
-        }
-    };
+    // Signing is one choice: any signing flag (or --unsigned) replaces the
+    // file's [sign] table as a whole. Merged key by key, a key id from one
+    // place was looked for in a key file from the other.
+    let flag_signs = [
+        flags.sign_key.is_some().then_some("--sign-key"),
+        flags.gpg_homedir.is_some().then_some("--gpg-homedir"),
+        flags.sign_key_file.is_some().then_some("--sign-key-file"),
+        flags
+            .passphrase_file
+            .is_some()
+            .then_some("--passphrase-file"),
+    ];
+    let flag_signs: Vec<&str> = flag_signs.into_iter().flatten().collect();
     let sign = if flags.unsigned {
         None
-    } else {
-        let s = SignOptions {
-            key: flags.sign_key.or(file_sign.key),
-            homedir: checked(
-                flags.gpg_homedir,
-                "--gpg-homedir",
-                file_sign.gpg_homedir,
-                "gpg-homedir",
-                KeyFileKind::GpgHome,
-            )?,
-            key_file: checked(
-                flags.sign_key_file,
-                "--sign-key-file",
-                file_sign.key_file,
-                "key-file",
-                KeyFileKind::SecretKey,
-            )?,
-            passphrase_file: checked(
-                flags.passphrase_file,
-                "--passphrase-file",
-                file_sign.passphrase_file,
-                "passphrase-file",
-                KeyFileKind::Passphrase,
-            )?,
+    } else if !flag_signs.is_empty() {
+        let path = |p: PathBuf, name: &str, kind| {
+            let option = format!("{name} {}", p.display());
+            check_key_path(&p, kind, option)
         };
-        (s.key.is_some() || s.key_file.is_some()).then_some(s)
+        let s = SignOptions {
+            key: flags.sign_key,
+            homedir: flags
+                .gpg_homedir
+                .map(|p| path(p, "--gpg-homedir", KeyFileKind::GpgHome))
+                .transpose()?,
+            key_file: flags
+                .sign_key_file
+                .map(|p| path(p, "--sign-key-file", KeyFileKind::SecretKey))
+                .transpose()?,
+            passphrase_file: flags
+                .passphrase_file
+                .map(|p| path(p, "--passphrase-file", KeyFileKind::Passphrase))
+                .transpose()?,
+        };
+        if s.key.is_none() && s.key_file.is_none() {
+            return Err(ConfigError::SigningFlagsWithoutKey {
+                flags: flag_signs.join(" "),
+            });
+        }
+        Some(s)
+    } else if let Some(file_sign) = file.sign {
+        let path = |p: PathBuf, key: &str, kind| {
+            let option = format!("{key} = {:?} in {config_name}", p.display().to_string());
+            check_key_path(&rel(p), kind, option)
+        };
+        let s = SignOptions {
+            key: file_sign.key,
+            homedir: file_sign
+                .gpg_homedir
+                .map(|p| path(p, "gpg-homedir", KeyFileKind::GpgHome))
+                .transpose()?,
+            key_file: file_sign
+                .key_file
+                .map(|p| path(p, "key-file", KeyFileKind::SecretKey))
+                .transpose()?,
+            passphrase_file: file_sign
+                .passphrase_file
+                .map(|p| path(p, "passphrase-file", KeyFileKind::Passphrase))
+                .transpose()?,
+        };
+        if s.key.is_none() && s.key_file.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: [sign] names neither `key` nor `key-file`: give one, \
+                 or leave [sign] out for an unsigned repository"
+            )));
+        }
+        if s.key_file.is_some() && s.homedir.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: [sign] has both `key-file` and `gpg-homedir`: the key file \
+                 is imported into a temporary gpg home, so give one of them"
+            )));
+        }
+        Some(s)
+    } else {
+        None
     };
     let file_netboot = file
         .netboot
@@ -744,6 +779,70 @@ mod tests {
         assert_eq!(o.repo, PathBuf::from("elsewhere"));
         assert_eq!(o.architectures, vec!["amd64"]);
         assert!(o.sign.is_none());
+    }
+
+    #[test]
+    fn a_signing_flag_replaces_the_files_sign_table_as_a_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let key = t.path().join("k.asc");
+        std::fs::copy("fixtures/demo/demo-signing-key.asc", &key).unwrap();
+        let cfg = t.path().join("elirepo.toml");
+        std::fs::write(
+            &cfg,
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\n\
+             [sign]\nkey-file = \"k.asc\"\npassphrase-file = \"k.asc\"\n",
+        )
+        .unwrap();
+        let flags = || BuildFlags {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let file = resolve(flags()).unwrap().sign.unwrap();
+        assert_eq!(file.key_file.as_deref(), Some(key.as_path()));
+        assert_eq!(file.passphrase_file.as_deref(), Some(key.as_path()));
+        // --sign-key with --gpg-homedir: nothing of the file's table is left.
+        let home = t.path().to_path_buf();
+        let s = resolve(BuildFlags {
+            sign_key: Some("0xABCD".into()),
+            gpg_homedir: Some(home.clone()),
+            ..flags()
+        })
+        .unwrap()
+        .sign
+        .unwrap();
+        assert_eq!(
+            s,
+            SignOptions {
+                key: Some("0xABCD".into()),
+                homedir: Some(home),
+                key_file: None,
+                passphrase_file: None,
+            }
+        );
+        // A passphrase file alone names no key: an error, not the file's key.
+        let err = resolve(BuildFlags {
+            passphrase_file: Some(key.clone()),
+            ..flags()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::SigningFlagsWithoutKey { .. }),
+            "{err}"
+        );
+        assert!(resolve(BuildFlags {
+            unsigned: true,
+            ..flags()
+        })
+        .unwrap()
+        .sign
+        .is_none());
+        // A [sign] table with no key is an error, not an unsigned build.
+        std::fs::write(
+            &cfg,
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\n[sign]\n",
+        )
+        .unwrap();
+        assert!(matches!(resolve(flags()), Err(ConfigError::Invalid(_))));
     }
 
     #[test]

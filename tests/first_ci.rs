@@ -364,3 +364,144 @@ fn r12_b1_builds_key_files_are_checked_before_anything_is_read() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Bug 2: a signing choice on the command line replaces the file's [sign] table.
+
+impl Key {
+    /// The key of an armored secret key file, imported into `<dir>/<name>`.
+    fn import(dir: &Path, name: &str, file: &Path) -> Key {
+        let key = Key::empty(dir, name);
+        key.gpg_ok(&["--import", file.to_str().unwrap()]);
+        key.with_fpr()
+    }
+}
+
+/// gpgv's verdict on `<repo>/dists/<suite>/InRelease` with `keyring`.
+fn inrelease_verifies(repo: &Path, suite: &str, keyring: &Path) -> Output {
+    output_of(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(keyring)
+            .arg(repo.join("dists").join(suite).join("InRelease")),
+    )
+}
+
+#[test]
+fn r12_b2_signing_flags_replace_the_config_files_sign_table() {
+    if !have_gpg() {
+        return;
+    }
+    let t = tempdir();
+    let other = Key::new(t.path(), "other");
+    let other_ring = other.public_keyring(&t.path().join("other.gpg"));
+    let demo_home = Key::import(t.path(), "demo-home", &demo_key());
+    let demo_ring = demo_home.public_keyring(&t.path().join("demo.gpg"));
+    let config = |name: &str, sign: &str| {
+        let p = t.path().join(name);
+        fs::write(
+            &p,
+            format!(
+                "repo = \"repo-{name}\"\nsuite = \"lenny\"\narchitectures = [\"amd64\"]\n\
+                 debs = [\"{}\"]\n[sign]\n{sign}\n",
+                demo_deb(AMD64_DEB)
+            ),
+        )
+        .unwrap();
+        p
+    };
+    // The file signs with a key file; the flags name a key in a gpg home.
+    let a = config(
+        "a.toml",
+        &format!("key-file = \"{}\"", demo_key().display()),
+    );
+    let o = output_of(
+        elirepo()
+            .arg("build")
+            .arg("--config")
+            .arg(&a)
+            .args(["--sign-key", &other.fpr, "--gpg-homedir"])
+            .arg(&other.home),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let v = inrelease_verifies(&t.path().join("repo-a.toml"), "lenny", &other_ring);
+    assert!(
+        v.status.success(),
+        "not signed with --sign-key: {}",
+        both(&v)
+    );
+
+    // The reverse: the file names a key in a gpg home; the flags give a key file.
+    let b = config(
+        "b.toml",
+        &format!(
+            "key = \"{}\"\ngpg-homedir = \"{}\"",
+            other.fpr,
+            other.home.display()
+        ),
+    );
+    let o = output_of(
+        elirepo()
+            .arg("build")
+            .arg("--config")
+            .arg(&b)
+            .arg("--sign-key-file")
+            .arg(demo_key()),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let v = inrelease_verifies(&t.path().join("repo-b.toml"), "lenny", &demo_ring);
+    assert!(
+        v.status.success(),
+        "not signed with --sign-key-file: {}",
+        both(&v)
+    );
+
+    // A passphrase file alone is a signing choice without a key: refused, not merged
+    // with the file's key, and never an unsigned build.
+    fs::write(t.path().join("pass"), b"secret\n").unwrap();
+    let o = output_of(
+        elirepo()
+            .arg("build")
+            .arg("--config")
+            .arg(&a)
+            .arg("--passphrase-file")
+            .arg(t.path().join("pass")),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(
+        first_error(&o).contains("--passphrase-file") && hint(&o).contains("[sign]"),
+        "{}",
+        both(&o)
+    );
+}
+
+/// "secret key not found in /tmp/elirepo-gnupg-XXXX" named a directory that was
+/// already gone: the error names the key file the user gave.
+#[test]
+fn r12_b2_a_key_missing_from_a_key_file_names_the_key_file() {
+    if !have_gpg() {
+        return;
+    }
+    let t = tempdir();
+    let other = Key::new(t.path(), "other");
+    let repo = t.path().join("repo");
+    let o = output_of(
+        elirepo()
+            .args(["build", "--suite", "lenny", "--arch", "amd64"])
+            .arg("--repo")
+            .arg(&repo)
+            .args(["--deb", &demo_deb(AMD64_DEB)])
+            .arg("--sign-key-file")
+            .arg(demo_key())
+            .args(["--sign-key", &other.fpr]),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(
+        first_error(&o).contains(&demo_key().display().to_string())
+            && !err.contains("elirepo-gnupg-"),
+        "{}",
+        both(&o)
+    );
+    assert!(!repo.join("dists").exists());
+}

@@ -22,7 +22,9 @@ indexes, by-hash copies, the signatures and, with netboot inputs, the eliloader 
 initrd. Everything is read and checked before the repository is touched; a failed build \
 publishes nothing. A rerun with unchanged inputs rewrites nothing.\n\n\
 Settings come from --config FILE (TOML, every key in \
-/usr/share/doc/elirepo/examples/elirepo.toml) and flags override them.";
+/usr/share/doc/elirepo/examples/elirepo.toml) and flags override them. A signing \
+flag (--sign-key, --gpg-homedir, --sign-key-file, --passphrase-file, --unsigned) \
+replaces the file's [sign] table as a whole.";
 
 /// Examples and exit status, after the options in `--help` and the man page.
 pub const AFTER_HELP: &str = "Examples:
@@ -92,6 +94,9 @@ fn config_hint(e: &ConfigError) -> Option<String> {
             Some("or describe each architecture in a [[netboot]] table of the config file".into())
         }
         ConfigError::KeyFile { problem, .. } => key_file_hint(problem).map(str::to_string),
+        ConfigError::SigningFlagsWithoutKey { .. } => Some(
+            "signing flags replace the config file's [sign] table as a whole: give the key on the command line too, or no signing flag to sign as [sign] says".into(),
+        ),
         _ => None,
     }
 }
