@@ -479,6 +479,61 @@ pub struct BuildOptions {
     pub force: bool,
 }
 
+/// A clap value parser that accepts any string and offers `names` to shell
+/// completion (`--arch <TAB>`), without restricting what is accepted: the
+/// names help, the checks stay elirepo's (with hints clap could not give).
+#[derive(Clone, Copy, Debug)]
+pub struct SuggestedValues(pub &'static [&'static str]);
+
+impl clap::builder::TypedValueParser for SuggestedValues {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(
+            &clap::builder::StringValueParser::new(),
+            cmd,
+            arg,
+            value,
+        )
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().map(|n| clap::builder::PossibleValue::new(*n)),
+        ))
+    }
+}
+
+/// Debian architecture names people most often mean, for completion and
+/// suggestions (any valid name is accepted).
+pub const COMMON_ARCHITECTURES: [&str; 10] = [
+    "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "riscv64", "mips64el",
+    "loong64",
+];
+
+/// The Debian architecture `name` means when it is not one itself: the
+/// kernel's names (`uname -m`: `x86_64` is `amd64`, `i686` is `i386`,
+/// `aarch64` is `arm64`) and the right name in capitals.
+pub fn debian_arch_for(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let meant = match lower.as_str() {
+        "x86_64" | "x86-64" | "x64" => "amd64",
+        "i686" | "i586" | "i486" | "x86" | "ia32" => "i386",
+        "aarch64" | "armv8" | "armv8l" => "arm64",
+        "armv7" | "armv7l" => "armhf",
+        "ppc64le" => "ppc64el",
+        other => COMMON_ARCHITECTURES.into_iter().find(|a| *a == other)?,
+    };
+    (meant != name).then_some(meant)
+}
+
 /// `a/b/../c` as `a/c`, textually, keeping leading `..` of a relative path: paths
 /// from a config file read as the user would write them.
 fn clean(p: &Path) -> PathBuf {
@@ -843,6 +898,16 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(resolve(flags()), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn the_debian_name_of_an_architecture() {
+        assert_eq!(debian_arch_for("x86_64"), Some("amd64"));
+        assert_eq!(debian_arch_for("i686"), Some("i386"));
+        assert_eq!(debian_arch_for("aarch64"), Some("arm64"));
+        assert_eq!(debian_arch_for("AMD64"), Some("amd64"));
+        assert_eq!(debian_arch_for("amd64"), None);
+        assert_eq!(debian_arch_for("sparc64"), None);
     }
 
     #[test]

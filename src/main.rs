@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Build(a) => cli::build::run(a, &mut ui),
         Command::Verify(a) => cli::verify::run(a, &mut ui),
-        Command::XeCommands(a) => cli::xe::run(a),
+        Command::XeCommands(a) => cli::xe::run(a, &mut ui),
         Command::Kernel(a) => cli::kernel::run(a, &mut ui),
         Command::Packages(a) => cli::packages::run(a, &mut ui),
         Command::Man(a) => cli::man::run(a, &mut ui),

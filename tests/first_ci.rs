@@ -505,3 +505,276 @@ fn r12_b2_a_key_missing_from_a_key_file_names_the_key_file() {
     );
     assert!(!repo.join("dists").exists());
 }
+
+// ---------------------------------------------------------------------------
+// Bug 7: xe-commands for what eliloader and FAI 6 can use.
+
+/// `elirepo ARGS`, colour off.
+fn run(args: &[&str]) -> Output {
+    output_of(elirepo().args(args).env("NO_COLOR", "1"))
+}
+
+const TPL: &str = "5f1d3a2b-0c4e-4f6a-9b8c-7d6e5f4a3b2c";
+const VM: &str = "9a2c8e7f-1b3d-4c5e-8f9a-0b1c2d3e4f5a";
+
+fn xe(args: &[&str]) -> Output {
+    let mut all = vec!["xe-commands"];
+    all.extend(args);
+    run(&all)
+}
+
+/// What `xe` receives when `commands` runs in `sh` with a stand-in `xe` on PATH:
+/// one Vec of arguments per call, and sh's output.
+fn run_xe_commands(commands: &[u8], env: &[(&str, &str)]) -> (Vec<Vec<String>>, Output) {
+    let t = tempdir();
+    let bin = t.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let log = t.path().join("xe.log");
+    fs::write(
+        bin.join("xe"),
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\nprintf '%s\\n' --- >> '{}'\n",
+            log.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(bin.join("xe"), fs::Permissions::from_mode(0o755)).unwrap();
+    let mut sh = Command::new("sh");
+    sh.env(
+        "PATH",
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+    )
+    .env_remove("TEMPLATE_UUID")
+    .env_remove("VM_UUID")
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        sh.env(k, v);
+    }
+    let mut child = sh.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), commands).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let calls = fs::read_to_string(&log)
+        .unwrap_or_default()
+        .split("---\n")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.lines().map(str::to_string).collect())
+        .collect();
+    (calls, o)
+}
+
+#[test]
+fn r12_b7_xe_commands_refuses_what_eliloader_cannot_use() {
+    let good = [
+        ("--repo-url", "http://192.0.2.10/debian-custom"),
+        ("--suite", "lenny"),
+        ("--arch", "amd64"),
+        ("--template", TPL),
+        ("--nfsroot", "192.0.2.10:/srv/fai/nfsroot"),
+        ("--vm", VM),
+    ];
+    let args = |replace: (&str, &str)| -> Vec<String> {
+        good.iter()
+            .flat_map(|&(k, v)| {
+                let v = if k == replace.0 { replace.1 } else { v };
+                [k.to_string(), v.to_string()]
+            })
+            .collect()
+    };
+    let o = xe(&args(("", ""))
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    for (bad, error, hint_says) in [
+        (
+            ("--repo-url", "https://repo.example.com/debian-custom"),
+            "https",
+            "http://",
+        ),
+        (
+            ("--repo-url", "http://user:pw@repo.example.com/d"),
+            "credentials",
+            "http://",
+        ),
+        (("--arch", "x86_64"), "x86_64", "amd64"),
+        (("--arch", "arm64"), "arm64", "i386"),
+        (
+            ("--template", "Debian Lenny 5.0 (32-bit)"),
+            "UUID",
+            "xe template-list",
+        ),
+        (("--vm", "myvm"), "UUID", "xe vm-list"),
+        (
+            ("--nfsroot", "/srv/fai/nfsroot"),
+            "HOST:PATH",
+            "192.0.2.10:/srv/fai/nfsroot",
+        ),
+    ] {
+        let a = args(bad);
+        let o = xe(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", both(&o));
+        assert!(
+            o.stdout.is_empty(),
+            "{bad:?}: printed commands: {}",
+            both(&o)
+        );
+        assert!(first_error(&o).contains(error), "{bad:?}: {}", both(&o));
+        assert!(hint(&o).contains(hint_says), "{bad:?}: {}", both(&o));
+    }
+}
+
+/// The help's `... | sh` without `--template`: the commands stop at an unset
+/// `TEMPLATE_UUID` instead of running `xe template-param-set uuid= ...`.
+#[test]
+fn r12_b7_printed_commands_stop_when_template_uuid_is_unset() {
+    if !have_tool("sh") {
+        return;
+    }
+    let o = xe(&[
+        "--repo-url",
+        "http://192.0.2.10/debian-custom",
+        "--suite",
+        "lenny",
+        "--arch",
+        "amd64",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let (calls, sh) = run_xe_commands(&o.stdout, &[]);
+    assert!(!sh.status.success(), "sh went on: {}", both(&sh));
+    assert!(calls.is_empty(), "xe ran without a template: {calls:?}");
+    assert!(text(&sh.stderr).contains("TEMPLATE_UUID"), "{}", both(&sh));
+
+    let (calls, sh) = run_xe_commands(&o.stdout, &[("TEMPLATE_UUID", TPL)]);
+    assert!(sh.status.success(), "{}", both(&sh));
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    for c in &calls {
+        assert_eq!(
+            c[..2],
+            ["template-param-set".to_string(), format!("uuid={TPL}")]
+        );
+    }
+    assert_eq!(calls[2][2], "other-config:install-arch=amd64");
+}
+
+/// The `PV-args` xe receives: FAI 6's dracut syntax by default, live-boot's on demand,
+/// and from the nfsroot on disk with `--nfsroot-dir`.
+#[test]
+fn r12_b7_pv_args_follow_the_nfsroots_boot_style() {
+    if !have_tool("sh") {
+        return;
+    }
+    let pv_args = |extra: &[&str]| -> Result<String, Output> {
+        let mut args = vec![
+            "--repo-url",
+            "http://192.0.2.10/debian-custom",
+            "--suite",
+            "bookworm",
+            "--arch",
+            "amd64",
+            "--template",
+            TPL,
+            "--nfsroot",
+            "192.0.2.10:/srv/fai/nfsroot",
+        ];
+        args.extend(extra);
+        let o = xe(&args);
+        if o.status.code() != Some(0) {
+            return Err(o);
+        }
+        let (calls, sh) = run_xe_commands(&o.stdout, &[]);
+        assert!(sh.status.success(), "{}", both(&sh));
+        let pv: Vec<&String> = calls
+            .iter()
+            .flatten()
+            .filter(|a| a.starts_with("PV-args="))
+            .collect();
+        assert_eq!(pv.len(), 1, "{calls:?}");
+        Ok(pv[0].trim_start_matches("PV-args=").to_string())
+    };
+    let dracut = "root=nfs:192.0.2.10:/srv/fai/nfsroot:vers=3 rootovl ip=dhcp \
+                  FAI_FLAGS=verbose,sshd FAI_ACTION=install";
+    let live = "root=/dev/nfs nfsroot=192.0.2.10:/srv/fai/nfsroot boot=live \
+                FAI_FLAGS=verbose,sshd FAI_ACTION=install";
+    assert_eq!(
+        pv_args(&[]).unwrap(),
+        format!("quiet console=hvc0 {dracut}")
+    );
+    assert_eq!(
+        pv_args(&["--boot-style", "dracut"]).unwrap(),
+        format!("quiet console=hvc0 {dracut}")
+    );
+    assert_eq!(
+        pv_args(&["--boot-style", "live"]).unwrap(),
+        format!("quiet console=hvc0 {live}")
+    );
+    assert_eq!(
+        pv_args(&[
+            "--fai-config-src",
+            "nfs://192.0.2.10/srv/fai/config",
+            "--fai-action",
+            "sysinfo"
+        ])
+        .unwrap(),
+        format!(
+            "quiet console=hvc0 {} FAI_CONFIG_SRC=nfs://192.0.2.10/srv/fai/config",
+            dracut.replace("FAI_ACTION=install", "FAI_ACTION=sysinfo")
+        )
+    );
+
+    // --nfsroot-dir: what the nfsroot on disk boots with.
+    let t = tempdir();
+    let fai6 = t.path().join("fai6");
+    fs::create_dir_all(fai6.join("usr/lib/dracut/modules.d")).unwrap();
+    let fai3 = t.path().join("fai3");
+    fs::create_dir_all(fai3.join("usr/share/initramfs-tools/scripts/live")).unwrap();
+    let neither = t.path().join("neither");
+    fs::create_dir_all(neither.join("boot")).unwrap();
+    let dir = |p: &Path| p.display().to_string();
+    assert_eq!(
+        pv_args(&["--nfsroot-dir", &dir(&fai6)]).unwrap(),
+        format!("quiet console=hvc0 {dracut}")
+    );
+    assert_eq!(
+        pv_args(&["--nfsroot-dir", &dir(&fai3)]).unwrap(),
+        format!("quiet console=hvc0 {live}")
+    );
+    let o = pv_args(&["--nfsroot-dir", &dir(&neither)]).unwrap_err();
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(
+        first_error(&o).contains(&dir(&neither)) && hint(&o).contains("--boot-style"),
+        "{}",
+        both(&o)
+    );
+    let o = pv_args(&["--nfsroot-dir", &dir(&t.path().join("nowhere"))]).unwrap_err();
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+
+    // The seed's re-arm commands stay.
+    let o = xe(&[
+        "--repo-url",
+        "http://192.0.2.10/debian-custom",
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--template",
+        TPL,
+        "--vm",
+        VM,
+    ]);
+    let (calls, _) = run_xe_commands(&o.stdout, &[]);
+    let vm = format!("uuid={VM}");
+    assert!(calls.contains(&vec![
+        "vm-param-set".into(),
+        vm.clone(),
+        "PV-bootloader=eliloader".into()
+    ]));
+    assert!(calls.contains(&vec![
+        "vm-param-set".into(),
+        vm,
+        "other-config:install-distro=debianlike".into()
+    ]));
+}
