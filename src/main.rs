@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let mut ui = cli::ui::Ui::new(cli.level());
+    cli::ui::handle_interrupts(&ui);
     let code = match cli.command {
         Command::Build(a) => cli::build::run(a, &mut ui),
         Command::Verify(a) => cli::verify::run(a, &mut ui),

@@ -778,3 +778,230 @@ fn r12_b7_pv_args_follow_the_nfsroots_boot_style() {
         "other-config:install-distro=debianlike".into()
     ]));
 }
+
+// ---------------------------------------------------------------------------
+// Bug 10: the terminal's width, and Ctrl-C.
+
+/// A command run on a terminal of `cols` columns (script(1), without COLUMNS),
+/// whose output is read as it comes.
+struct OnTty {
+    child: std::process::Child,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: Vec<u8>,
+}
+
+impl OnTty {
+    fn start(cols: u16, cmdline: &str) -> OnTty {
+        use std::io::Read;
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!("stty cols {cols} rows 24; {cmdline}"))
+            .arg("/dev/null")
+            .env_remove("COLUMNS")
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        OnTty {
+            child,
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until `done(output so far)`; a safety net of two minutes, no timing.
+    fn until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !done(&text(&self.seen)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => panic!("never saw {what}; output:\n{:?}", text(&self.seen)),
+            }
+        }
+    }
+
+    /// The rest of the output and script's exit status (the command's).
+    fn finish(mut self) -> (String, Option<i32>) {
+        while let Ok(chunk) = self.rx.recv() {
+            self.seen.extend(chunk);
+        }
+        let status = self.child.wait().unwrap();
+        (text(&self.seen), status.code())
+    }
+}
+
+/// A build on a terminal that shows a bar and then waits for ever: its initrd is a
+/// FIFO nobody writes to. Returns the session, the pid of elirepo and the repository.
+fn build_stuck_on_a_bar(dir: &Path, cols: u16) -> (OnTty, String, PathBuf) {
+    let fifo = dir.join("initrd.img");
+    let o = output_of(Command::new("mkfifo").arg(&fifo));
+    assert!(o.status.success(), "{}", both(&o));
+    let repo = dir.join("repo");
+    let kernel = demo().join("nfsroot-amd64/boot/vmlinuz-2.6.32-4-amd64");
+    let cmdline = format!(
+        "sh -c 'echo pid=$$; exec \"$0\" \"$@\"' {} build --repo {} --suite lenny --arch amd64 \
+         --unsigned --deb {} --kernel {} --initrd {}",
+        common::bin_under_test().to_string_lossy(),
+        repo.display(),
+        demo_deb(AMD64_DEB),
+        kernel.display(),
+        fifo.display()
+    );
+    let mut tty = OnTty::start(cols, &cmdline);
+    tty.until("the pid", |s| {
+        s.contains("pid=") && s[s.find("pid=").unwrap()..].contains('\n')
+    });
+    let s = text(&tty.seen);
+    let pid = s[s.find("pid=").unwrap() + 4..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    // A bar has been drawn: a carriage return, then the task.
+    tty.until("a progress bar", |s| !bars(s).is_empty());
+    (tty, pid, repo)
+}
+
+fn interrupt(pid: &str) {
+    let o = output_of(Command::new("kill").args(["-INT", pid]));
+    assert!(o.status.success(), "kill -INT {pid}: {}", both(&o));
+}
+
+/// The bars drawn in `out`: what follows a carriage return and holds a percentage.
+fn bars(out: &str) -> Vec<&str> {
+    out.split('\r')
+        .skip(1)
+        .map(|l| l.split('\n').next().unwrap_or_default().trim_end())
+        .filter(|l| l.contains("% "))
+        .collect()
+}
+
+/// A shell does not export COLUMNS: the bar asks the terminal how wide it is.
+#[test]
+fn r12_b10_the_progress_bar_fits_the_terminal_without_columns() {
+    if !have_tool("script") || !have_tool("stty") || !have_tool("mkfifo") || !have_tool("kill") {
+        return;
+    }
+    let t = tempdir();
+    let (tty, pid, _) = build_stuck_on_a_bar(t.path(), 40);
+    interrupt(&pid);
+    let (out, _) = tty.finish();
+    let drawn = bars(&out);
+    assert!(!drawn.is_empty(), "{out:?}");
+    for bar in drawn {
+        assert!(
+            bar.chars().count() <= 39,
+            "a bar of {} columns on a 40-column terminal: {bar:?}",
+            bar.chars().count()
+        );
+    }
+}
+
+/// Ctrl-C ends the bar's line, says what is true of the repository and exits 130.
+#[test]
+fn r12_b10_ctrl_c_on_a_terminal_ends_the_bars_line_and_exits_130() {
+    if !have_tool("script") || !have_tool("stty") || !have_tool("mkfifo") || !have_tool("kill") {
+        return;
+    }
+    let t = tempdir();
+    let (tty, pid, repo) = build_stuck_on_a_bar(t.path(), 80);
+    interrupt(&pid);
+    let (out, code) = tty.finish();
+    let at = out
+        .find("elirepo: interrupted")
+        .unwrap_or_else(|| panic!("no interrupted line: {out:?}"));
+    assert!(
+        out[..at].ends_with('\n'),
+        "the message does not start a line of its own: {out:?}"
+    );
+    assert!(
+        out[at..].starts_with("elirepo: interrupted; the repository is unchanged"),
+        "{out:?}"
+    );
+    assert_eq!(code, Some(130), "{out:?}");
+    assert!(!repo.join("dists").exists(), "{out:?}");
+}
+
+/// Off a terminal: a build interrupted while it waits for another build's lock says
+/// the repository is unchanged, exits 130, and is right.
+#[test]
+fn r12_b10_ctrl_c_while_waiting_for_the_lock_leaves_the_repository_unchanged() {
+    use std::io::{BufRead, Read};
+    if !have_tool("flock") || !have_tool("kill") {
+        return;
+    }
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let build = |debs: &[&str]| {
+        let mut c = elirepo();
+        c.args(["build", "--suite", "lenny", "--arch", "amd64", "--unsigned"])
+            .arg("--repo")
+            .arg(&repo)
+            .env("NO_COLOR", "1");
+        for d in debs {
+            c.args(["--deb", &demo_deb(d)]);
+        }
+        c
+    };
+    let o = output_of(&mut build(&[AMD64_DEB]));
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let before = common::snapshot_tree(&repo);
+
+    // Another build holds the lock.
+    let mut holder = Command::new("flock")
+        .arg(repo.join(".elirepo/lock"))
+        .args(["-c", "echo locked; exec cat"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "locked\n");
+
+    let mut child = build(&[AMD64_DEB, ALL_DEB])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("waiting for another elirepo build") {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            panic!("the build ended without waiting: {seen}");
+        }
+        seen.push_str(&l);
+    }
+    interrupt(&child.id().to_string());
+    err.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    drop(holder.stdin.take());
+    let _ = holder.wait();
+
+    assert_eq!(status.code(), Some(130), "{status:?}: {seen}");
+    assert!(
+        seen.lines()
+            .last()
+            .is_some_and(|l| l == "elirepo: interrupted; the repository is unchanged"),
+        "{seen}"
+    );
+    assert_eq!(common::snapshot_tree(&repo), before, "{seen}");
+}

@@ -10,7 +10,7 @@ use elirepo::build::{BuildError, BuildReport};
 use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
 
 use super::exit::{json_text, out, usage_error, EXIT_USAGE};
-use super::ui::{Level, Ui};
+use super::ui::{Level, Phase, Ui};
 
 /// Where the Debian package installs the commented example configuration.
 pub const EXAMPLE_CONFIG: &str = "/usr/share/doc/elirepo/examples/elirepo.toml";
@@ -59,7 +59,10 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         }
     };
     show_options(ui, &opts);
-    match elirepo::build::build(&opts, ui) {
+    ui.set_phase(Phase::Building);
+    let result = elirepo::build::build(&opts, ui);
+    ui.set_phase(Phase::Other);
+    match result {
         Ok(report) => {
             if a.json {
                 print_json(&opts, &report);

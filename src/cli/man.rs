@@ -157,6 +157,7 @@ fn reference_sections(r: &mut Roff) {
             ("0", "Success: published, or nothing changed (build); every check holds (verify); PV-capable (kernel)."),
             ("1", "The command ran and found a problem: verify found problems, kernel is not PV-capable, packages could not read some .deb (the others are still written)."),
             ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was."),
+            ("130", "Interrupted (Ctrl-C); the last line says what is true of the repository (before a build starts writing: unchanged)."),
             ("101", "elirepo crashed: a bug, please report it."),
         ],
     );
@@ -166,7 +167,7 @@ fn reference_sections(r: &mut Roff) {
         &[
             ("NO_COLOR", "When set and not empty, no colour is written, even on a terminal."),
             ("SOURCE_DATE_EPOCH", "Seconds since 1970 to use as the Release Date (reproducible builds); verify uses it as now."),
-            ("COLUMNS", "Width of the progress bar line (default 80)."),
+            ("COLUMNS", "Width of the progress bar line when the terminal does not tell its own (default 80)."),
             ("TERM", "When dumb, neither colour nor progress bars."),
         ],
     );
