@@ -384,6 +384,7 @@ fn json_shapes_are_stable() {
         keys(&b),
         set(&[
             "schema_version",
+            "ok",
             "repo",
             "suite",
             "changed",
@@ -401,6 +402,7 @@ fn json_shapes_are_stable() {
         "{b:#}"
     );
     assert_eq!(b["schema_version"], 1);
+    assert_eq!(b["ok"], true);
     assert_eq!(b["suite"], "lenny");
     assert_eq!(b["changed"], true);
     assert_eq!(b["signed"], false);
@@ -496,6 +498,7 @@ fn json_shapes_are_stable() {
         keys(&kj),
         set(&[
             "schema_version",
+            "ok",
             "path",
             "file_size",
             "container",
@@ -517,6 +520,7 @@ fn json_shapes_are_stable() {
         "{kj:#}"
     );
     assert_eq!(kj["verdict"], "pv_capable");
+    assert_eq!(kj["ok"], true);
     assert_eq!(kj["arch"], "amd64");
 }
 

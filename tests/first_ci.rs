@@ -1005,3 +1005,101 @@ fn r12_b10_ctrl_c_while_waiting_for_the_lock_leaves_the_repository_unchanged() {
     );
     assert_eq!(common::snapshot_tree(&repo), before, "{seen}");
 }
+
+// ---------------------------------------------------------------------------
+// Bug 11: --json says how a run failed.
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", both(o)))
+}
+
+#[test]
+fn r12_b11_json_on_a_failed_run_is_an_object_with_ok_false_and_the_error() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let missing = t.path().join("missing.deb");
+    // A build error, with a hint.
+    let o = run(&[
+        "build",
+        "--json",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "lenny",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["schema_version"], 1, "{j:#}");
+    assert_eq!(j["ok"], false, "{j:#}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&missing.display().to_string())),
+        "{j:#}"
+    );
+    assert!(j["error"]["hint"].is_string(), "{j:#}");
+    // A settings error.
+    let o = run(&[
+        "build",
+        "--json",
+        "--repo",
+        "r",
+        "--arch",
+        "amd64",
+        "--unsigned",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["ok"], false, "{j:#}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no suite")),
+        "{j:#}"
+    );
+    // Success gains `ok: true`.
+    let o = run(&[
+        "build",
+        "--json",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "lenny",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert_eq!(json(&o)["ok"], true);
+    // verify and kernel, when they cannot check.
+    let nowhere = t.path().join("nowhere");
+    let o = run(&["verify", "--json", nowhere.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(
+        (j["schema_version"].clone(), j["ok"].clone()),
+        (1.into(), false.into())
+    );
+    assert!(j["error"]["message"].is_string(), "{j:#}");
+    let notk = t.path().join("notakernel");
+    fs::write(&notk, b"hello").unwrap();
+    let o = run(&["kernel", "--json", notk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["ok"], false, "{j:#}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a kernel image")),
+        "{j:#}"
+    );
+    assert!(j["error"]["hint"].is_string(), "{j:#}");
+}

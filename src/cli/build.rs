@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use elirepo::build::{BuildError, BuildReport};
 use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
 
-use super::exit::{json_text, out, usage_error, EXIT_USAGE};
+use super::exit::{failed, json_error, json_text, out, EXIT_USAGE};
 use super::ui::{Level, Phase, Ui};
 
 /// Where the Debian package installs the commented example configuration.
@@ -55,7 +55,7 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             let hint = config_hint(&e);
-            return usage_error(ui, e, hint.as_deref());
+            return failed(ui, a.json, e, hint.as_deref());
         }
     };
     show_options(ui, &opts);
@@ -71,9 +71,13 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let hint = build_hint(&e);
+            if a.json {
+                let _ = out(&json_error(&e, hint.as_deref()));
+            }
             ui.error(&e);
-            if let Some(h) = build_hint(&e) {
-                ui.hint(&h);
+            if let Some(h) = &hint {
+                ui.hint(h);
             }
             ui.error(format!(
                 "{}: nothing was published; the repository is unchanged",
@@ -177,16 +181,18 @@ fn show_options(ui: &Ui, o: &BuildOptions) {
     }
 }
 
-/// `--json`: the report on stdout, with the repository and suite.
+/// `--json`: the report on stdout, with `ok: true`, the repository and suite.
 fn print_json(opts: &BuildOptions, report: &BuildReport) {
     #[derive(serde::Serialize)]
     struct BuildJson<'a> {
+        ok: bool,
         repo: &'a std::path::Path,
         suite: &'a str,
         #[serde(flatten)]
         report: &'a BuildReport,
     }
     let _ = out(&json_text(&BuildJson {
+        ok: true,
         repo: &opts.repo,
         suite: &opts.suite,
         report,

@@ -186,7 +186,7 @@ fn reference_sections(r: &mut Roff) {
         "OUTPUT",
         &[
             "Steps, warnings and errors go to stderr, one line each, each starting with elirepo:. Errors read elirepo: error: PATH: WHAT WENT WRONG, sometimes followed by elirepo: hint: WHAT TO DO. On a terminal a progress bar shows long work (hashing, copying, decompressing); off a terminal there are no bars and no escape sequences.",
-            "Data goes to stdout: the --json reports of build, verify and kernel (one JSON object with a schema_version key; keys are only ever added), the Packages index of packages, the commands of xe-commands.",
+            "Data goes to stdout: the --json reports of build, verify and kernel (one JSON object with a schema_version key; keys are only ever added), the Packages index of packages, the commands of xe-commands. Each --json object has an ok key, true exactly when the exit status is 0; a run that fails before it has a report (exit 2) writes {\"schema_version\": 1, \"ok\": false, \"error\": {\"message\": ..., \"hint\": ... or null}}.",
         ],
     );
 }

@@ -11,7 +11,7 @@ use elirepo::verify::{VerifyOptions, VerifyReport};
 
 use super::build::key_file_hint;
 
-use super::exit::{json_text, out, usage_error, EXIT_PROBLEM};
+use super::exit::{failed, json_text, out, EXIT_PROBLEM};
 use super::ui::{self, Level, Ui};
 
 /// `elirepo verify --help`'s description.
@@ -53,7 +53,7 @@ pub struct VerifyArgs {
 pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
     let now = match elirepo::release::build_time() {
         Ok(t) => t,
-        Err(e) => return usage_error(ui, e, None),
+        Err(e) => return failed(ui, a.json, e, None),
     };
     let is_url = a.target.contains("://");
     // A path, made absolute before gpgv sees it (gpgv looks a bare name up in
@@ -70,7 +70,7 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
                     ConfigError::KeyFile { problem, .. } => key_file_hint(problem),
                     _ => None,
                 };
-                return usage_error(ui, e, hint);
+                return failed(ui, a.json, e, hint);
             }
         },
         None => None,
@@ -93,7 +93,7 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
             } else {
                 None
             };
-            return usage_error(ui, e, hint);
+            return failed(ui, a.json, e, hint);
         }
     };
     let _ = out(&if a.json {
