@@ -44,8 +44,17 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// What toml says, with line and column.
+        /// What toml says, with line and column, its lines kept (the line of
+        /// the file and the caret under the mistake).
         message: String,
+    },
+    /// An architecture by another name than Debian's (`x86_64` for `amd64`).
+    #[error("architecture {given:?} is not a Debian architecture name")]
+    ArchName {
+        /// The name given.
+        given: String,
+        /// The Debian architecture it means.
+        meant: &'static str,
     },
     /// A value is missing or wrong.
     #[error("{0}")]
@@ -230,6 +239,47 @@ pub fn check_key_path(
     }
 }
 
+impl ConfigError {
+    /// For an unknown key, the known key it is likely a typo of: the one
+    /// toml lists as expected that is closest by edit distance (at most 3, and
+    /// less than half the key), `valid_for` giving `valid-for`.
+    pub fn suggestion(&self) -> Option<String> {
+        let ConfigError::Parse { message, .. } = self else {
+            return None;
+        };
+        let rest = &message[message.find("unknown field `")? + "unknown field `".len()..];
+        let unknown = &rest[..rest.find('`')?];
+        let expected = &rest[rest.find("expected")?..];
+        let expected = expected.lines().next().unwrap_or_default();
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let kebab = unknown.replace('_', "-");
+        candidates
+            .iter()
+            .map(|c| (edit_distance(&kebab, c), *c))
+            .filter(|&(d, c)| d <= 3 && d * 2 < c.len().max(kebab.len()))
+            .min()
+            .map(|(_, c)| c.to_string())
+    }
+}
+
+/// Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
 /// `[sign]` in the file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -318,7 +368,12 @@ pub struct BuildFlags {
     #[arg(long)]
     pub codename: Option<String>,
     /// Architecture (repeatable): i386, amd64, ...
-    #[arg(long = "arch", value_name = "ARCH")]
+    #[arg(
+        long = "arch",
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&COMMON_ARCHITECTURES),
+        hide_possible_values = true
+    )]
     pub architectures: Vec<String>,
     /// Component (default: main)
     #[arg(long)]
@@ -377,7 +432,12 @@ pub struct BuildFlags {
     #[arg(long, value_name = "VERSION")]
     pub kernel_version: Option<String>,
     /// Netboot: the installer architecture (default: the suite's only one)
-    #[arg(long, value_name = "ARCH")]
+    #[arg(
+        long,
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&crate::eliloader::ARCHITECTURES),
+        hide_possible_values = true
+    )]
     pub netboot_arch: Option<String>,
     /// Put real files in installer-ARCH/current/ instead of a symlink
     #[arg(long)]
@@ -563,7 +623,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
+        message: e.to_string().trim().to_string(),
     })
 }
 
@@ -761,6 +821,12 @@ fn architectures(
         ));
     }
     for a in &architectures {
+        if let Some(meant) = debian_arch_for(a) {
+            return Err(ConfigError::ArchName {
+                given: a.clone(),
+                meant,
+            });
+        }
         if !valid_arch(a) || a == "all" {
             return Err(ConfigError::Invalid(format!(
                 "architecture {a:?} is not a valid architecture name"
@@ -898,6 +964,28 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(resolve(flags()), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn an_unknown_key_gets_the_key_it_is_a_typo_of() {
+        let t = tempfile::tempdir().unwrap();
+        let typo = |text: &str| {
+            let cfg = t.path().join("elirepo.toml");
+            std::fs::write(&cfg, text).unwrap();
+            let e = load(&cfg).unwrap_err();
+            assert!(e.to_string().lines().count() > 1, "squashed: {e}");
+            e.suggestion()
+        };
+        assert_eq!(typo("architecture = []").as_deref(), Some("architectures"));
+        assert_eq!(typo("valid_for = 3").as_deref(), Some("valid-for"));
+        assert_eq!(typo("[sign]\nkeyfile = \"k\"").as_deref(), Some("key-file"));
+        assert_eq!(
+            typo("[[netboot]]\narch = \"amd64\"\nnfs-root = \"n\"").as_deref(),
+            Some("nfsroot")
+        );
+        assert_eq!(typo("colour = true"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
     }
 
     #[test]

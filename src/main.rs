@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Packages(a) => cli::packages::run(a, &mut ui),
         Command::Man(a) => cli::man::run(a, &mut ui),
         Command::Completions(a) => cli::man::run_completions(a),
+        Command::Config(a) => cli::config::run(a),
     };
     ui.finish();
     code

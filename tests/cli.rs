@@ -167,7 +167,7 @@ fn a_bad_input_reads_elirepo_error_path_what_and_exits_2() {
         both(&o)
     );
     assert!(
-        text(&o.stderr).contains("elirepo: hint: an example with every key is"),
+        text(&o.stderr).contains("elirepo: hint: `elirepo config example` prints an example"),
         "{}",
         both(&o)
     );

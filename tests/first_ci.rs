@@ -1103,3 +1103,206 @@ fn r12_b11_json_on_a_failed_run_is_an_object_with_ok_false_and_the_error() {
     );
     assert!(j["error"]["hint"].is_string(), "{j:#}");
 }
+
+// ---------------------------------------------------------------------------
+// The issue's list of small things.
+
+#[test]
+fn r12_config_example_prints_the_shipped_example_and_the_hints_point_to_it() {
+    let o = run(&["config", "example"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert_eq!(
+        o.stdout,
+        fs::read(fixtures_dir().join("elirepo.example.toml")).unwrap()
+    );
+    let t = tempdir();
+    let o = run_in(t.path(), &["build", "--config", "elirepo.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(hint(&o).contains("elirepo config example"), "{}", both(&o));
+    let help = text(&run(&["build", "--help"]).stdout);
+    assert!(help.contains("elirepo config example"), "{help}");
+    assert!(!help.contains("/usr/share/doc/elirepo/examples"), "{help}");
+}
+
+#[test]
+fn r12_a_config_typo_keeps_tomls_lines_and_asks_did_you_mean() {
+    let t = tempdir();
+    for (toml, unknown, meant) in [
+        (
+            "repo = \"r\"\nsuite = \"s\"\narchitecture = [\"amd64\"]\n",
+            "architecture",
+            "architectures",
+        ),
+        (
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\nvalid_for = 3\n",
+            "valid_for",
+            "valid-for",
+        ),
+        (
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\n[sign]\nkeyfile = \"k.asc\"\n",
+            "keyfile",
+            "key-file",
+        ),
+    ] {
+        fs::write(t.path().join("elirepo.toml"), toml).unwrap();
+        let o = run_in(t.path(), &["build", "--config", "elirepo.toml"]);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        let err = text(&o.stderr);
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("elirepo: error: "))
+            .collect();
+        assert!(errors.len() >= 3, "toml's lines squashed: {}", both(&o));
+        assert!(
+            errors
+                .iter()
+                .any(|l| l.contains(&format!("unknown field `{unknown}`"))),
+            "{}",
+            both(&o)
+        );
+        assert!(
+            hint(&o).contains(&format!("did you mean `{meant}`?")),
+            "{}",
+            both(&o)
+        );
+    }
+}
+
+#[test]
+fn r12_architecture_names_from_uname_get_debians_name() {
+    for (arch, debian) in [("x86_64", "amd64"), ("i686", "i386"), ("aarch64", "arm64")] {
+        let o = run(&[
+            "build",
+            "--repo",
+            "r",
+            "--suite",
+            "s",
+            "--arch",
+            arch,
+            "--unsigned",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        assert!(first_error(&o).contains(arch), "{}", both(&o));
+        assert!(
+            hint(&o).contains(&format!("--arch {debian}")),
+            "{arch}: {}",
+            both(&o)
+        );
+    }
+}
+
+#[test]
+fn r12_help_command_and_bare_elirepo() {
+    let o = run(&["help"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(text(&o.stdout).contains("Commands:"), "{}", both(&o));
+    let o = run(&["help", "build"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(text(&o.stdout).contains("--sign-key-file"), "{}", both(&o));
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(err.contains("Usage: elirepo"), "{}", both(&o));
+    assert!(!err.contains("error: Publish"), "{}", both(&o));
+    assert!(o.stdout.is_empty(), "{}", both(&o));
+}
+
+#[test]
+fn r12_one_package_is_singular() {
+    let t = tempdir();
+    let o = run(&[
+        "build",
+        "--repo",
+        t.path().join("repo").to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        text(&o.stderr).contains(": 1 package (1 added, 0 removed), "),
+        "{}",
+        both(&o)
+    );
+}
+
+/// `elirepo build --arch <TAB>` in bash offers architecture names, not files.
+#[test]
+fn r12_arch_completes_architecture_names() {
+    if !have_tool("bash") {
+        return;
+    }
+    let t = tempdir();
+    let script = t.path().join("elirepo.bash");
+    fs::write(&script, run(&["completions", "bash"]).stdout).unwrap();
+    fs::write(t.path().join("zz-a-file"), b"").unwrap();
+    for words in [
+        "elirepo build --arch ''",
+        "elirepo verify /srv/repo --arch ''",
+    ] {
+        let o = output_of(
+            Command::new("bash")
+                .current_dir(t.path())
+                .arg("-c")
+                .arg(format!(
+                    "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+             _elirepo elirepo '' --arch; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                    script.display()
+                )),
+        );
+        assert!(o.status.success(), "{}", both(&o));
+        let offered: Vec<String> = text(&o.stdout).lines().map(str::to_string).collect();
+        for arch in ["amd64", "i386", "arm64"] {
+            assert!(offered.iter().any(|w| w == arch), "{words}: {offered:?}");
+        }
+        assert!(
+            !offered.iter().any(|w| w.contains("zz-a-file")),
+            "{words}: {offered:?}"
+        );
+    }
+    // Any name is still accepted: the list helps, it does not restrict.
+    let o = run(&[
+        "build", "--repo", "r", "--suite", "s", "--arch", "sparc64", "--help",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+}
+
+/// The FAI hook's progress line is a message for people: stderr, like elirepo's.
+#[test]
+fn r12_the_fai_hooks_progress_line_goes_to_stderr() {
+    if !have_tool("sh") {
+        return;
+    }
+    let t = tempdir();
+    let root = demo().join("nfsroot-amd64");
+    let cfg = t.path().join("elirepo.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\nsuite = \"bookworm\"\narchitectures = [\"amd64\"]\ndebs = [\"{}\"]\n",
+            t.path().join("repo").display(),
+            demo_deb(AMD64_DEB)
+        ),
+    )
+    .unwrap();
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fai-nfsroot-hook");
+    let o = output_of(
+        Command::new("sh")
+            .arg(&hook)
+            .env("NFSROOT", &root)
+            .env("ELIREPO_CONFIG", &cfg)
+            .env("ELIREPO", common::bin_under_test()),
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(o.stdout.is_empty(), "{}", both(&o));
+    assert!(
+        text(&o.stderr).starts_with("elirepo: republishing the kernel and initrd of "),
+        "{}",
+        both(&o)
+    );
+}

@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use elirepo::build::{BuildError, BuildReport};
 use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
 
+use super::config::EXAMPLE_COMMAND;
 use super::exit::{failed, json_error, json_text, out, EXIT_USAGE};
 use super::ui::{Level, Phase, Ui};
 
-/// Where the Debian package installs the commented example configuration.
+/// Where the Debian package installs the commented example configuration
+/// (`elirepo config example` prints it wherever elirepo is installed).
 pub const EXAMPLE_CONFIG: &str = "/usr/share/doc/elirepo/examples/elirepo.toml";
 
 /// `elirepo build --help`'s description.
@@ -21,8 +23,8 @@ Build and publish the repository: the pool, the Packages and Release \
 indexes, by-hash copies, the signatures and, with netboot inputs, the eliloader kernel and \
 initrd. Everything is read and checked before the repository is touched; a failed build \
 publishes nothing. A rerun with unchanged inputs rewrites nothing.\n\n\
-Settings come from --config FILE (TOML, every key in \
-/usr/share/doc/elirepo/examples/elirepo.toml) and flags override them. A signing \
+Settings come from --config FILE (TOML; `elirepo config example` prints \
+every key) and flags override them. A signing \
 flag (--sign-key, --gpg-homedir, --sign-key-file, --passphrase-file, --unsigned) \
 replaces the file's [sign] table as a whole.";
 
@@ -92,10 +94,19 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
 fn config_hint(e: &ConfigError) -> Option<String> {
     match e {
         ConfigError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => Some(
-            format!("an example with every key is {EXAMPLE_CONFIG}; flags alone work too (elirepo build --help)"),
+            format!("`{EXAMPLE_COMMAND}` prints an example with every key; flags alone work too (elirepo build --help)"),
         ),
-        ConfigError::Parse { message, .. } if message.contains("unknown field") => Some(format!(
-            "keys are kebab-case; every key is in {EXAMPLE_CONFIG}"
+        ConfigError::Parse { message, .. } if message.contains("unknown field") => {
+            let meant = e
+                .suggestion()
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            Some(format!(
+                "{meant}keys are kebab-case; `{EXAMPLE_COMMAND}` prints every key"
+            ))
+        }
+        ConfigError::ArchName { meant, .. } => Some(format!(
+            "Debian calls it {meant}: give --arch {meant} (in the config file, architectures = [\"{meant}\"])"
         )),
         ConfigError::NetbootArchNeeded => {
             Some("or describe each architecture in a [[netboot]] table of the config file".into())
@@ -199,18 +210,32 @@ fn print_json(opts: &BuildOptions, report: &BuildReport) {
     }));
 }
 
+/// `1 package`, `2 packages`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// What a successful build did: one step line, details with -v.
 fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     let suite = &opts.suite;
     if report.changed {
         ui.step(&format!(
-            "published {} suite {suite}: {} packages ({} added, {} removed), {} files written, {} removed",
+            "published {} suite {suite}: {} ({} added, {} removed), {} written, {} removed{}",
             opts.repo.display(),
-            report.packages.len(),
+            count(report.packages.len(), "package"),
             report.added.len(),
             report.removed.len(),
-            report.files_written,
-            report.files_removed
+            count(report.files_written, "file"),
+            report.files_removed,
+            report
+                .keyring
+                .as_ref()
+                .map(|k| format!("; clients' keyring: {k}"))
+                .unwrap_or_default()
         ));
     } else {
         ui.step(&format!(
@@ -255,12 +280,17 @@ mod tests {
             path: "elirepo.toml".into(),
             source: io::Error::from(io::ErrorKind::NotFound),
         };
-        assert!(config_hint(&missing).is_some_and(|h| h.contains(EXAMPLE_CONFIG)));
+        assert!(config_hint(&missing).is_some_and(|h| h.contains(EXAMPLE_COMMAND)));
         let typo = ConfigError::Parse {
             path: "elirepo.toml".into(),
-            message: "unknown field `architecture`".into(),
+            message: "unknown field `architecture`, expected one of `repo`, `architectures`".into(),
         };
-        assert!(config_hint(&typo).is_some_and(|h| h.starts_with("keys are kebab-case")));
+        assert_eq!(
+            config_hint(&typo).as_deref(),
+            Some("did you mean `architectures`? keys are kebab-case; `elirepo config example` prints every key")
+        );
+        assert_eq!(count(1, "package"), "1 package");
+        assert_eq!(count(0, "file"), "0 files");
         assert_eq!(
             config_hint(&ConfigError::NetbootArchNeeded).as_deref(),
             Some("or describe each architecture in a [[netboot]] table of the config file")

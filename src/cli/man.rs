@@ -176,7 +176,7 @@ fn reference_sections(r: &mut Roff) {
         "FILES",
         &[
             ("/etc/elirepo/elirepo.toml", "The configuration the FAI nfsroot hook reads (any file works with --config)."),
-            (EXAMPLE_CONFIG, "A commented example with every key."),
+            (EXAMPLE_CONFIG, "A commented example with every key, installed by the Debian package; elirepo config example prints it wherever elirepo is installed."),
             ("/usr/share/elirepo/fai-nfsroot-hook", "Republishes the kernel and initrd after every fai-make-nfsroot: link it as /etc/fai/nfsroot-hooks/50-elirepo."),
             ("<repo>/.elirepo/", "elirepo's private state: the lock, the staging area, the by-hash history. It need not be served."),
         ],
@@ -341,7 +341,8 @@ mod tests {
                 "elirepo-kernel.1",
                 "elirepo-packages.1",
                 "elirepo-man.1",
-                "elirepo-completions.1"
+                "elirepo-completions.1",
+                "elirepo-config.1"
             ]
         );
         let main = String::from_utf8_lossy(&pages[0].1);

@@ -6,7 +6,10 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use elirepo::config::{check_key_path, ConfigError, KeyFileKind};
+use elirepo::config::{
+    check_key_path, debian_arch_for, ConfigError, KeyFileKind, SuggestedValues,
+    COMMON_ARCHITECTURES,
+};
 use elirepo::verify::{VerifyOptions, VerifyReport};
 
 use super::build::key_file_hint;
@@ -38,7 +41,12 @@ pub struct VerifyArgs {
     #[arg(long = "suite", value_name = "SUITE")]
     suites: Vec<String>,
     /// Architecture to check (repeatable; default: the Release's)
-    #[arg(long = "arch", value_name = "ARCH")]
+    #[arg(
+        long = "arch",
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&COMMON_ARCHITECTURES),
+        hide_possible_values = true
+    )]
     archs: Vec<String>,
     /// Keyring to verify InRelease and Release.gpg with (gpgv)
     #[arg(long, value_name = "FILE")]
@@ -55,6 +63,18 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
         Ok(t) => t,
         Err(e) => return failed(ui, a.json, e, None),
     };
+    if let Some((given, meant)) = a
+        .archs
+        .iter()
+        .find_map(|x| debian_arch_for(x).map(|m| (x, m)))
+    {
+        let e = ConfigError::ArchName {
+            given: given.clone(),
+            meant,
+        };
+        let hint = format!("Debian calls it {meant}: give --arch {meant}");
+        return failed(ui, a.json, e, Some(&hint));
+    }
     let is_url = a.target.contains("://");
     // A path, made absolute before gpgv sees it (gpgv looks a bare name up in
     // ~/.gnupg), and checked before anything is fetched.
