@@ -37,13 +37,12 @@ pub enum SignError {
     #[error("no signing key: give --sign-key KEYID or a key file")]
     NoKey,
     /// The key is not in the keyring.
-    #[error(
-        "secret key {key:?} not found in {home}; list keys with `gpg --list-secret-keys`{hint}"
-    )]
+    #[error("secret key {key:?} not found in {home}; {hint}")]
     UnknownKey {
         /// The key asked for.
         key: String,
-        /// The home directory searched.
+        /// Where it was looked for, as the user named it: the gpg home, or the
+        /// key file (never the temporary home it was imported into).
         home: String,
         /// Extra advice.
         hint: String,
@@ -71,6 +70,8 @@ pub struct GpgSigner {
     home: Option<PathBuf>,
     key: String,
     passphrase_file: Option<PathBuf>,
+    /// The key file imported into `_temp`, to name in errors instead of it.
+    key_file: Option<PathBuf>,
     /// Keeps an imported key's temporary home directory alive.
     _temp: Option<tempfile::TempDir>,
 }
@@ -164,28 +165,53 @@ impl GpgSigner {
             home,
             key,
             passphrase_file: opts.passphrase_file.clone(),
+            key_file: opts.key_file.clone(),
             _temp: temp,
         };
         let mut cmd = signer.command();
         cmd.args(["--list-secret-keys", &signer.key]);
         gpg_output(cmd, b"", "--list-secret-keys").map_err(|e| match e {
-            SignError::Failed { .. } => SignError::UnknownKey {
-                key: signer.key.clone(),
-                home: signer
-                    .home
-                    .as_ref()
-                    .map_or("gpg's default home".to_string(), |h| {
-                        h.display().to_string()
-                    }),
-                hint: if opts.homedir.is_none() && opts.key_file.is_none() {
-                    " (or pass --gpg-homedir)".into()
-                } else {
-                    String::new()
+            SignError::Failed { .. } => match (&opts.key_file, &opts.homedir) {
+                (Some(file), _) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: format!("the key file {}", file.display()),
+                    hint: format!("list its keys with `gpg --show-keys {}`", file.display()),
+                },
+                (None, Some(h)) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: h.display().to_string(),
+                    hint: format!(
+                        "list keys with `gpg --homedir {} --list-secret-keys`",
+                        h.display()
+                    ),
+                },
+                (None, None) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: "gpg's default home".into(),
+                    hint: "list keys with `gpg --list-secret-keys` (or pass --gpg-homedir)".into(),
                 },
             },
             e => e,
         })?;
         Ok(signer)
+    }
+
+    /// `e` with the temporary home, which is gone by the time anyone reads
+    /// the message, told as the key file the user gave.
+    fn in_user_terms(&self, e: SignError) -> SignError {
+        match (e, &self._temp, &self.key_file) {
+            (SignError::Failed { what, stderr }, Some(temp), Some(file)) => SignError::Failed {
+                what,
+                stderr: stderr.replace(
+                    &temp.path().display().to_string(),
+                    &format!(
+                        "<the temporary gpg home {} was imported into>",
+                        file.display()
+                    ),
+                ),
+            },
+            (e, _, _) => e,
+        }
     }
 
     /// The key id or fingerprint in use.
@@ -224,21 +250,21 @@ impl GpgSigner {
     pub fn clearsign(&self, release: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.sign_command();
         cmd.arg("--clearsign");
-        gpg_output(cmd, release, "--clearsign")
+        gpg_output(cmd, release, "--clearsign").map_err(|e| self.in_user_terms(e))
     }
 
     /// A detached, armored signature of `release` (Release.gpg).
     pub fn detach_sign(&self, release: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.sign_command();
         cmd.args(["--armor", "--detach-sign"]);
-        gpg_output(cmd, release, "--detach-sign")
+        gpg_output(cmd, release, "--detach-sign").map_err(|e| self.in_user_terms(e))
     }
 
     /// The public key, binary, for `signed-by=`.
     pub fn public_key(&self) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.command();
         cmd.args(["--export", &self.key]);
-        let key = gpg_output(cmd, b"", "--export")?;
+        let key = gpg_output(cmd, b"", "--export").map_err(|e| self.in_user_terms(e))?;
         if key.is_empty() {
             return Err(SignError::Failed {
                 what: "--export",

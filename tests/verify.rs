@@ -367,11 +367,13 @@ fn xe_commands_are_quoted_for_the_shell() {
         "--arch",
         "i386",
         "--template",
-        "abc-123",
+        "5f1d3a2b-0c4e-4f6a-9b8c-7d6e5f4a3b2c",
         "--nfsroot",
         "10.1.1.6:/srv/fai/nfsroot",
+        "--boot-style",
+        "live",
         "--vm",
-        "vm-1",
+        "9a2c8e7f-1b3d-4c5e-8f9a-0b1c2d3e4f5a",
     ]));
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
