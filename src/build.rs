@@ -523,7 +523,7 @@ fn read_generations(path: &Path) -> Vec<Vec<String>> {
 
 /// Runs a build; see the module documentation.
 pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport, BuildError> {
-    let now = release::build_time().map_err(BuildError::Other)?;
+    let now = release::build_time().map_err(|e| BuildError::Other(e.to_string()))?;
     let pinned_time = std::env::var_os("SOURCE_DATE_EPOCH").is_some();
 
     // 1. Inputs, all checked before anything is touched.
