@@ -57,7 +57,12 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         }
     };
     show_options(ui, &opts);
-    match elirepo::build::build(&opts, ui) {
+    // The time the build stamps is an input of the build, read here once.
+    let time = match elirepo::release::BuildTime::from_env() {
+        Ok(t) => t,
+        Err(e) => return nothing_published(ui, &opts, e, None),
+    };
+    match elirepo::build::build(&opts, time, ui) {
         Ok(report) => {
             if a.json {
                 print_json(&opts, &report);
@@ -66,17 +71,28 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            ui.error(&e);
-            if let Some(h) = build_hint(&e) {
-                ui.hint(&h);
-            }
-            ui.error(format!(
-                "{}: nothing was published; the repository is unchanged",
-                opts.repo.display()
-            ));
-            ExitCode::from(EXIT_USAGE)
+            let hint = build_hint(&e);
+            nothing_published(ui, &opts, e, hint)
         }
     }
+}
+
+/// A build that failed: the error, its hint, and that nothing was published.
+fn nothing_published(
+    ui: &Ui,
+    opts: &BuildOptions,
+    error: impl std::fmt::Display,
+    hint: Option<String>,
+) -> ExitCode {
+    ui.error(error);
+    if let Some(h) = hint {
+        ui.hint(&h);
+    }
+    ui.error(format!(
+        "{}: nothing was published; the repository is unchanged",
+        opts.repo.display()
+    ));
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// The hint for a settings error whose fix is obvious, if any.
@@ -98,7 +114,7 @@ fn config_hint(e: &ConfigError) -> Option<String> {
 /// The hint for a build error whose fix is obvious, if any.
 fn build_hint(e: &BuildError) -> Option<String> {
     match e {
-        BuildError::Input { reason, .. } if reason.contains("No such file") => {
+        BuildError::Input { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             Some("--deb takes a .deb file or a directory holding .debs".into())
         }
         BuildError::Debs(errors) if errors.len() == 1 => Some(
