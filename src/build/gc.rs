@@ -156,3 +156,114 @@ fn recent_pool_files(repo: &Path) -> BTreeSet<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(repo: &Path, rel: &str, bytes: &[u8]) {
+        let p = repo.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+
+    fn filename(rel: &str) -> Vec<u8> {
+        format!("Package: x\nFilename: {rel}\nSize: 1\n\n").into_bytes()
+    }
+
+    /// A repository whose pool holds files named by an index of suite `a`,
+    /// by the `.xz` index of suite `b` only, by a by-hash copy only, by the
+    /// generations of `a` only, and by nothing.
+    fn repo() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write(
+            r,
+            "dists/a/main/binary-amd64/Packages",
+            &filename("pool/main/x/x/x_1_amd64.deb"),
+        );
+        let xz = Compression::Xz
+            .compress(&filename("pool/main/y/y/y_1_amd64.deb"))
+            .unwrap();
+        write(r, "dists/b/main/binary-amd64/Packages.xz", &xz);
+        // Preferred over the .xz beside it, which names another file.
+        write(
+            r,
+            "dists/b/main/binary-i386/Packages",
+            &filename("pool/main/y/y/y_1_i386.deb"),
+        );
+        let other = Compression::Xz
+            .compress(&filename("pool/main/n/n/n_1_i386.deb"))
+            .unwrap();
+        write(r, "dists/b/main/binary-i386/Packages.xz", &other);
+        write(
+            r,
+            "dists/a/main/binary-amd64/by-hash/SHA256/0123",
+            &filename("pool/main/z/z/z_1_amd64.deb"),
+        );
+        write(
+            r,
+            ".elirepo/pool-a",
+            b"pool/main/w/w/w_1_amd64.deb pool/main/v/v/v_1_all.deb\npool/main/u/u/u_0_all.deb\n",
+        );
+        write(r, ".elirepo/by-hash-a", b"pool/main/t/t/t_1_all.deb\n");
+        for f in [
+            "x/x/x_1_amd64.deb",
+            "y/y/y_1_amd64.deb",
+            "y/y/y_1_i386.deb",
+            "n/n/n_1_i386.deb",
+            "z/z/z_1_amd64.deb",
+            "w/w/w_1_amd64.deb",
+            "v/v/v_1_all.deb",
+            "u/u/u_0_all.deb",
+            "t/t/t_1_all.deb",
+            "s/s/s_1_amd64.udeb",
+            "s/s/README",
+        ] {
+            write(r, &format!("pool/main/{f}"), b"deb");
+        }
+        t
+    }
+
+    #[test]
+    fn what_no_index_and_no_kept_generation_names_is_garbage() {
+        let t = repo();
+        let mut refs = referenced_pool_files(t.path());
+        refs.extend(recent_pool_files(t.path()));
+        let mut got: Vec<String> = unreferenced(t.path(), &refs)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "pool/main/n/n/n_1_i386.deb",
+                "pool/main/s/s/s_1_amd64.udeb",
+                "pool/main/t/t/t_1_all.deb",
+                "pool/main/z/z/z_1_amd64.deb",
+            ]
+        );
+    }
+
+    #[test]
+    fn collecting_removes_garbage_once_and_leaves_the_marker() {
+        let t = repo();
+        let marker = CleanMarker::new(t.path());
+        let mut publisher = Publisher::open(t.path(), false, &mut |_| {}).unwrap();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 4);
+        publisher.finish().unwrap();
+        assert!(!t.path().join("pool/main/z/z/z_1_amd64.deb").exists());
+        assert!(t.path().join("pool/main/u/u/u_0_all.deb").exists());
+        assert!(t.path().join("pool/main/s/s/README").exists());
+        assert!(marker.0.exists());
+        // With the marker, the pool is not walked: new garbage stays until a change.
+        write(t.path(), "pool/main/q/q/q_1_all.deb", b"deb");
+        let mut publisher = Publisher::open(t.path(), false, &mut |_| {}).unwrap();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 0);
+        marker.clear();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 1);
+        publisher.finish().unwrap();
+        assert!(!t.path().join("pool/main/q/q/q_1_all.deb").exists());
+    }
+}

@@ -168,3 +168,93 @@ fn packages_index(arch: &str, inputs: &[Input]) -> Vec<u8> {
     }
     packages
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::{input, opts, publish_suite};
+
+    #[test]
+    fn each_architecture_gets_its_packages_and_all() {
+        let t = tempfile::tempdir().unwrap();
+        let inputs = [
+            input("aa", "all", b"a"),
+            input("bb", "amd64", b"b"),
+            input("cc", "i386", b"c"),
+        ];
+        let got = build(&opts(t.path()), &inputs, &Previous::default()).unwrap();
+        let names = |arch: &str| {
+            crate::control::paragraphs(&got.files[&format!("main/binary-{arch}/Packages")])
+                .map(|p| p.get_str("Package"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("amd64"), ["aa", "bb"]);
+        assert_eq!(names("i386"), ["aa", "cc"]);
+        assert_eq!(got.files.len(), 8);
+        let xz = &got.files["main/binary-amd64/Packages.xz"];
+        assert_eq!(
+            Compression::Xz
+                .compress(&got.files["main/binary-amd64/Packages"])
+                .unwrap(),
+            *xz
+        );
+        assert!(got.identical.is_empty());
+        for (rel, bytes) in &got.files {
+            assert_eq!(got.listed[rel], Hashes::of_bytes(bytes), "{rel}");
+        }
+    }
+
+    #[test]
+    fn an_unchanged_suite_is_reused_and_a_changed_index_is_made_again() {
+        let t = tempfile::tempdir().unwrap();
+        let o = opts(t.path());
+        let inputs = [input("aa", "all", b"a"), input("bb", "amd64", b"b")];
+        let first = build(&o, &inputs, &Previous::default()).unwrap();
+        // Published as they were made, but with other (valid) .gz bytes for amd64,
+        // which the Release vouches for.
+        let other_gz = {
+            let mut enc = flate2::GzBuilder::new()
+                .comment("not elirepo's")
+                .write(Vec::new(), flate2::Compression::best());
+            let plain = &first.files["main/binary-amd64/Packages"];
+            std::io::Write::write_all(&mut enc, plain).unwrap();
+            enc.finish().unwrap()
+        };
+        let mut published = first.files.clone();
+        published.insert("main/binary-amd64/Packages.gz".into(), other_gz.clone());
+        let files: Vec<(&str, &[u8])> = published
+            .iter()
+            .map(|(k, v)| (k.as_str(), &v[..]))
+            .collect();
+        publish_suite(t.path(), "s", &files, None, 0);
+        let previous = Previous::read(t.path(), "s", None);
+        let again = build(&o, &inputs, &previous).unwrap();
+        assert_eq!(again.files["main/binary-amd64/Packages.gz"], other_gz);
+        assert_eq!(
+            again.identical,
+            published.keys().cloned().collect::<BTreeSet<_>>()
+        );
+        // amd64 changes; i386 (only `all`) stays as published.
+        let changed = [input("aa", "all", b"a"), input("bb", "amd64", b"b2")];
+        let next = build(&o, &changed, &previous).unwrap();
+        let gz = &next.files["main/binary-amd64/Packages.gz"];
+        assert_ne!(*gz, other_gz);
+        assert_eq!(
+            *gz,
+            Compression::Gzip
+                .compress(&next.files["main/binary-amd64/Packages"])
+                .unwrap()
+        );
+        let identical: Vec<_> = next.identical.iter().map(String::as_str).collect();
+        assert_eq!(
+            identical,
+            [
+                "main/binary-amd64/Release",
+                "main/binary-i386/Packages",
+                "main/binary-i386/Packages.gz",
+                "main/binary-i386/Packages.xz",
+                "main/binary-i386/Release",
+            ]
+        );
+    }
+}

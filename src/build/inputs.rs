@@ -49,6 +49,7 @@ pub(super) fn read(
 }
 
 /// One input package, checked.
+#[derive(Debug)]
 pub(super) struct Input {
     /// The .deb as given.
     pub path: PathBuf,
@@ -265,4 +266,123 @@ fn check_netboot(
         chosen.push(c);
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::{input, opts};
+    use std::error::Error;
+
+    #[test]
+    fn deb_arguments_are_files_as_given_and_directories_walked_sorted() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        for f in [
+            "in/b.deb",
+            "in/a.deb",
+            "in/sub/c.deb",
+            "in/notes.txt",
+            "other/e.deb",
+        ] {
+            fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            fs::write(d.join(f), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("other"), d.join("in/linked")).unwrap();
+        std::os::unix::fs::symlink(d.join("other/e.deb"), d.join("in/d.deb")).unwrap();
+        let got = collect_debs(&[d.join("in"), d.join("in/notes.txt")]).unwrap();
+        let rel: Vec<_> = got.iter().map(|p| p.strip_prefix(d).unwrap()).collect();
+        assert_eq!(
+            rel,
+            [
+                Path::new("in/a.deb"),
+                Path::new("in/b.deb"),
+                Path::new("in/d.deb"),
+                Path::new("in/linked/e.deb"),
+                Path::new("in/sub/c.deb"),
+                Path::new("in/notes.txt"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unusable_deb_argument_is_named_with_its_cause() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("missing.deb");
+        let e = collect_debs(std::slice::from_ref(&missing)).unwrap_err();
+        match &e {
+            BuildError::Input { path, source } => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(e.source().is_some());
+        assert!(e.to_string().starts_with(&format!(
+            "{}: cannot use as --deb input: ",
+            missing.display()
+        )));
+        let e = collect_debs(&[PathBuf::from("/dev/null")]).unwrap_err();
+        assert_eq!(e.to_string(), "/dev/null: not a regular file or directory");
+    }
+
+    #[test]
+    fn duplicates_are_dropped_if_identical_and_refused_if_not() {
+        let kept = drop_duplicates(vec![
+            input("aa", "all", b"1"),
+            input("bb", "all", b"2"),
+            input("aa", "all", b"1"),
+        ])
+        .unwrap();
+        let names: Vec<_> = kept.iter().map(Input::identity).collect();
+        assert_eq!(names, ["aa 1.0 all", "bb 1.0 all"]);
+        let e = drop_duplicates(vec![input("aa", "all", b"1"), input("aa", "all", b"2")]);
+        match e {
+            Err(BuildError::Duplicate { package, .. }) => assert_eq!(package, "aa 1.0 all"),
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        // Another architecture is another package.
+        assert_eq!(
+            drop_duplicates(vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")])
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_package_must_have_a_valid_identity_and_one_of_the_suites_architectures() {
+        let t = tempfile::tempdir().unwrap();
+        let o = opts(t.path());
+        // A .deb with this Package and Architecture.
+        let deb = |arch: &str, name: &str| {
+            let text = format!("Package: {name}\nVersion: 1.0\nArchitecture: {arch}\n");
+            DebInfo {
+                control: crate::control::Paragraph::parse(text.as_bytes()),
+                ..input("ok", "all", b"x").info
+            }
+        };
+        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx")).unwrap();
+        assert_eq!(ok.pool, Path::new("pool/main/x/xx/xx_1.0_amd64.deb"));
+        let cause = |e: DebError| match e.kind {
+            DebErrorKind::Member(member, io) => (member, io),
+            other => panic!("{other}"),
+        };
+        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in/y.deb: control: Architecture arm64 is not one of the suite's (amd64, i386); add --arch arm64 or leave the file out"
+        );
+        let (member, io) = cause(e);
+        assert_eq!(member, "control");
+        let foreign = io.get_ref().unwrap().downcast_ref::<ForeignArch>().unwrap();
+        assert_eq!(foreign.arch, "arm64");
+        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in/z.deb: control: Package \"../z\" is not a valid Debian package name"
+        );
+        let (_, io) = cause(e);
+        assert!(io.get_ref().unwrap().is::<crate::pool::IdError>());
+    }
 }

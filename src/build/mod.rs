@@ -29,6 +29,8 @@ mod listener;
 mod previous;
 mod report;
 mod suite;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 

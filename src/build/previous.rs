@@ -239,3 +239,181 @@ pub(super) fn listed_packages(text: &[u8]) -> BTreeSet<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::{input, publish_suite};
+    use std::collections::BTreeMap;
+
+    const DAY0: i64 = 946_684_800;
+    const INDEX: &[u8] = b"Package: a\nVersion: 1\nArchitecture: amd64\n\n";
+
+    #[test]
+    fn a_compressed_index_the_release_vouches_for_is_reused() {
+        let t = tempfile::tempdir().unwrap();
+        // Not what elirepo's encoder makes: reuse must hand back the published bytes.
+        let published_gz = b"gzip bytes made by someone else".to_vec();
+        publish_suite(
+            t.path(),
+            "s",
+            &[
+                ("main/binary-amd64/Packages", INDEX),
+                ("main/binary-amd64/Packages.gz", &published_gz),
+            ],
+            None,
+            DAY0,
+        );
+        let prev = Previous::read(t.path(), "s", None);
+        let sha = |b: &[u8]| hex(&sha2::Sha256::digest(b));
+        let dir = "main/binary-amd64";
+        assert_eq!(
+            prev.reusable_compressed(dir, &sha(INDEX), "Packages.gz"),
+            Some(published_gz.clone())
+        );
+        // A changed index: the published .gz was made from another one.
+        assert_eq!(
+            prev.reusable_compressed(dir, &sha(b"Package: b\n"), "Packages.gz"),
+            None
+        );
+        // A variant the Release does not list.
+        assert_eq!(
+            prev.reusable_compressed(dir, &sha(INDEX), "Packages.xz"),
+            None
+        );
+        // The file on disk no longer what the Release lists.
+        fs::write(t.path().join("dists/s").join(dir).join("Packages.gz"), b"x").unwrap();
+        let prev = Previous::read(t.path(), "s", None);
+        assert_eq!(
+            prev.reusable_compressed(dir, &sha(INDEX), "Packages.gz"),
+            None
+        );
+        // No Release at all.
+        let empty = Previous::read(&t.path().join("nothing"), "s", None);
+        assert!(!empty.exists());
+        assert_eq!(
+            empty.reusable_compressed(dir, &sha(INDEX), "Packages.gz"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_published_compression_of_the_same_content_is_kept() {
+        let t = tempfile::tempdir().unwrap();
+        // gzip at level 1 with a file name in its header: not elirepo's bytes.
+        let mut enc = flate2::GzBuilder::new()
+            .filename("Packages")
+            .write(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, INDEX).unwrap();
+        let theirs = enc.finish().unwrap();
+        let ours = Compression::Gzip.compress(INDEX).unwrap();
+        assert_ne!(theirs, ours);
+        let rel = "main/binary-amd64/Packages.gz";
+        publish_suite(t.path(), "s", &[(rel, &theirs)], None, DAY0);
+        let prev = Previous::read(t.path(), "s", None);
+        assert_eq!(
+            prev.compressed(rel, INDEX, Compression::Gzip).unwrap(),
+            theirs
+        );
+        let other = b"Package: b\n\n";
+        assert_eq!(
+            prev.compressed(rel, other, Compression::Gzip).unwrap(),
+            Compression::Gzip.compress(other).unwrap()
+        );
+        // Nothing published: a fresh compression.
+        assert_eq!(
+            prev.compressed("main/binary-i386/Packages.gz", INDEX, Compression::Gzip)
+                .unwrap(),
+            ours
+        );
+    }
+
+    #[test]
+    fn digests_of_a_byte_identical_index_come_from_the_release() {
+        let t = tempfile::tempdir().unwrap();
+        let rel = "main/binary-amd64/Packages";
+        // The Release's MD5 is not the file's: a reused digest shows where it came from.
+        let mut listed = Hashes::of_bytes(INDEX);
+        listed.md5 = [7; 16];
+        let files = BTreeMap::from([(rel.to_string(), listed.clone())]);
+        publish_suite(t.path(), "s", &[(rel, INDEX)], Some(files), DAY0);
+        let prev = Previous::read(t.path(), "s", None);
+        assert_eq!(prev.known_digests(rel, INDEX), Some(listed));
+        // Other bytes, even of the same size, are hashed afresh.
+        let same_size = INDEX.to_ascii_uppercase();
+        assert_eq!(prev.known_digests(rel, &same_size), None);
+        assert_eq!(prev.known_digests(rel, b"shorter"), None);
+        assert_eq!(prev.known_digests("main/binary-i386/Packages", INDEX), None);
+    }
+
+    #[test]
+    fn signatures_stay_only_for_the_same_release_and_key() {
+        let t = tempfile::tempdir().unwrap();
+        let release = publish_suite(t.path(), "s", &[], None, DAY0);
+        let dir = t.path().join("dists/s");
+        fs::write(dir.join("InRelease"), b"clearsigned").unwrap();
+        fs::write(dir.join("Release.gpg"), b"detached").unwrap();
+        fs::write(t.path().join("k.gpg"), b"key").unwrap();
+        let prev = Previous::read(t.path(), "s", Some("k.gpg"));
+        assert_eq!(
+            prev.reusable_signatures(&release, b"key"),
+            Some((b"detached".to_vec(), b"clearsigned".to_vec()))
+        );
+        assert_eq!(prev.reusable_signatures(b"another Release", b"key"), None);
+        assert_eq!(prev.reusable_signatures(&release, b"another key"), None);
+        // A key file the build does not publish is never read.
+        let unsigned = Previous::read(t.path(), "s", None);
+        assert_eq!(unsigned.reusable_signatures(&release, b"key"), None);
+        fs::remove_file(dir.join("InRelease")).unwrap();
+        let prev = Previous::read(t.path(), "s", Some("k.gpg"));
+        assert_eq!(prev.reusable_signatures(&release, b"key"), None);
+    }
+
+    #[test]
+    fn previous_packages_come_from_the_published_indexes() {
+        let t = tempfile::tempdir().unwrap();
+        let amd64 = b"Package: a\nversion: 1\nArchitecture: amd64\nDescription: x\n Package: not-one\n\npackage: b\nVersion: 2\nArchitecture: all\n\nPackage: no-version\nArchitecture: all\n";
+        publish_suite(
+            t.path(),
+            "s",
+            &[("main/binary-amd64/Packages", amd64)],
+            None,
+            DAY0,
+        );
+        let prev = Previous::read(t.path(), "s", None);
+        let archs = ["amd64".to_string(), "i386".to_string()];
+        let none = BTreeSet::new();
+        let got = prev.packages("main", &archs, &none, &[]);
+        assert_eq!(got, BTreeSet::from(["a 1 amd64".into(), "b 2 all".into()]));
+        // An index proven identical is this build's: not read again.
+        let identical = BTreeSet::from(["main/binary-amd64/Packages".to_string()]);
+        let inputs = [input("cc", "amd64", b"c"), input("dd", "i386", b"d")];
+        let got = prev.packages("main", &archs, &identical, &inputs);
+        assert_eq!(got, BTreeSet::from(["cc 1.0 amd64".into()]));
+        // No Release: no previous packages, whatever lies around.
+        fs::remove_file(t.path().join("dists/s/Release")).unwrap();
+        let prev = Previous::read(t.path(), "s", None);
+        assert!(prev.packages("main", &archs, &none, &[]).is_empty());
+    }
+
+    #[test]
+    fn generations_are_read_newest_first() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join(STATE_DIR)).unwrap();
+        fs::write(t.path().join(by_hash_generations_path("s")), "a b\n\nc\n").unwrap();
+        fs::write(t.path().join(pool_generations_path("s")), "pool/x\n").unwrap();
+        let prev = Previous::read(t.path(), "s", None);
+        assert_eq!(
+            prev.by_hash_generations,
+            [
+                vec!["a".to_string(), "b".to_string()],
+                vec![],
+                vec!["c".to_string()]
+            ]
+        );
+        assert_eq!(prev.pool_generations, [vec!["pool/x".to_string()]]);
+        assert!(Previous::read(t.path(), "other", None)
+            .pool_generations
+            .is_empty());
+    }
+}

@@ -294,3 +294,176 @@ fn put_by_hash(
     }
     Ok(paths)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::opts;
+
+    const DAY0: i64 = 946_684_800;
+    const DAY: i64 = 86_400;
+
+    fn clock(now: i64) -> BuildTime {
+        BuildTime { now, pinned: false }
+    }
+
+    fn date_of(release: &[u8]) -> String {
+        let text = String::from_utf8_lossy(release);
+        let parsed = release::parse_release(&text).unwrap();
+        parsed.field("Date").unwrap().to_string()
+    }
+
+    fn listed(bytes: &[u8]) -> BTreeMap<String, Hashes> {
+        BTreeMap::from([("main/binary-amd64/Packages".into(), Hashes::of_bytes(bytes))])
+    }
+
+    /// Publishes `release` as the suite's and reads the suite back.
+    fn published(repo: &Path, release: &[u8]) -> Previous {
+        let dir = repo.join("dists/s");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Release"), release).unwrap();
+        Previous::read(repo, "s", None)
+    }
+
+    #[test]
+    fn the_date_is_kept_when_nothing_changed() {
+        let t = tempfile::tempdir().unwrap();
+        let o = opts(t.path());
+        let first = release(&o, clock(DAY0), &listed(b"a"), &Previous::default());
+        assert_eq!(date_of(&first), release::format_date(DAY0));
+        let prev = published(t.path(), &first);
+        // Later, nothing changed: the published Release as it is.
+        assert_eq!(release(&o, clock(DAY0 + DAY), &listed(b"a"), &prev), first);
+        // An index changed: dated now.
+        let changed = release(&o, clock(DAY0 + DAY), &listed(b"b"), &prev);
+        assert_eq!(date_of(&changed), release::format_date(DAY0 + DAY));
+        // A header field changed: dated now.
+        let mut relabelled = opts(t.path());
+        relabelled.label = Some("L".into());
+        let changed = release(&relabelled, clock(DAY0 + DAY), &listed(b"a"), &prev);
+        assert_eq!(date_of(&changed), release::format_date(DAY0 + DAY));
+        // SOURCE_DATE_EPOCH: the Date is the given time, whatever was published.
+        let pinned = BuildTime {
+            now: DAY0 + DAY,
+            pinned: true,
+        };
+        let given = release(&o, pinned, &listed(b"a"), &prev);
+        assert_eq!(date_of(&given), release::format_date(DAY0 + DAY));
+    }
+
+    #[test]
+    fn a_release_is_redated_once_half_its_validity_has_passed() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = opts(t.path());
+        o.valid_for = Some(10);
+        let first = release(&o, clock(DAY0), &listed(b"a"), &Previous::default());
+        let prev = published(t.path(), &first);
+        assert_eq!(
+            release(&o, clock(DAY0 + 4 * DAY), &listed(b"a"), &prev),
+            first
+        );
+        let redated = release(&o, clock(DAY0 + 6 * DAY), &listed(b"a"), &prev);
+        assert_eq!(date_of(&redated), release::format_date(DAY0 + 6 * DAY));
+        assert!(fresh_enough(None, None, DAY0));
+        assert!(fresh_enough(Some(10), Some(DAY0 + 5 * DAY + 1), DAY0));
+        assert!(!fresh_enough(Some(10), Some(DAY0 + 5 * DAY), DAY0));
+        assert!(!fresh_enough(Some(10), None, DAY0));
+    }
+
+    #[test]
+    fn generations_keep_the_newest_three() {
+        let g = |s: &str| vec![s.to_string()];
+        let history = next_generations(Vec::new(), g("a"));
+        assert_eq!(history, [g("a")]);
+        // The same generation again is not a new one.
+        assert_eq!(next_generations(history.clone(), g("a")), [g("a")]);
+        let history = next_generations(next_generations(history, g("b")), g("c"));
+        let history = next_generations(history, g("d"));
+        assert_eq!(history, [g("d"), g("c"), g("b")]);
+        assert_eq!(BY_HASH_KEEP, 3);
+        assert_eq!(
+            generations_text(&[vec!["x".into(), "y".into()], vec![]]),
+            b"x y\n\n"
+        );
+    }
+
+    #[test]
+    fn the_public_key_is_named_after_the_label_or_origin() {
+        let mut o = opts(Path::new("/r"));
+        o.label = Some("elirepo Demo/2".into());
+        assert_eq!(keyring_name(&o), "elirepo-demo-2-archive-keyring.gpg");
+        o.label = None;
+        assert_eq!(keyring_name(&o), "o-archive-keyring.gpg");
+        o.origin = None;
+        assert_eq!(keyring_name(&o), "elirepo-archive-keyring.gpg");
+    }
+
+    /// Records what a build tells.
+    #[derive(Default)]
+    struct Heard(Vec<String>);
+    impl Listener for Heard {
+        fn step(&mut self, m: &str) {
+            self.0.push(format!("step: {m}"));
+        }
+        fn warn(&mut self, m: &str) {
+            self.0.push(format!("warn: {m}"));
+        }
+    }
+
+    #[test]
+    fn an_unsigned_suite_is_said_to_be_unsigned() {
+        let mut heard = Heard::default();
+        let o = opts(Path::new("/r"));
+        let signed = sign(&o, None, b"Release", &Previous::default(), &mut heard).unwrap();
+        assert!(signed.files.is_empty() && signed.keyring.is_none());
+        assert_eq!(heard.0.len(), 1);
+        assert!(heard.0[0].starts_with("warn: the repository is not signed"));
+    }
+
+    #[test]
+    fn by_hash_copies_are_this_generation_and_the_last_two_are_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let files = BTreeMap::from([
+            ("main/binary-amd64/Packages".to_string(), b"x".to_vec()),
+            ("main/binary-amd64/Release".to_string(), b"r".to_vec()),
+        ]);
+        let listed = files
+            .iter()
+            .map(|(k, v)| (k.clone(), Hashes::of_bytes(v)))
+            .collect();
+        let indexes = Indexes {
+            files,
+            listed,
+            identical: Default::default(),
+        };
+        let (tree, signed) = (TreePlan::default(), Signed::default());
+        let parts = SuiteParts {
+            suite_dir: Path::new("dists/s"),
+            indexes: &indexes,
+            tree: &tree,
+            release: b"Release",
+            signed: &signed,
+            inputs: &[],
+        };
+        let mut previous = Previous::default();
+        let old = |n: u8| vec![format!("dists/s/main/binary-amd64/by-hash/SHA256/{n}")];
+        previous.by_hash_generations = vec![old(1), old(2), old(3)];
+        let x = Hashes::of_bytes(b"x");
+        let by_hash = |alg: &str, digest: &[u8]| {
+            format!("dists/s/main/binary-amd64/by-hash/{alg}/{}", hex(digest))
+        };
+        let (_, generations) = plan_tree(&opts(t.path()), &parts, &previous).unwrap();
+        assert_eq!(
+            generations,
+            [
+                vec![by_hash("SHA256", &x.sha256), by_hash("SHA512", &x.sha512)],
+                old(1),
+                old(2),
+            ]
+        );
+        let mut no_by_hash = opts(t.path());
+        no_by_hash.by_hash = false;
+        let (_, generations) = plan_tree(&no_by_hash, &parts, &previous).unwrap();
+        assert_eq!(generations[0], Vec::<String>::new());
+    }
+}
