@@ -14,8 +14,9 @@
 //! architecture the netboot flags are for. Relative paths in the file are
 //! relative to the file's directory; relative paths on the command line are
 //! relative to the working directory. No build option comes from the
-//! environment: the one variable a build reads, `SOURCE_DATE_EPOCH`, is the
-//! time it stamps ([`crate::release::build_time`]), not a setting.
+//! environment: `SOURCE_DATE_EPOCH` is the time a build stamps, not a setting;
+//! the front end reads it ([`crate::release::BuildTime::from_env`]) and hands
+//! it to [`crate::build::build`].
 
 use std::path::{Path, PathBuf};
 

@@ -4,21 +4,23 @@
 //! concepts live elsewhere ([`crate::deb`], [`crate::index`], [`crate::release`],
 //! [`crate::sign`], [`crate::netboot`], [`crate::publish`]). The data's path:
 //!
-//! 1. [`inputs`]: the `--deb` paths become checked `Input`s (control paragraph,
+//! 1. `inputs.rs`: the `--deb` paths become checked `Input`s (control paragraph,
 //!    digests, identity, pool path); the netboot inputs become checked pairs.
 //!    Nothing is touched before all of them are read.
-//! 2. The lock; then [`previous`]: the suite as published, read once.
-//! 3. [`indexes`]: `Packages` per architecture, compressed or reused, with
+//! 2. The lock; then `previous.rs`: the suite as published, read once.
+//! 3. `indexes.rs`: `Packages` per architecture, compressed or reused, with
 //!    digests; the netboot trees are planned beside them.
-//! 4. [`suite`]: the suite Release (the previous `Date` kept when nothing
+//! 4. `suite.rs`: the suite Release (the previous `Date` kept when nothing
 //!    changed), its signatures.
-//! 5. Publishing: new pool files first ([`copy`]: names nothing refers to yet),
+//! 5. Publishing: new pool files first (`copy.rs`: names nothing refers to yet),
 //!    then the whole `dists/<suite>` tree as one new generation switched in by
 //!    one rename ([`SuiteTree`](crate::publish::SuiteTree)), then elirepo's state.
-//! 6. [`gc`]: pool files no generation still names are removed.
+//! 6. `gc.rs`: pool files no generation still names are removed.
 //!
-//! A build whose inputs did not change writes nothing and keeps the Release `Date`.
-//! The time is an input ([`BuildTime`]), as it is of [`crate::verify`].
+//! Around them: `listener.rs` (what a running build tells), `report.rs` (what it
+//! did), `error.rs` (why it published nothing). A build whose inputs did not
+//! change writes nothing and keeps the Release `Date`. The time is an input
+//! ([`BuildTime`]), as it is of [`crate::verify`].
 
 mod copy;
 mod error;
@@ -51,6 +53,10 @@ use previous::Previous;
 pub const BY_HASH_KEEP: usize = 3;
 
 /// Runs a build stamped with `time`; see the module documentation.
+///
+/// The time is a parameter, not a field of [`BuildOptions`]: the options are
+/// what the file and the flags say ([`crate::config::resolve`]); the time is
+/// when the build runs, read once by the front end ([`BuildTime::from_env`]).
 pub fn build(
     opts: &BuildOptions,
     time: BuildTime,
