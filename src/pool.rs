@@ -210,6 +210,14 @@ mod tests {
         ] {
             assert!(id(bad).is_err(), "{bad}");
         }
+        assert!(valid_version("2.6.32+0.xs226"));
+        assert!(valid_version("1:1.35.0-4+deb12u1+b1"));
+        assert!(!valid_version("a1"));
+        assert!(!valid_dist_name(".."));
+    }
+
+    #[test]
+    fn an_identity_error_names_the_field_and_its_value() {
         assert_eq!(
             id("Package: ok\nVersion: 1/x\nArchitecture: all\n")
                 .unwrap_err()
@@ -217,7 +225,9 @@ mod tests {
             "Version \"1/x\" is not a valid Debian version"
         );
         assert_eq!(
-            id("Package: ok\nArchitecture: all\n").unwrap_err().to_string(),
+            id("Package: ok\nArchitecture: all\n")
+                .unwrap_err()
+                .to_string(),
             "control file has no Version field"
         );
         assert_eq!(
@@ -229,10 +239,12 @@ mod tests {
         let e = PackageId::from_control(&Paragraph::parse(
             b"Package: ok\nVersion: 1\xff\nArchitecture: all\n",
         ));
-        assert!(matches!(e, Err(IdError::NotUtf8 { field: "Version", .. })));
-        assert!(valid_version("2.6.32+0.xs226"));
-        assert!(valid_version("1:1.35.0-4+deb12u1+b1"));
-        assert!(!valid_version("a1"));
-        assert!(!valid_dist_name(".."));
+        assert!(matches!(
+            e,
+            Err(IdError::NotUtf8 {
+                field: "Version",
+                ..
+            })
+        ));
     }
 }
