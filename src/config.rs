@@ -17,8 +17,9 @@
 //! key (`--sign-key-file`, `--passphrase-file`, `--gpg-homedir` and their
 //! `[sign]` keys, and `verify --keyring`) is made absolute and checked by
 //! [`check_key_path`] before gpg or gpgv sees it. No build option comes from the
-//! environment: the one variable a build reads, `SOURCE_DATE_EPOCH`, is the
-//! time it stamps ([`crate::release::build_time`]), not a setting.
+//! environment: `SOURCE_DATE_EPOCH` is the time a build stamps, not a setting;
+//! the front end reads it ([`crate::release::BuildTime::from_env`]) and hands
+//! it to [`crate::build::build`].
 
 use std::path::{Path, PathBuf};
 

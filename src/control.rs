@@ -285,6 +285,35 @@ fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.push(b'\n');
 }
 
+/// The paragraphs of a deb822 file such as a Packages index, in order. A
+/// paragraph ends at a blank line (empty or carriage returns only, as
+/// [`Paragraph::parse`] sees one); runs of blank lines separate paragraphs.
+pub fn paragraphs(text: &[u8]) -> impl Iterator<Item = Paragraph> + '_ {
+    // The next line of `s`, with its newline.
+    let line = |s: &[u8]| memchr(b'\n', s).map_or(s.len(), |i| i + 1);
+    let blank = |l: &[u8]| l.iter().all(|&b| b == b'\r' || b == b'\n');
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() && blank(&rest[..line(rest)]) {
+            rest = &rest[line(rest)..];
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        while end < rest.len() {
+            let len = line(&rest[end..]);
+            if blank(&rest[end..end + len]) {
+                break;
+            }
+            end += len;
+        }
+        let paragraph = Paragraph::parse(&rest[..end]);
+        rest = &rest[end..];
+        Some(paragraph)
+    })
+}
+
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
@@ -292,6 +321,24 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paragraphs_are_split_at_blank_lines() {
+        let text = b"\n\nPackage: a\nDescription: x\n Package: not-a-field\n\r\n\n\nPackage: b\r\nVersion: 2\n\nPackage: c";
+        let got: Vec<(String, String)> = paragraphs(text)
+            .map(|p| (p.get_str("Package"), p.get_str("Version")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), String::new()),
+                ("b".to_string(), "2".to_string()),
+                ("c".to_string(), String::new())
+            ]
+        );
+        assert_eq!(paragraphs(b"").count(), 0);
+        assert_eq!(paragraphs(b"\n\r\n").count(), 0);
+    }
 
     fn render(text: &[u8], order: &[&str], changes: &[Change]) -> String {
         let mut out = Vec::new();

@@ -61,8 +61,13 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         }
     };
     show_options(ui, &opts);
+    // The time the build stamps is an input of the build, read here once.
+    let time = match elirepo::release::BuildTime::from_env() {
+        Ok(t) => t,
+        Err(e) => return nothing_published(ui, &opts, a.json, e, None),
+    };
     ui.set_phase(Phase::Building);
-    let result = elirepo::build::build(&opts, ui);
+    let result = elirepo::build::build(&opts, time, ui);
     ui.set_phase(Phase::Other);
     match result {
         Ok(report) => {
@@ -74,20 +79,31 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         }
         Err(e) => {
             let hint = build_hint(&e);
-            if a.json {
-                let _ = out(&json_error(&e, hint.as_deref()));
-            }
-            ui.error(&e);
-            if let Some(h) = &hint {
-                ui.hint(h);
-            }
-            ui.error(format!(
-                "{}: nothing was published; the repository is unchanged",
-                opts.repo.display()
-            ));
-            ExitCode::from(EXIT_USAGE)
+            nothing_published(ui, &opts, a.json, e, hint)
         }
     }
+}
+
+/// A build that failed: the error, its hint, and that nothing was published.
+fn nothing_published(
+    ui: &Ui,
+    opts: &BuildOptions,
+    json: bool,
+    error: impl std::fmt::Display,
+    hint: Option<String>,
+) -> ExitCode {
+    if json {
+        let _ = out(&json_error(&error, hint.as_deref()));
+    }
+    ui.error(error);
+    if let Some(h) = hint {
+        ui.hint(&h);
+    }
+    ui.error(format!(
+        "{}: nothing was published; the repository is unchanged",
+        opts.repo.display()
+    ));
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// The hint for a settings error whose fix is obvious, if any.
@@ -142,7 +158,7 @@ pub fn key_file_hint(problem: &KeyFileProblem) -> Option<&'static str> {
 /// The hint for a build error whose fix is obvious, if any.
 fn build_hint(e: &BuildError) -> Option<String> {
     match e {
-        BuildError::Input { reason, .. } if reason.contains("No such file") => {
+        BuildError::Input { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             Some("--deb takes a .deb file or a directory holding .debs".into())
         }
         BuildError::Debs(errors) if errors.len() == 1 => Some(
