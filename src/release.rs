@@ -445,7 +445,10 @@ mod tests {
             "SOURCE_DATE_EPOCH=\"soon\" is not a number of seconds since 1970"
         );
         assert!(std::error::Error::source(&e).is_some());
-        assert_eq!(epoch_or_clock(Some(" 946684800\n".into())).unwrap(), 946_684_800);
+        assert_eq!(
+            epoch_or_clock(Some(" 946684800\n".into())).unwrap(),
+            946_684_800
+        );
         assert!(epoch_or_clock(None).unwrap() > 946_684_800);
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::gc::CleanMarker;
 use super::inputs::Input;
-use super::{BuildError, Listener};
+use super::{BuildError, Listener, Stage};
 use crate::cache::Cache;
 use crate::netboot::TreePlan;
 use crate::progress::Progress;
@@ -36,6 +36,7 @@ pub(super) fn copy_into_pool(
     log: &mut dyn Listener,
 ) -> Result<Copied, BuildError> {
     let metas = stat_pool_files(repo, inputs);
+    log.stage(Stage::CopyingIntoPool);
     let copying = log.progress(
         "copying into the pool",
         inputs.iter().map(|i| i.info.hashes.size).sum(),

@@ -5,8 +5,25 @@
 
 use crate::progress::Progress;
 
+/// Where a build stands, for a front end that must say what an interruption
+/// would leave behind. Announced in this order; a build that has nothing to
+/// copy or to switch skips the stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// New files are being copied into the pool: clients still see the old
+    /// suite, whose indexes name none of them.
+    CopyingIntoPool,
+    /// The suite is being switched to its new tree, then tidied up.
+    Publishing,
+}
+
 /// Receives what a build is doing, for the front end to show.
 pub trait Listener {
+    /// The build enters `stage`. The default ignores it.
+    fn stage(&mut self, stage: Stage) {
+        let _ = stage;
+    }
     /// A step of the build.
     fn step(&mut self, message: &str);
     /// Something the user should know.

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 pub use error::BuildError;
 pub use inputs::collect_debs;
-pub use listener::{Listener, Silent};
+pub use listener::{Listener, Silent, Stage};
 pub use report::{BuildReport, NetbootReport, ReleaseFile};
 
 use crate::config::BuildOptions;

@@ -10,7 +10,7 @@ use super::gc::CleanMarker;
 use super::indexes::Indexes;
 use super::inputs::Input;
 use super::previous::{self, Previous};
-use super::{BuildError, Listener, BY_HASH_KEEP};
+use super::{BuildError, Listener, Stage, BY_HASH_KEEP};
 use crate::config::BuildOptions;
 use crate::hash::{hex, Hashes};
 use crate::netboot::TreePlan;
@@ -204,6 +204,7 @@ pub(super) fn publish(
     let (suite, by_hash_generations) = plan_tree(opts, parts, previous)?;
     if !suite.unchanged() {
         marker.clear();
+        log.stage(Stage::Publishing);
         log.step("publishing the suite tree");
     }
     let written = suite.publish(publisher)?;

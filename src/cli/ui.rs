@@ -38,6 +38,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use elirepo::build::Stage;
 use elirepo::progress::{Counter, Progress};
 
 /// How much to say.
@@ -111,16 +112,13 @@ impl Phase {
         }
     }
 
-    /// The phase after a build step, or the start of a progress bar, named
-    /// `what` (the library's words: `copying into the pool` starts the pool's
-    /// copies, `publishing the suite tree` the switch). Never goes back.
-    fn after(self, what: &str) -> Phase {
-        let next = if what.starts_with("publishing the suite tree") {
-            Phase::Publishing
-        } else if what.starts_with("copying into the pool") {
-            Phase::Pool
-        } else {
-            self
+    /// The phase once the build announces `stage`. Never goes back, and means
+    /// nothing outside a build.
+    fn after(self, stage: Stage) -> Phase {
+        let next = match stage {
+            Stage::Publishing => Phase::Publishing,
+            Stage::CopyingIntoPool => Phase::Pool,
+            _ => self,
         };
         if self == Phase::Other || (next as u8) < (self as u8) {
             self
@@ -177,11 +175,6 @@ impl Ui {
     /// Tells what Ctrl-C is to say from now on ([`Phase`]).
     pub fn set_phase(&self, phase: Phase) {
         self.phase.store(phase as u8, Ordering::SeqCst);
-    }
-
-    fn note(&self, what: &str) {
-        let now = Phase::from_u8(self.phase.load(Ordering::SeqCst));
-        self.set_phase(now.after(what));
     }
 
     /// The level asked for.
@@ -302,15 +295,17 @@ impl Drop for Ui {
 }
 
 impl elirepo::build::Listener for Ui {
+    fn stage(&mut self, stage: Stage) {
+        let now = Phase::from_u8(self.phase.load(Ordering::SeqCst));
+        self.set_phase(now.after(stage));
+    }
     fn step(&mut self, message: &str) {
-        self.note(message);
         Ui::step(self, message);
     }
     fn warn(&mut self, message: &str) {
         self.warning(message);
     }
     fn progress(&mut self, task: &str, total: u64) -> Progress {
-        self.note(task);
         self.start_progress(task, total)
     }
 }
@@ -550,17 +545,13 @@ mod tests {
     #[test]
     fn ctrl_c_says_what_is_true_of_the_repository() {
         let build = Phase::Building;
-        assert_eq!(build.after("reading 3 .deb files"), Phase::Building);
-        let pool = build.after("copying into the pool");
+        let pool = build.after(Stage::CopyingIntoPool);
         assert_eq!(pool, Phase::Pool);
-        let publishing = pool.after("publishing the suite tree");
+        let publishing = pool.after(Stage::Publishing);
         assert_eq!(publishing, Phase::Publishing);
-        assert_eq!(publishing.after("copying into the pool"), Phase::Publishing);
-        // Outside a build the library's words mean nothing.
-        assert_eq!(
-            Phase::Other.after("publishing the suite tree"),
-            Phase::Other
-        );
+        assert_eq!(publishing.after(Stage::CopyingIntoPool), Phase::Publishing);
+        // Outside a build the library's stages mean nothing.
+        assert_eq!(Phase::Other.after(Stage::Publishing), Phase::Other);
         assert_eq!(
             interrupt_text(0, build),
             "elirepo: interrupted; the repository is unchanged\n"
