@@ -739,8 +739,7 @@ fn check_packages(
         );
         return;
     }
-    for stanza in split_stanzas(&text) {
-        let p = crate::control::Paragraph::parse(stanza);
+    for p in crate::control::paragraphs(&text) {
         let field = |n: &str| p.get(n).map(|v| String::from_utf8_lossy(v).into_owned());
         let Some(filename) = field("Filename") else {
             report.problem(
@@ -781,27 +780,6 @@ fn check_packages(
             }
         }
     }
-}
-
-fn split_stanzas(text: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i + 1 < text.len() {
-        if text[i] == b'\n' && text[i + 1] == b'\n' {
-            if i > start {
-                out.push(&text[start..=i]);
-            }
-            start = i + 2;
-            i += 2;
-            continue;
-        }
-        i += 1;
-    }
-    if start < text.len() && text[start..].iter().any(|b| !b.is_ascii_whitespace()) {
-        out.push(&text[start..]);
-    }
-    out
 }
 
 fn check_netboot(
@@ -982,11 +960,5 @@ mod tests {
         // What a build killed between making the new link and renaming it leaves.
         std::os::unix::fs::symlink("lenny", dists.join(".lenny.new")).unwrap();
         assert_eq!(local_suites(d.path()), vec!["lenny".to_string()]);
-    }
-
-    #[test]
-    fn stanzas_split_on_blank_lines() {
-        assert_eq!(split_stanzas(b"A: 1\n\nB: 2\n\n").len(), 2);
-        assert_eq!(split_stanzas(b"").len(), 0);
     }
 }
