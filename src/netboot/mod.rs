@@ -11,12 +11,12 @@
 //! * `checks`: the pair is proven a Xen PV kernel of the tree's architecture
 //!   ([`crate::xen`]) and an initrd for it ([`crate::initrd`]) within eliloader's size
 //!   limits, and hashed;
-//! * `plan`: [`plan`] lays out `installer-<arch>/<VERSION>/images/` like a Debian mirror's
+//! * `plan`: [`plan()`] lays out `installer-<arch>/<VERSION>/images/` like a Debian mirror's
 //!   debian-installer tree, with `MD5SUMS` and `SHA256SUMS`, a `current` link to the
 //!   newest VERSION, and the last [`KEEP_VERSIONS`] versions kept;
 //! * `error`: [`NetbootError`], why no tree can be published.
 //!
-//! It writes nothing into the repository: [`plan`] says what `build` publishes.
+//! It writes nothing into the repository: [`plan()`] says what `build` publishes.
 
 mod checks;
 mod choose;
