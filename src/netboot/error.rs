@@ -315,8 +315,7 @@ impl fmt::Display for UnsuitableKernel {
         match &self.problem {
             KernelProblem::NotPv(verdict) => write!(
                 f,
-                "is not a Xen PV kernel ({}): eliloader would hand it to Xen and the guest would not boot",
-                verdict.label()
+                "is not a Xen PV kernel ({verdict}): eliloader would hand it to Xen and the guest would not boot"
             ),
             KernelProblem::OtherArch(a) => {
                 write!(f, "is an {a} kernel, but this is the installer-{arch} tree")

@@ -176,10 +176,9 @@ fn check_kernel(kernel: &Image, arch: &str, report: &mut VerifyReport) -> Option
 /// Why eliloader cannot boot a kernel of the `installer-<arch>` tree, said for a check.
 fn unsuitable(problem: &KernelProblem, arch: &str) -> String {
     match problem {
-        KernelProblem::NotPv(verdict) => format!(
-            "not a Xen PV kernel ({}): the guest will not boot",
-            verdict.label()
-        ),
+        KernelProblem::NotPv(verdict) => {
+            format!("not a Xen PV kernel ({verdict}): the guest will not boot")
+        }
         KernelProblem::OtherArch(a) => format!("a {a} kernel in the installer-{arch} tree"),
         KernelProblem::NotX86 => format!("a non-x86 kernel in the installer-{arch} tree"),
     }
