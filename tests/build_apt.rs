@@ -430,10 +430,6 @@ fn packages_of(repo: &Path, suite: &str, arch: &str) -> BTreeSet<String> {
     )
 }
 
-fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
 /// Runs `gpgv --keyring KEYRING ARGS...`.
 fn gpgv(keyring: &Path, args: &[&Path]) -> Output {
     output_of(
@@ -514,11 +510,6 @@ fn wait_for_next_second() {
     }
 }
 
-fn json_report(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("--json output is not JSON ({e}):\n{}", both(o)))
-}
-
 // ---------------------------------------------------------------------------
 // A signed repository, read by apt and gpgv
 // ---------------------------------------------------------------------------
@@ -533,7 +524,7 @@ fn signed_repository_for_two_architectures_works_with_apt() {
     let key = Key::new(None);
     let repo = t.path().join("repo");
     let o = build(&repo, &debs).args(key.args()).arg("--json").ok();
-    let report = json_report(&o);
+    let report = json(&o);
     assert_eq!(report["changed"], true);
     assert_eq!(report["signed"], true);
     let keyring = repo.join(report["keyring"].as_str().expect("a keyring name"));
@@ -805,7 +796,7 @@ fn unchanged_rerun_writes_nothing() {
         .args(key.args())
         .args(["--valid-for", "7", "--json"])
         .ok();
-    let report = json_report(&o);
+    let report = json(&o);
     assert_eq!(report["changed"], false, "{report}");
     assert_eq!(report["files_written"], 0, "{report}");
     assert_eq!(report["files_removed"], 0, "{report}");
@@ -1029,7 +1020,7 @@ fn inputs_are_declarative_and_other_suites_are_left_alone() {
         .arg("--unsigned")
         .arg("--json")
         .ok();
-    let report = json_report(&o);
+    let report = json(&o);
     assert_eq!(
         report["removed"],
         serde_json::json!(["extra 1.0 amd64", "hello-data 1.0-1 all"]),
@@ -1638,7 +1629,7 @@ fn demo_config_builds_a_clean_repository() {
         .env_remove("SOURCE_DATE_EPOCH");
     let o = output_of(&mut c);
     assert!(o.status.success(), "{}", both(&o));
-    let report = json_report(&o);
+    let report = json(&o);
     assert_eq!(report["signed"], true, "{report}");
     let rel = read_release(&repo, "lenny");
     assert_eq!(rel.fields["Suite"], "lenny");
@@ -1685,7 +1676,7 @@ impl Served {
         let key = Key::new(None);
         let repo = t.path().join("repo");
         let o = build(&repo, &debs).args(key.args()).arg("--json").ok();
-        let keyring = repo.join(json_report(&o)["keyring"].as_str().expect("a keyring"));
+        let keyring = repo.join(json(&o)["keyring"].as_str().expect("a keyring"));
         let server = Server::http(&repo);
         Served {
             debs,

@@ -11,21 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{elirepo, fixtures_dir, have_tool, output_of, tempdir};
+use common::{both, elirepo, fixtures_dir, have_tool, json, output_of, set, tempdir, text};
 use synth::{initrd_gz as initrd, no_xen_kernel, pv_amd64_kernel as pv_kernel};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn both(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
 
 fn run(args: &[&str]) -> Output {
     output_of(elirepo().args(args).env_remove("NO_COLOR"))
@@ -55,15 +42,6 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
         .keys()
         .cloned()
         .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", both(o)))
 }
 
 /// A FAI-like nfsroot with one PV kernel and its initrd.
