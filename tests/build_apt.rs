@@ -22,6 +22,7 @@
 mod common;
 
 use common::apt::{both, text, Apt};
+use common::gpg::{gpgv, stop_agent, Key};
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,107 +201,6 @@ impl Build {
     }
 }
 
-/// A throwaway ed25519 signing key in its own gpg home (0700, agent killed on drop).
-struct Key {
-    home: tempfile::TempDir,
-    fpr: String,
-    passphrase: Option<String>,
-}
-
-impl Key {
-    fn new(passphrase: Option<&str>) -> Key {
-        let home = tempdir();
-        fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        // No passphrase caching (a signing that works must have been given the
-        // passphrase), never a pinentry (a desktop would pop one up and the test
-        // hang), and the cheapest S2K (the calibrated default costs seconds here).
-        fs::write(
-            home.path().join("gpg-agent.conf"),
-            "default-cache-ttl 0\nmax-cache-ttl 0\nallow-loopback-pinentry\n\
-             pinentry-program /bin/false\ns2k-count 65536\n",
-        )
-        .unwrap();
-        let mut key = Key {
-            home,
-            fpr: String::new(),
-            passphrase: passphrase.map(str::to_string),
-        };
-        let mut c = key.gpg();
-        c.args([
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            passphrase.unwrap_or(""),
-        ])
-        .args([
-            "--quick-gen-key",
-            "elirepo test key <test@example.org>",
-            "ed25519",
-            "sign",
-            "never",
-        ]);
-        let o = output_of(&mut c);
-        assert!(o.status.success(), "gpg --quick-gen-key:\n{}", both(&o));
-        let o = output_of(key.gpg().args(["--with-colons", "--list-secret-keys"]));
-        key.fpr = text(&o.stdout)
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .expect("a fingerprint")
-            .to_string();
-        key
-    }
-    fn gpg(&self) -> Command {
-        let mut c = Command::new("gpg");
-        c.arg("--homedir")
-            .arg(self.home.path())
-            .args(["--batch", "--no-tty"]);
-        c
-    }
-    /// `--sign-key FPR --gpg-homedir HOME`.
-    fn args(&self) -> Vec<OsString> {
-        vec![
-            "--sign-key".into(),
-            self.fpr.clone().into(),
-            "--gpg-homedir".into(),
-            self.home.path().into(),
-        ]
-    }
-    /// The binary public key.
-    fn public(&self) -> Vec<u8> {
-        let o = output_of(self.gpg().args(["--export", &self.fpr]));
-        assert!(o.status.success() && !o.stdout.is_empty(), "{}", both(&o));
-        o.stdout
-    }
-    /// The armored secret key (what a CI secret holds).
-    fn secret_armored(&self) -> Vec<u8> {
-        let mut c = self.gpg();
-        c.args(["--pinentry-mode", "loopback", "--passphrase"])
-            .arg(self.passphrase.as_deref().unwrap_or(""))
-            .args(["--armor", "--export-secret-keys", &self.fpr]);
-        let o = output_of(&mut c);
-        assert!(o.status.success() && !o.stdout.is_empty(), "{}", both(&o));
-        o.stdout
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        kill_agent(self.home.path());
-    }
-}
-
-/// Stops the gpg-agent gpg started for the home directory `home`.
-fn kill_agent(home: &Path) {
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home)
-        .args(["--kill", "gpg-agent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
 /// What a snapshot records of one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stat {
@@ -427,16 +327,6 @@ fn packages_of(repo: &Path, suite: &str, arch: &str) -> BTreeSet<String> {
     packages_in(
         &fs::read_to_string(repo.join(format!("dists/{suite}/main/binary-{arch}/Packages")))
             .unwrap(),
-    )
-}
-
-/// Runs `gpgv --keyring KEYRING ARGS...`.
-fn gpgv(keyring: &Path, args: &[&Path]) -> Output {
-    output_of(
-        Command::new("gpgv")
-            .arg("--keyring")
-            .arg(keyring)
-            .args(args),
     )
 }
 
@@ -1240,7 +1130,7 @@ fn bad_inputs_leave_the_repository_unchanged() {
     fs::copy(&good[0], &copy).unwrap();
     build(&repo, &with(&[&copy])).arg("--unsigned").ok();
     assert_same_snapshot(&before, &snapshot(&repo), "an identical duplicate");
-    kill_agent(&empty_home);
+    stop_agent(&empty_home);
 }
 
 #[test]

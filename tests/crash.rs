@@ -51,6 +51,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use common::apt::{both, text, Apt};
+use common::gpg::{gpgv, Key};
 use common::{elirepo, have_tool, output_of, seed_from_env, tempdir, DebBuilder, Rng};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
@@ -182,55 +183,6 @@ fn assert_consistent(repo: &Path, a: &Inputs, b: &Inputs, what: &str) {
     );
 }
 
-/// A throwaway signing key in its own gpg home; its agent is stopped on drop.
-struct Key {
-    home: tempfile::TempDir,
-    fpr: String,
-}
-
-impl Key {
-    fn new() -> Key {
-        let home = tempdir();
-        let gpg = || {
-            let mut c = Command::new("gpg");
-            c.arg("--homedir")
-                .arg(home.path())
-                .args(["--batch", "--no-tty"]);
-            c
-        };
-        let o = output_of(gpg().args([
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "elirepo crash test <crash@example.org>",
-            "ed25519",
-            "sign",
-            "never",
-        ]));
-        assert!(o.status.success(), "gpg --quick-gen-key:\n{}", both(&o));
-        let o = output_of(gpg().args(["--with-colons", "--list-secret-keys"]));
-        let fpr = text(&o.stdout)
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .expect("a fingerprint")
-            .to_string();
-        Key { home, fpr }
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "gpg-agent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// How `dists/<suite>` is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
@@ -270,7 +222,7 @@ impl Fixture {
         ];
         Fixture {
             t,
-            key: Key::new(),
+            key: Key::new(None),
             sets,
         }
     }
@@ -307,16 +259,6 @@ impl Fixture {
             both(&o)
         );
     }
-}
-
-/// Runs `gpgv --keyring KEYRING ARGS...`.
-fn gpgv(keyring: &Path, args: &[&Path]) -> std::process::Output {
-    output_of(
-        Command::new("gpgv")
-            .arg("--keyring")
-            .arg(keyring)
-            .args(args),
-    )
 }
 
 /// The checks of a judge, named in its verdict.

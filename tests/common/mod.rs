@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod gpg;
 pub mod synth;
 
 use std::ffi::OsString;
