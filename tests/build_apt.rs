@@ -201,71 +201,6 @@ impl Build {
     }
 }
 
-/// What a snapshot records of one path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stat {
-    kind: &'static str,
-    size: u64,
-    mtime_ns: i128,
-    ino: u64,
-    mode: u32,
-}
-
-/// Every path under `repo` (itself included) except `.elirepo/`.
-fn snapshot(repo: &Path) -> BTreeMap<String, Stat> {
-    let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(repo)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".elirepo"))
-    {
-        let e = e.unwrap();
-        let m = e.path().symlink_metadata().unwrap();
-        let rel = e.path().strip_prefix(repo).unwrap().display().to_string();
-        out.insert(
-            rel,
-            Stat {
-                kind: if m.is_dir() {
-                    "dir"
-                } else if m.file_type().is_symlink() {
-                    "symlink"
-                } else {
-                    "file"
-                },
-                size: m.len(),
-                mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-                ino: m.ino(),
-                mode: m.mode() & 0o7777,
-            },
-        );
-    }
-    out
-}
-
-fn assert_same_snapshot(
-    before: &BTreeMap<String, Stat>,
-    after: &BTreeMap<String, Stat>,
-    context: &str,
-) {
-    if before == after {
-        return;
-    }
-    let mut diffs = Vec::new();
-    for (k, v) in before {
-        match after.get(k) {
-            None => diffs.push(format!("removed: {k}")),
-            Some(w) if w != v => diffs.push(format!("changed: {k}: {v:?} -> {w:?}")),
-            _ => {}
-        }
-    }
-    for k in after.keys().filter(|k| !before.contains_key(*k)) {
-        diffs.push(format!("added: {k}"));
-    }
-    panic!(
-        "{context}: the repository changed:\n  {}",
-        diffs.join("\n  ")
-    );
-}
-
 /// A Release's header fields and, per listed path, (size, sha256, sha512).
 struct Release {
     fields: BTreeMap<String, String>,
@@ -669,7 +604,7 @@ fn unchanged_rerun_writes_nothing() {
         .args(key.args())
         .args(["--valid-for", "7"]);
     b.ok();
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     // A rebuild in a later second would write another Date unless it keeps the
     // previous one; and a rewrite shows in mtimes even on coarse file systems.
     wait_for_next_second();
@@ -678,7 +613,7 @@ fn unchanged_rerun_writes_nothing() {
     assert!(text(&o.stderr).contains("nothing changed"), "{}", both(&o));
     assert_same_snapshot(
         &before,
-        &snapshot(&repo),
+        &snapshot_tree(&repo),
         "second build with the same inputs",
     );
 
@@ -692,7 +627,7 @@ fn unchanged_rerun_writes_nothing() {
     assert_eq!(report["files_removed"], 0, "{report}");
     assert_same_snapshot(
         &before,
-        &snapshot(&repo),
+        &snapshot_tree(&repo),
         "--json build with the same inputs",
     );
 
@@ -707,7 +642,11 @@ fn unchanged_rerun_writes_nothing() {
         .args(["--valid-for", "7"])
         .ok();
     assert!(text(&o.stderr).contains("nothing changed"), "{}", both(&o));
-    assert_same_snapshot(&before, &snapshot(&repo), "same bytes from other files");
+    assert_same_snapshot(
+        &before,
+        &snapshot_tree(&repo),
+        "same bytes from other files",
+    );
 }
 
 #[test]
@@ -742,8 +681,8 @@ fn source_date_epoch_pins_date_and_indexes_are_reproducible() {
     // Release, 2 × (Packages, .gz, .xz, component Release), 2 × 3 × 2 by-hash copies.
     assert_eq!(compared, 1 + 8 + 12);
     assert_eq!(
-        snapshot(&repos[0]).keys().collect::<Vec<_>>(),
-        snapshot(&repos[1]).keys().collect::<Vec<_>>()
+        snapshot_tree(&repos[0]).keys().collect::<Vec<_>>(),
+        snapshot_tree(&repos[1]).keys().collect::<Vec<_>>()
     );
 
     // apt checks the dates (this machine's apt.conf.d turns that off; Apt turns it back on).
@@ -897,7 +836,7 @@ fn inputs_are_declarative_and_other_suites_are_left_alone() {
     for p in [&extra_pool, &data_pool, &other_pool] {
         assert!(p.is_file(), "{} not published", p.display());
     }
-    let testing_before = snapshot(&repo.join("dists/testing"));
+    let testing_before = snapshot_tree(&repo.join("dists/testing"));
     let pool_of = |p: &Path| {
         fs::symlink_metadata(p)
             .map(|m| (m.ino(), m.mtime_nsec(), m.len()))
@@ -950,7 +889,7 @@ fn inputs_are_declarative_and_other_suites_are_left_alone() {
     );
     assert_same_snapshot(
         &testing_before,
-        &snapshot(&repo.join("dists/testing")),
+        &snapshot_tree(&repo.join("dists/testing")),
         "dists/testing",
     );
     for suite in ["stable", "testing"] {
@@ -994,7 +933,7 @@ fn bad_inputs_leave_the_repository_unchanged() {
     let good = hello_set(&dir);
     let repo = t.path().join("repo");
     build(&repo, &good).arg("--unsigned").ok();
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
 
     let bad_dir = t.path().join("bad");
     fs::create_dir_all(&bad_dir).unwrap();
@@ -1107,7 +1046,7 @@ fn bad_inputs_leave_the_repository_unchanged() {
         }
         // gpg's own warning about a world-readable home of elirepo's making.
         assert!(!err.contains("unsafe permissions"), "{what}:\n{err}");
-        assert_same_snapshot(&before, &snapshot(&repo), what);
+        assert_same_snapshot(&before, &snapshot_tree(&repo), what);
         assert!(
             !repo.join(".elirepo/staging").exists(),
             "{what}: the staging area is left behind"
@@ -1129,7 +1068,7 @@ fn bad_inputs_leave_the_repository_unchanged() {
     fs::create_dir_all(copy.parent().unwrap()).unwrap();
     fs::copy(&good[0], &copy).unwrap();
     build(&repo, &with(&[&copy])).arg("--unsigned").ok();
-    assert_same_snapshot(&before, &snapshot(&repo), "an identical duplicate");
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "an identical duplicate");
     stop_agent(&empty_home);
 }
 
@@ -1158,14 +1097,14 @@ fn a_modified_input_never_changes_a_published_file() {
         fs::read(&pool).unwrap() == published,
         "rewriting the input changed the published pool file"
     );
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     let o = build(&repo, &debs).arg("--unsigned").fails();
     assert!(
         text(&o.stderr).contains("already published"),
         "{}",
         both(&o)
     );
-    assert_same_snapshot(&before, &snapshot(&repo), "build with a rebuilt input");
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "build with a rebuilt input");
 }
 
 // ---------------------------------------------------------------------------
@@ -1333,7 +1272,7 @@ fn no_wait_fails_fast_while_another_build_holds_the_lock() {
     let debs = hello_set(&dir);
     let repo = t.path().join("repo");
     build(&repo, &debs).arg("--unsigned").ok();
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     let more = {
         let mut v = debs.clone();
         v.push(pkg(&dir, "extra", "1.0", "amd64"));
@@ -1354,7 +1293,7 @@ fn no_wait_fails_fast_while_another_build_holds_the_lock() {
         "{}",
         both(&o)
     );
-    assert_same_snapshot(&before, &snapshot(&repo), "--no-wait while locked");
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "--no-wait while locked");
     drop(lock);
     build(&repo, &more).args(["--unsigned", "--no-wait"]).ok();
     assert!(packages_of(&repo, "stable", "amd64").contains("extra 1.0 amd64"));
@@ -1481,7 +1420,7 @@ fn published_files_are_world_readable_whatever_the_umask() {
     // A second build that adds directories and files.
     debs.push(pkg(&dir, "later", "2.0", "amd64"));
     run_umask(&build(&repo, &debs).args(key.args()));
-    let snap = snapshot(&repo);
+    let snap = snapshot_tree(&repo);
     assert!(snap.len() > 30, "{:?}", snap.keys());
     let wrong: Vec<String> = snap
         .iter()

@@ -17,6 +17,12 @@
 //!   may also succeed.
 //! * [`fixtures_dir`], [`tempdir`], [`assert_bytes_eq`] (a readable diff),
 //!   [`split_shell_words`] and a seeded [`Rng`].
+//! * [`snapshot_tree`] / [`assert_same_snapshot`] (from [`tree`]): "the
+//!   repository was left exactly as it was", with the paths that differ.
+//! * [`text`], [`both`], [`json`], [`set`]: a run's output for messages and checks.
+//!
+//! And per concept: [`apt`] (a real, isolated apt client), [`gpg`] (throwaway
+//! keys, gpgv), [`synth`] (synthetic kernels and initrds), [`tree`].
 //!
 //! Nothing here uses elirepo's library API: the tests drive the binary.
 
@@ -25,6 +31,11 @@
 pub mod apt;
 pub mod gpg;
 pub mod synth;
+pub mod tree;
+
+// Not every test file uses them (as with `dead_code` above).
+#[allow(unused_imports)]
+pub use tree::{assert_same_snapshot, snapshot_tree};
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -842,51 +853,6 @@ mod tests {
         );
         assert!(split_shell_words("  ").is_empty());
     }
-}
-
-/// (path, size, mtime ns, inode, link target) of everything under `root` except
-/// `.elirepo/`, sorted: equal snapshots mean nothing published changed.
-pub fn snapshot_tree(root: &Path) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            out.push(p.clone());
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(&p, out);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    walk(root, &mut paths);
-    let mut out: Vec<String> = paths
-        .iter()
-        .filter(|p| {
-            !p.strip_prefix(root)
-                .map(|r| r.starts_with(".elirepo"))
-                .unwrap_or(false)
-        })
-        .map(|p| {
-            let m = std::fs::symlink_metadata(p).unwrap();
-            let link = std::fs::read_link(p)
-                .map(|t| t.display().to_string())
-                .unwrap_or_default();
-            format!(
-                "{} {} {}.{} {} {}",
-                p.display(),
-                m.len(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ino(),
-                link
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// A real server on 127.0.0.1 serving a directory: `python3 -m http.server` or
