@@ -34,8 +34,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -43,18 +41,6 @@ use sha2::Digest;
 /// True if every tool is installed (see [`have_tool`]).
 fn tools(names: &[&str]) -> bool {
     names.iter().all(|n| have_tool(n))
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    hex(&sha2::Sha256::digest(b))
-}
-
-fn sha512_hex(b: &[u8]) -> String {
-    hex(&sha2::Sha512::digest(b))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn mkdir_private(p: &Path) {

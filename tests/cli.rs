@@ -420,11 +420,7 @@ fn json_shapes_are_stable() {
     let index = fs::read(repo.join("dists/lenny/main/binary-amd64/Packages")).unwrap();
     let (sha, size) = (rf["sha256"].as_str().unwrap(), rf["size"].as_u64().unwrap());
     assert_eq!(size, index.len() as u64, "{rf}");
-    let real: String = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(&index);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    };
+    let real = common::sha256_hex(&index);
     assert_eq!(sha, real, "{rf}");
     let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
     let sha256_lines: Vec<&str> = release

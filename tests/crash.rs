@@ -48,11 +48,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use common::apt::{both, text, Apt};
 use common::gpg::{gpgv, Key};
-use common::{elirepo, have_tool, output_of, seed_from_env, tempdir, DebBuilder, Rng};
+use common::{elirepo, have_tool, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder, Rng};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
@@ -66,13 +64,6 @@ const SIGABRT: i32 = 6;
 
 fn slow() -> bool {
     std::env::var("ELIREPO_SLOW_TESTS").as_deref() == Ok("1")
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 /// One set of inputs: some packages and a kernel/initrd pair.

@@ -494,7 +494,6 @@ fn a_release_re_signed_by_another_key_does_not_verify() {
 
 #[test]
 fn a_pool_file_corrupted_in_place_at_the_same_size() {
-    use sha2::Digest;
     let r = good();
     let name = "xe-guest-utilities_5.6.0-578_amd64.deb";
     let p = r.repo.join("pool/main/x/xe-guest-utilities").join(name);
@@ -509,11 +508,7 @@ fn a_pool_file_corrupted_in_place_at_the_same_size() {
         .and_then(|mut f| std::io::Write::write_all(&mut f, &b))
         .unwrap();
     assert_eq!(fs::metadata(&p).unwrap().len(), before.len() as u64);
-    let hex = |d: &[u8]| d.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let (want, have) = (
-        hex(&sha2::Sha256::digest(&before)),
-        hex(&sha2::Sha256::digest(&b)),
-    );
+    let (want, have) = (common::sha256_hex(&before), common::sha256_hex(&b));
     let out = verify(&r, r.repo.to_str().unwrap(), &[]);
     caught(
         &out,

@@ -21,6 +21,9 @@
 //!   repository was left exactly as it was", with the paths that differ.
 //! * [`text`], [`both`], [`json`], [`set`]: a run's output for messages and checks.
 //!
+//! * [`sha256_hex`], [`sha512_hex`], [`hex`] (from [`digest`]): digests computed
+//!   by the tests, not by elirepo's own code.
+//!
 //! And per concept: [`apt`] (a real, isolated apt client), [`gpg`] (throwaway
 //! keys, gpgv), [`synth`] (synthetic kernels and initrds), [`tree`].
 //!
@@ -29,11 +32,14 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod digest;
 pub mod gpg;
 pub mod synth;
 pub mod tree;
 
 // Not every test file uses them (as with `dead_code` above).
+#[allow(unused_imports)]
+pub use digest::{hex, sha256_hex, sha512_hex};
 #[allow(unused_imports)]
 pub use tree::{assert_same_snapshot, snapshot_tree};
 
