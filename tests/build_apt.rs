@@ -38,11 +38,6 @@ use std::time::{Duration, Instant};
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// True if every tool is installed (see [`have_tool`]).
-fn tools(names: &[&str]) -> bool {
-    names.iter().all(|n| have_tool(n))
-}
-
 fn mkdir_private(p: &Path) {
     fs::create_dir_all(p).unwrap();
     fs::set_permissions(p, fs::Permissions::from_mode(0o700)).unwrap();
@@ -327,7 +322,7 @@ fn wait_for_next_second() {
 
 #[test]
 fn signed_repository_for_two_architectures_works_with_apt() {
-    if !tools(&["apt-get", "gpg", "gpgv"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv"]) {
         return;
     }
     let t = tempdir();
@@ -422,7 +417,7 @@ fn signed_repository_for_two_architectures_works_with_apt() {
 
 #[test]
 fn passphrase_protected_key_signs_with_passphrase_file() {
-    if !tools(&["apt-get", "gpg", "gpgv"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv"]) {
         return;
     }
     let t = tempdir();
@@ -482,7 +477,7 @@ fn passphrase_protected_key_signs_with_passphrase_file() {
 /// `-v` and `--json`.
 #[test]
 fn the_passphrase_is_never_in_arguments_or_output() {
-    if !tools(&["gpg"]) {
+    if !have_tools(&["gpg"]) {
         return;
     }
     let t = tempdir();
@@ -551,7 +546,7 @@ fn the_passphrase_is_never_in_arguments_or_output() {
 
 #[test]
 fn tampered_indexes_fail_apt_update() {
-    if !tools(&["apt-get"]) {
+    if !have_tools(&["apt-get"]) {
         return;
     }
     let t = tempdir();
@@ -579,7 +574,7 @@ fn tampered_indexes_fail_apt_update() {
 
 #[test]
 fn unchanged_rerun_writes_nothing() {
-    if !tools(&["gpg"]) {
+    if !have_tools(&["gpg"]) {
         return;
     }
     let t = tempdir();
@@ -637,7 +632,7 @@ fn unchanged_rerun_writes_nothing() {
 
 #[test]
 fn source_date_epoch_pins_date_and_indexes_are_reproducible() {
-    if !tools(&["apt-get"]) {
+    if !have_tools(&["apt-get"]) {
         return;
     }
     let t = tempdir();
@@ -697,7 +692,7 @@ fn source_date_epoch_pins_date_and_indexes_are_reproducible() {
 
 #[test]
 fn release_and_packages_match_apt_ftparchive() {
-    if !tools(&["apt-ftparchive"]) {
+    if !have_tools(&["apt-ftparchive"]) {
         return;
     }
     let t = tempdir();
@@ -799,7 +794,7 @@ fn release_and_packages_match_apt_ftparchive() {
 
 #[test]
 fn inputs_are_declarative_and_other_suites_are_left_alone() {
-    if !tools(&["apt-get"]) {
+    if !have_tools(&["apt-get"]) {
         return;
     }
     let t = tempdir();
@@ -911,7 +906,7 @@ impl BadCase {
 
 #[test]
 fn bad_inputs_leave_the_repository_unchanged() {
-    if !tools(&["gpg"]) {
+    if !have_tools(&["gpg"]) {
         return;
     }
     let t = tempdir();
@@ -1120,7 +1115,7 @@ fn by_hash_names(dir: &Path, alg: &str) -> BTreeSet<String> {
 
 #[test]
 fn concurrent_builds_wait_for_each_other() {
-    if !tools(&["apt-get", "gpg", "gpgv"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv"]) {
         return;
     }
     let t = tempdir();
@@ -1291,7 +1286,7 @@ fn no_wait_fails_fast_while_another_build_holds_the_lock() {
 
 #[test]
 fn by_hash_keeps_three_generations_for_clients_of_an_older_release() {
-    if !tools(&["apt-get"]) {
+    if !have_tools(&["apt-get"]) {
         return;
     }
     let t = tempdir();
@@ -1375,7 +1370,7 @@ fn by_hash_keeps_three_generations_for_clients_of_an_older_release() {
 
 #[test]
 fn published_files_are_world_readable_whatever_the_umask() {
-    if !tools(&["gpg"]) {
+    if !have_tools(&["gpg"]) {
         return;
     }
     let t = tempdir();
@@ -1428,7 +1423,7 @@ fn published_files_are_world_readable_whatever_the_umask() {
 
 #[test]
 fn demo_config_builds_a_clean_repository() {
-    if !tools(&["apt-get", "gpg", "gpgv"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv"]) {
         return;
     }
     let demo = fixtures_dir().join("demo");
@@ -1538,7 +1533,7 @@ fn copies_of(file: &Path, dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn apt_updates_and_downloads_over_http() {
-    if !tools(&["apt-get", "gpg", "gpgv", "python3"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv", "python3"]) {
         return;
     }
     let s = Served::new();
@@ -1586,7 +1581,7 @@ fn apt_updates_and_downloads_over_http() {
 
 #[test]
 fn a_corrupted_index_served_over_http_is_a_hash_sum_mismatch() {
-    if !tools(&["apt-get", "gpg", "gpgv", "python3"]) {
+    if !have_tools(&["apt-get", "gpg", "gpgv", "python3"]) {
         return;
     }
     let s = Served::new();

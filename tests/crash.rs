@@ -50,7 +50,7 @@ use std::time::{Duration, SystemTime};
 
 use common::apt::{both, text, Apt};
 use common::gpg::{gpgv, Key};
-use common::{elirepo, have_tool, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder, Rng};
+use common::{elirepo, have_tools, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder, Rng};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
@@ -185,9 +185,7 @@ enum Layout {
 
 /// The tools the real-client judges need; false (after a message) to skip.
 fn have_clients() -> bool {
-    ["apt-get", "apt-cache", "gpg", "gpgv", "gpgconf"]
-        .iter()
-        .all(|t| have_tool(t))
+    have_tools(&["apt-get", "apt-cache", "gpg", "gpgv", "gpgconf"])
 }
 
 /// The inputs, the key, and builds of them.
