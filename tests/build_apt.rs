@@ -138,8 +138,12 @@ impl Build {
     /// The whole argument list after `elirepo`.
     fn argv(&self) -> Vec<OsString> {
         let mut v: Vec<OsString> = vec!["build".into(), "--repo".into(), self.repo.clone().into()];
-        v.push("--suite".into());
-        v.push(self.suite.clone().into());
+        v.extend(self.options());
+        v
+    }
+    /// The arguments after `build --repo REPO`.
+    fn options(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec!["--suite".into(), self.suite.clone().into()];
         for a in &self.archs {
             v.push("--arch".into());
             v.push(a.into());
@@ -151,9 +155,10 @@ impl Build {
         v.extend(self.args.iter().cloned());
         v
     }
+    /// The command, on the real clock unless [`Build::env`] sets `SOURCE_DATE_EPOCH`.
     fn command(&self) -> Command {
-        let mut c = elirepo();
-        c.args(self.argv()).env_remove("SOURCE_DATE_EPOCH");
+        let mut c = build_cmd_at(&self.repo, None);
+        c.args(self.options());
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -1429,14 +1434,10 @@ fn demo_config_builds_a_clean_repository() {
     let demo = fixtures_dir().join("demo");
     let t = tempdir();
     let repo = t.path().join("demo-repo");
-    let mut c = elirepo();
-    c.arg("build")
-        .arg("--config")
+    let mut c = build_cmd_at(&repo, None);
+    c.arg("--config")
         .arg(demo.join("elirepo.toml"))
-        .arg("--repo")
-        .arg(&repo)
-        .arg("--json")
-        .env_remove("SOURCE_DATE_EPOCH");
+        .arg("--json");
     let o = output_of(&mut c);
     assert!(o.status.success(), "{}", both(&o));
     let report = json(&o);

@@ -65,12 +65,11 @@ fn demo_debs() -> PathBuf {
     fixtures_dir().join("demo/debs")
 }
 
-/// An unsigned build of the demo .debs (and a netboot tree from `nfsroot`) into `repo`.
+/// An unsigned build of the demo .debs (and a netboot tree from `nfsroot`) into `repo`,
+/// at [`common::SDE`].
 fn build(repo: &Path, nfsroot: Option<&Path>, extra: &[&str]) -> Output {
-    let mut c = elirepo();
-    c.args(["build", "--suite", "lenny", "--arch", "amd64"])
-        .arg("--repo")
-        .arg(repo)
+    let mut c = common::build_cmd(repo);
+    c.args(["--suite", "lenny", "--arch", "amd64"])
         .arg("--deb")
         .arg(demo_debs().join("xe-guest-utilities_5.6.0-578_amd64.deb"))
         .arg("--deb")

@@ -50,7 +50,10 @@ use std::time::{Duration, SystemTime};
 
 use common::apt::{both, text, Apt};
 use common::gpg::{gpgv, Key};
-use common::{elirepo, have_tools, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder, Rng};
+use common::{
+    build_cmd_at, elirepo, have_tools, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder,
+    Rng,
+};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
@@ -112,19 +115,8 @@ fn inputs(root: &Path, tag: &str, packages: &[&str], release: &str) -> Inputs {
 
 /// An unsigned build (the full-disk test).
 fn build_cmd(repo: &Path, i: &Inputs) -> Command {
-    let mut c = elirepo();
-    c.env("SOURCE_DATE_EPOCH", SDE)
-        .args([
-            "build",
-            "-q",
-            "--unsigned",
-            "--suite",
-            SUITE,
-            "--arch",
-            "amd64",
-            "--repo",
-        ])
-        .arg(repo)
+    let mut c = build_cmd_at(repo, Some(SDE));
+    c.args(["-q", "--unsigned", "--suite", SUITE, "--arch", "amd64"])
         .arg("--deb")
         .arg(i.dir.join("debs"))
         .arg("--kernel")
@@ -219,10 +211,8 @@ impl Fixture {
     /// A signed build of input set `set`.
     fn build(&self, repo: &Path, set: usize, layout: Layout) -> Command {
         let i = &self.sets[set];
-        let mut c = elirepo();
-        c.env("SOURCE_DATE_EPOCH", SDE)
-            .args(["build", "-q", "--suite", SUITE, "--arch", "amd64", "--repo"])
-            .arg(repo)
+        let mut c = build_cmd_at(repo, Some(SDE));
+        c.args(["-q", "--suite", SUITE, "--arch", "amd64"])
             .arg("--deb")
             .arg(i.dir.join("debs"))
             .arg("--kernel")

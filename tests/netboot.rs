@@ -11,23 +11,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    assert_same_snapshot, elirepo, have_tool, output_of, snapshot_tree, tempdir, DebBuilder,
+    assert_same_snapshot, build_cmd, elirepo, have_tool, output_of, snapshot_tree, tempdir,
+    DebBuilder, SDE,
 };
 use synth::{
     initrd_gz as initrd, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64,
     pv_i386_kernel as pv_i386, pvh_i386_kernel as pvh_i386,
 };
 
-const SDE: &str = "1795651200"; // Thu, 26 Nov 2026 00:00:00 UTC
-
+/// An unsigned amd64 build of suite lenny at [`common::SDE`].
 fn build(repo: &Path, extra: &[&str]) -> std::process::Output {
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(repo)
-        .args(["--suite", "lenny", "--arch", "amd64", "--unsigned", "-q"])
-        .args(extra);
-    output_of(&mut cmd)
+    output_of(
+        build_cmd(repo)
+            .args(["--suite", "lenny", "--arch", "amd64", "--unsigned", "-q"])
+            .args(extra),
+    )
 }
 
 fn ok(out: &std::process::Output) {
@@ -260,22 +258,19 @@ fn i386_tree_needs_a_32bit_pae_pv_kernel() {
     fs::write(&good, pv_i386("2.6.32-4-686-bigmem")).unwrap();
     let r = t.path().join("initrd");
     fs::write(&r, initrd("2.6.32-4-686-bigmem")).unwrap();
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite",
-            "lenny",
-            "--arch",
-            "i386",
-            "--unsigned",
-            "-q",
-            "--kernel",
-        ])
-        .arg(&good)
-        .arg("--initrd")
-        .arg(&r);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--unsigned",
+        "-q",
+        "--kernel",
+    ])
+    .arg(&good)
+    .arg("--initrd")
+    .arg(&r);
     ok(&output_of(&mut cmd));
     assert!(repo
         .join("dists/lenny/main/installer-i386/current/images/netboot/xen/vmlinuz")
@@ -285,22 +280,19 @@ fn i386_tree_needs_a_32bit_pae_pv_kernel() {
     let pvh = t.path().join("vmlinuz-6.1.0-56-686-pae");
     fs::write(&pvh, pvh_i386("6.1.0-56-686-pae")).unwrap();
     let before = snapshot_tree(&repo);
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite",
-            "lenny",
-            "--arch",
-            "i386",
-            "--unsigned",
-            "-q",
-            "--kernel",
-        ])
-        .arg(&pvh)
-        .arg("--initrd")
-        .arg(&r);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--unsigned",
+        "-q",
+        "--kernel",
+    ])
+    .arg(&pvh)
+    .arg("--initrd")
+    .arg(&r);
     fails_with(
         &output_of(&mut cmd),
         &["vmlinuz-6.1.0-56-686-pae", "PVH-only", "--force"],
@@ -588,13 +580,8 @@ fn the_two_url_spellings_reach_both_arches_over_http() {
     }
     let conf = t.path().join("elirepo.toml");
     fs::write(&conf, config).unwrap();
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--config"])
-        .arg(&conf)
-        .arg("--repo")
-        .arg(&repo)
-        .args(["--unsigned", "-q"]);
+    let mut cmd = build_cmd(&repo);
+    cmd.arg("--config").arg(&conf).args(["--unsigned", "-q"]);
     ok(&output_of(&mut cmd));
 
     let server = common::Server::http(&www);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::gpg::Key;
-use common::{elirepo, have_tool, have_tools, output_of, tempdir, DebBuilder};
+use common::{build_cmd, elirepo, have_tool, have_tools, output_of, tempdir, DebBuilder, SDE};
 use synth::{compress_raw, cpio_newc, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64, Comp};
 
 /// A gzip initrd with `lib/modules/<release>/` and `pad` bytes of filler.
@@ -31,8 +31,6 @@ struct Repo {
     key: Option<Key>,
 }
 
-const SDE: &str = "1795651200";
-
 /// Builds a repository with two packages and an amd64 netboot tree.
 fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
     let t = tempdir();
@@ -51,19 +49,16 @@ fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
     fs::write(t.path().join("vmlinuz"), kernel).unwrap();
     fs::write(t.path().join("initrd"), init).unwrap();
     let repo = t.path().join("repo");
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "-q", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite", "lenny", "--arch", "amd64", "--label", "Test", "--deb",
-        ])
-        .arg(&inputs)
-        .arg("--kernel")
-        .arg(t.path().join("vmlinuz"))
-        .arg("--initrd")
-        .arg(t.path().join("initrd"))
-        .args(extra);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "-q", "--suite", "lenny", "--arch", "amd64", "--label", "Test", "--deb",
+    ])
+    .arg(&inputs)
+    .arg("--kernel")
+    .arg(t.path().join("vmlinuz"))
+    .arg("--initrd")
+    .arg(t.path().join("initrd"))
+    .args(extra);
     let key = signed.then(|| Key::new(None));
     if let Some(key) = &key {
         let key_file = t.path().join("key.asc");

@@ -6,6 +6,8 @@
 //!   variable `ELIREPO_BIN_UNDER_TEST` replaces it with another binary, e.g.
 //!   `ELIREPO_BIN_UNDER_TEST=apt-ftparchive` to check the harness against
 //!   apt-ftparchive itself ([`under_test_is_apt`] tells the tests so).
+//! * [`build_cmd`] / [`build_cmd_at`]: `elirepo build --repo REPO` with
+//!   `SOURCE_DATE_EPOCH` pinned ([`SDE`] or another) or removed.
 //! * [`skip`], [`have_tool`], [`make_fifo`]: the one mechanism by which a
 //!   test skips (with a `skipped: …` line) when a tool or a setup step is
 //!   missing; with `ELIREPO_REQUIRE_TOOLS=1` (CI) it is a failure instead.
@@ -55,6 +57,27 @@ pub const DEFAULT_MTIME: u64 = 1_700_000_000;
 /// looked up on PATH), else the elirepo binary cargo built for this test.
 pub fn elirepo() -> Command {
     Command::new(bin_under_test())
+}
+
+/// The `SOURCE_DATE_EPOCH` [`build_cmd`] pins: Thu, 26 Nov 2026 00:00:00 UTC.
+pub const SDE: &str = "1795651200";
+
+/// `elirepo build --repo REPO` with `SOURCE_DATE_EPOCH` pinned to [`SDE`]; the
+/// caller adds the rest of the command line.
+pub fn build_cmd(repo: &Path) -> Command {
+    build_cmd_at(repo, Some(SDE))
+}
+
+/// `elirepo build --repo REPO` with `SOURCE_DATE_EPOCH` pinned to `sde`, or
+/// removed (the real clock) when `None`.
+pub fn build_cmd_at(repo: &Path, sde: Option<&str>) -> Command {
+    let mut c = elirepo();
+    c.arg("build").arg("--repo").arg(repo);
+    match sde {
+        Some(s) => c.env("SOURCE_DATE_EPOCH", s),
+        None => c.env_remove("SOURCE_DATE_EPOCH"),
+    };
+    c
 }
 
 /// Path (or PATH name) of the binary [`elirepo`] runs.
