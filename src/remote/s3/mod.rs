@@ -1,0 +1,353 @@
+//! S3 and S3-compatible stores. No rename exists there, so the order of the
+//! passes ([`crate::remote::plan::PASSES`]) carries consistency: pool and
+//! by-hash objects first, then indexes, `Release.gpg`, `Release`, `InRelease`,
+//! then the `current/` netboot objects uploaded at the same time, last. apt
+//! fetches indexes by hash (`Acquire-By-Hash: yes`), so it never mixes; a
+//! client fetching an index by name, or eliloader's two `current` files, can
+//! meet a window of one upload.
+//!
+//! The lock is `.elirepo-publish/lock`, created with `If-None-Match: *` (the
+//! store refuses it with 412 if it exists), holding its owner and an expiry;
+//! renewed between passes with `If-Match` on its ETag; an expired one is taken
+//! over (with `If-Match`, so two takers cannot both win) and a warning.
+
+pub mod client;
+pub mod credentials;
+pub mod sigv4;
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use client::{xml_tag, xml_tags, Body, Client, Error};
+
+use super::plan::{GenerationOp, Listing, Snapshot};
+use super::{state, Executor, Listener, PublishConfig, PublishError, PublishOptions};
+
+/// Default size above which files go in multipart uploads, and the part size.
+pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+/// Default lock validity without renewal, in seconds.
+pub const LOCK_TTL: u64 = 600;
+
+/// An S3 destination.
+pub struct S3 {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    jobs: usize,
+    threshold: u64,
+    ttl: u64,
+    lock_etag: Option<String>,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl S3 {
+    /// Connects (nothing is sent yet).
+    pub fn open(opts: &PublishOptions, bucket: &str, prefix: &str) -> Result<S3, PublishError> {
+        let settings = credentials::resolve(opts.endpoint.as_deref(), opts.region.as_deref())?;
+        let client = Client::new(settings, bucket).map_err(PublishError::Usage)?;
+        Ok(S3 {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            jobs: opts.jobs.max(1),
+            threshold: opts.config.multipart_threshold.unwrap_or(MULTIPART_THRESHOLD).max(5 << 20),
+            ttl: opts.config.lock_ttl.unwrap_or(LOCK_TTL),
+            lock_etag: None,
+        })
+    }
+
+    fn key(&self, rel: &str) -> String {
+        format!("{}{rel}", self.prefix)
+    }
+
+    fn fail(&self, what: &str, key: &str, e: &Error) -> PublishError {
+        let hint = match e {
+            Error::Status(403, c, _) if c == "SignatureDoesNotMatch" || c == "InvalidAccessKeyId" || c == "InvalidClientTokenId" => {
+                " (wrong credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile)"
+            }
+            Error::Status(403, ..) => " (access denied: the credentials lack permission on this bucket)",
+            Error::Status(404, c, _) if c == "NoSuchBucket" => " (no such bucket)",
+            _ => "",
+        };
+        PublishError::Destination(format!("s3://{}/{key}: {what}: {e}{hint}", self.bucket))
+    }
+
+    fn lock_body(&self) -> Vec<u8> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let user = std::env::var("USER").unwrap_or_default();
+        serde_json::json!({
+            "owner": format!("{user}@{} pid {}", host.trim(), std::process::id()),
+            "expires": now() + self.ttl,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn put_lock(&self, condition: (&str, &str)) -> Result<client::Response, Error> {
+        let body = self.lock_body();
+        self.client.request(
+            "PUT",
+            Some(&self.lock_key()),
+            &[],
+            &[condition, ("content-type", "application/json"), ("cache-control", "no-store")],
+            Body::Bytes(&body),
+        )
+    }
+
+    fn lock_key(&self) -> String {
+        self.key(&format!("{}/lock", state::DIR))
+    }
+
+    fn put_one(&self, rel: &str, path: &Path, size: u64, sha: &str, cfg: &PublishConfig) -> Result<(), PublishError> {
+        let key = self.key(rel);
+        let ct = cfg.content_type(rel);
+        let cc = cfg.cache_control(rel);
+        let headers = [("content-type", ct.as_str()), ("cache-control", cc.as_str())];
+        if size <= self.threshold {
+            self.client
+                .request("PUT", Some(&key), &[], &headers, Body::File(path, size, sha))
+                .map_err(|e| self.fail("upload failed", &key, &e))?;
+            return Ok(());
+        }
+        // Multipart.
+        let r = self
+            .client
+            .request("POST", Some(&key), &[("uploads", "")], &headers, Body::Empty)
+            .map_err(|e| self.fail("cannot start a multipart upload", &key, &e))?;
+        let id = xml_tag(&String::from_utf8_lossy(&r.body), "UploadId")
+            .ok_or_else(|| PublishError::Destination(format!("s3://{}/{key}: no UploadId in the answer", self.bucket)))?;
+        let result = (|| {
+            let mut f = std::fs::File::open(path).map_err(|e| PublishError::source(path, e))?;
+            let mut parts = String::new();
+            let mut n = 0u32;
+            let mut buf = Vec::with_capacity(self.threshold as usize);
+            loop {
+                buf.clear();
+                (&mut f).take(self.threshold).read_to_end(&mut buf).map_err(|e| PublishError::source(path, e))?;
+                if buf.is_empty() && n > 0 {
+                    break;
+                }
+                n += 1;
+                let num = n.to_string();
+                let r = self
+                    .client
+                    .request("PUT", Some(&key), &[("partNumber", &num), ("uploadId", &id)], &[], Body::Bytes(&buf))
+                    .map_err(|e| self.fail("part upload failed", &key, &e))?;
+                let etag = r.etag.unwrap_or_default();
+                parts.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"));
+                if (buf.len() as u64) < self.threshold {
+                    break;
+                }
+            }
+            let xml = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
+            self.client
+                .request("POST", Some(&key), &[("uploadId", &id)], &[], Body::Bytes(xml.as_bytes()))
+                .map_err(|e| self.fail("cannot complete the multipart upload", &key, &e))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = self.client.request("DELETE", Some(&key), &[("uploadId", &id)], &[], Body::Empty);
+        }
+        result
+    }
+
+    /// Runs `f` on every item with `self.jobs` threads; the first error wins.
+    fn parallel<T: Sync>(&self, items: &[T], f: impl Fn(&T) -> Result<(), PublishError> + Sync) -> Result<(), PublishError> {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let err: Mutex<Option<PublishError>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs.min(items.len()).max(1) {
+                s.spawn(|| loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    if let Err(e) = f(item) {
+                        stop.store(true, Ordering::Relaxed);
+                        err.lock().expect("no panics").get_or_insert(e);
+                        break;
+                    }
+                });
+            }
+        });
+        match err.into_inner().expect("no panics") {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Executor for S3 {
+    fn renames(&self) -> bool {
+        false
+    }
+
+    fn lock(&mut self, no_wait: bool, log: &mut dyn Listener) -> Result<(), PublishError> {
+        let key = self.lock_key();
+        let mut said = false;
+        loop {
+            match self.put_lock(("if-none-match", "*")) {
+                Ok(r) => {
+                    self.lock_etag = r.etag;
+                    return Ok(());
+                }
+                Err(Error::Status(412 | 409, ..)) => {}
+                Err(e) => return Err(self.fail("cannot take the publish lock", &key, &e)),
+            }
+            // Held: by whom, until when?
+            let held = match self.client.request("GET", Some(&key), &[], &[], Body::Empty) {
+                Ok(r) => r,
+                Err(Error::Status(404, ..)) => continue, // released meanwhile
+                Err(e) => return Err(self.fail("cannot read the publish lock", &key, &e)),
+            };
+            let info: serde_json::Value = serde_json::from_slice(&held.body).unwrap_or_default();
+            let owner = info["owner"].as_str().unwrap_or("unknown").to_string();
+            let expires = info["expires"].as_u64().unwrap_or(0);
+            if expires <= now() {
+                let etag = held.etag.unwrap_or_default();
+                match self.put_lock(("if-match", &etag)) {
+                    Ok(r) => {
+                        log.warn(&format!(
+                            "s3://{}/{key}: took over an expired lock of {owner} (a publish that died?); \
+                             this publish completes what it left",
+                            self.bucket
+                        ));
+                        self.lock_etag = r.etag;
+                        return Ok(());
+                    }
+                    Err(Error::Status(412 | 409 | 404, ..)) => continue,
+                    Err(e) => return Err(self.fail("cannot take over the publish lock", &key, &e)),
+                }
+            }
+            if no_wait {
+                return Err(PublishError::Locked(format!(
+                    "s3://{}/{key}: another elirepo publish holds the lock ({owner}, expires in {} s); retry later or drop --no-wait to wait for it",
+                    self.bucket,
+                    expires - now()
+                )));
+            }
+            if !said {
+                log.step(&format!("s3://{}/{key}: waiting for the lock held by {owner}", self.bucket));
+                said = true;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    }
+
+    fn renew(&mut self) -> Result<(), PublishError> {
+        let key = self.lock_key();
+        let etag = self.lock_etag.clone().unwrap_or_default();
+        match self.put_lock(("if-match", &etag)) {
+            Ok(r) => {
+                self.lock_etag = r.etag;
+                Ok(())
+            }
+            Err(e) => Err(self.fail("lost the publish lock (expired and taken over?)", &key, &e)),
+        }
+    }
+
+    fn unlock(&mut self) -> Result<(), PublishError> {
+        if self.lock_etag.take().is_some() {
+            let key = self.lock_key();
+            self.client
+                .request("DELETE", Some(&key), &[], &[], Body::Empty)
+                .map_err(|e| self.fail("cannot release the publish lock", &key, &e))?;
+        }
+        Ok(())
+    }
+
+    fn listing(&mut self) -> Result<Listing, PublishError> {
+        let mut l = Listing::default();
+        let mut token: Option<String> = None;
+        let skip = self.key(&format!("{}/", state::DIR));
+        loop {
+            let mut q: Vec<(&str, &str)> = vec![("list-type", "2"), ("prefix", &self.prefix)];
+            if let Some(t) = &token {
+                q.push(("continuation-token", t));
+            }
+            let r = self
+                .client
+                .request("GET", None, &q, &[], Body::Empty)
+                .map_err(|e| self.fail("cannot list the bucket", &self.prefix, &e))?;
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            for c in xml_tags(&text, "Contents") {
+                let (Some(k), Some(size)) = (xml_tag(&c, "Key"), xml_tag(&c, "Size")) else { continue };
+                if k.starts_with(&skip) {
+                    continue;
+                }
+                let Some(rel) = k.strip_prefix(&self.prefix) else { continue };
+                let etag = xml_tag(&c, "ETag").unwrap_or_default().trim_matches('"').to_string();
+                l.files.insert(rel.to_string(), (size.parse().unwrap_or(u64::MAX), etag));
+            }
+            if xml_tag(&text, "IsTruncated").as_deref() == Some("true") {
+                token = xml_tag(&text, "NextContinuationToken");
+                if token.is_none() {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        Ok(l)
+    }
+
+    fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
+        let key = self.key(state::FILE);
+        match self.client.request("GET", Some(&key), &[], &[], Body::Empty) {
+            Ok(r) => Ok(Some(r.body)),
+            Err(Error::Status(404, ..)) => Ok(None),
+            Err(e) => Err(self.fail("cannot read the publish state", &key, &e)),
+        }
+    }
+
+    fn send(&mut self, snap: &Snapshot, files: &[String], cfg: &PublishConfig) -> Result<(), PublishError> {
+        let this = &*self;
+        this.parallel(files, |rel| {
+            let f = &snap.files[rel];
+            this.put_one(rel, &f.abs, f.size, &f.sha256, cfg)
+        })
+    }
+
+    fn generation(&mut self, _: &Path, op: &GenerationOp) -> Result<(), PublishError> {
+        Err(PublishError::Destination(format!("{}: S3 has no links to switch", op.suite)))
+    }
+
+    fn delete(&mut self, files: &[String], _dirs: &[String]) -> Result<(), PublishError> {
+        let this = &*self;
+        this.parallel(files, |rel| {
+            let key = this.key(rel);
+            match this.client.request("DELETE", Some(&key), &[], &[], Body::Empty) {
+                Ok(_) | Err(Error::Status(404, ..)) => Ok(()),
+                Err(e) => Err(this.fail("cannot delete", &key, &e)),
+            }
+        })
+    }
+
+    fn write_state(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
+        let key = self.key(state::FILE);
+        self.client
+            .request(
+                "PUT",
+                Some(&key),
+                &[],
+                &[("content-type", "application/json"), ("cache-control", "no-store")],
+                Body::Bytes(bytes),
+            )
+            .map_err(|e| self.fail("cannot write the publish state", &key, &e))?;
+        Ok(())
+    }
+
+    fn requests(&self) -> Option<u64> {
+        Some(self.client.requests())
+    }
+}
