@@ -453,11 +453,17 @@ mod tests {
         let p = plan(&s, &st, &l, false, &[]);
         st = apply(&p, &s, &mut l);
         files.retain(|f| f.0 != "pool/a.deb");
+        // Each publish changes the Release and adds a by-hash object (as a real
+        // change of the indexes does): a new set of paths.
         for n in 1..=KEEP {
-            files[0].1 = ["r1", "r2", "r3", "r4"][n - 1];
-            let s = snap(&files);
+            let r = ["r1", "r2", "r3", "r4"][n - 1];
+            let by_hash = format!("dists/s/by-hash/SHA256/{r}");
+            let mut f2 = files.clone();
+            f2[0].1 = r;
+            f2.push((by_hash.as_str(), r));
+            let s = snap(&f2);
             let p = plan(&s, &st, &l, false, &[]);
-            assert_eq!(p.sends().collect::<Vec<_>>(), ["dists/s/Release"]);
+            assert_eq!(p.sends().collect::<Vec<_>>(), [&by_hash, "dists/s/Release"]);
             if n < KEEP {
                 assert!(p.delete.is_empty(), "publish {n} deleted {:?}", p.delete);
             } else {
