@@ -254,7 +254,7 @@ impl Executor for Shell {
             }
             self.rsync(&repo.join(&op.source), None, &tmp, &extra)?;
             self.run(
-                &format!("{} && rm -rf {final_} && mv -T {tmp} {final_}", self.cd(), tmp = quote(&tmp), final_ = quote(&format!("{gens}/{}", op.id))),
+                &format!("{} && if [ -d {final_} ]; then rm -rf {tmp}; else mv -T {tmp} {final_}; fi", self.cd(), tmp = quote(&tmp), final_ = quote(&format!("{gens}/{}", op.id))),
                 None,
             )?;
         }

@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod publish;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
