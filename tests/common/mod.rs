@@ -24,6 +24,7 @@
 
 pub mod apt;
 pub mod publish;
+pub mod s3server;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
