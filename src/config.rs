@@ -119,6 +119,8 @@ pub struct ConfigFile {
     pub no_symlinks: Option<bool>,
     /// Allow kernels over 32 MiB and initrds over 128 MiB.
     pub allow_oversize: Option<bool>,
+    /// The `[publish]` table, read by `elirepo publish --config` (remote::PublishConfig).
+    pub publish: Option<toml::Table>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
