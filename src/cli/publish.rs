@@ -118,7 +118,11 @@ pub fn run(a: PublishArgs, ui: &mut Ui) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             let hint = match &e {
-                PublishError::Destination(_) => Some("nothing more was changed; rerun to complete the publish"),
+                PublishError::Destination(_) | PublishError::Locked(_) => Some("nothing was changed at the destination"),
+                PublishError::Interrupted(_) => Some(
+                    "the destination still serves a consistent repository (the previous one, or the new one \
+                     if the failure came after its switch); rerun to complete the publish",
+                ),
                 _ => None,
             };
             return usage_error(ui, e, hint);

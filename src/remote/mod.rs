@@ -47,6 +47,11 @@ pub enum PublishError {
     /// Another publish holds the destination's lock and `--no-wait` was given.
     #[error("{0}")]
     Locked(String),
+    /// The destination failed after this publish began to change it: it still
+    /// serves a consistent repository (the old one or the new one), and the
+    /// next publish completes the work.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl PublishError {
@@ -342,7 +347,7 @@ pub fn publish(opts: &PublishOptions, log: &mut dyn Listener) -> Result<PublishR
     if !opts.dry_run {
         let unlocked = exec.unlock();
         if result.is_ok() {
-            unlocked?;
+            unlocked.map_err(interrupted)?;
         }
     }
     result
@@ -394,11 +399,11 @@ fn run(
         report.requests = exec.requests();
         return Ok(report);
     }
-    execute(exec, opts, snap, &plan, log)?;
+    execute(exec, opts, snap, &plan, log).map_err(interrupted)?;
     // The stamps the destination gives the files just sent.
     let mut state = plan.state.clone();
     if state.files.values().any(|f| f.stamp.is_none()) {
-        let after = exec.listing()?;
+        let after = exec.listing().map_err(interrupted)?;
         for (p, f) in state.files.iter_mut() {
             if f.stamp.is_none() {
                 f.stamp = after.files.get(p).filter(|(s, _)| *s == f.size).map(|(_, st)| st.clone());
@@ -408,10 +413,18 @@ fn run(
     if plan.is_empty() && state == old {
         log.step("nothing to publish: the destination is up to date");
     } else {
-        exec.write_state(&state.to_bytes())?;
+        exec.write_state(&state.to_bytes()).map_err(interrupted)?;
     }
     report.requests = exec.requests();
     Ok(report)
+}
+
+/// A destination failure once something was changed.
+fn interrupted(e: PublishError) -> PublishError {
+    match e {
+        PublishError::Destination(m) => PublishError::Interrupted(m),
+        e => e,
+    }
 }
 
 fn execute(

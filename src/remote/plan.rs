@@ -143,6 +143,8 @@ pub struct GenerationOp {
     pub id: String,
     /// Whether the directory must be sent (false: already complete there).
     pub send: bool,
+    /// It is there but incomplete: completed in place rather than sent anew.
+    pub repair: bool,
     /// A kept generation at the destination to hard-link unchanged files from.
     pub link_dest: Option<String>,
 }
@@ -282,6 +284,7 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
                     .get(&format!("{prefix}{f}"))
                     .is_some_and(|(sz, _)| sz == size)
             });
+        let there = listing.files.keys().any(|k| k.starts_with(&prefix));
         let live = listing.links.get(&format!("dists/{}", s.suite));
         let target = format!(".generations/{}/{}", s.suite, s.id);
         let link_dest = state
@@ -297,6 +300,7 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
                 source: s.generation.clone(),
                 id: s.id.clone(),
                 send: !complete,
+                repair: !complete && there,
                 link_dest,
             });
         }

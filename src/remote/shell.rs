@@ -23,13 +23,45 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// What the host needs, checked once before anything is changed.
+const TOOLS_CHECK: &str = "{ command -v rsync && command -v flock && command -v find; } >/dev/null || { echo 'rsync, flock and find are needed on the host' >&2; exit 3; }";
+
 /// A local directory or an ssh host.
 pub struct Shell {
-    /// `None`: local.
+    /// `None`: local; else the ssh command (multiplexed) and `[user@]host`.
     ssh: Option<(Vec<String>, String)>,
     /// The destination directory (on the host for ssh).
     path: String,
     lock: Option<(Child, ChildStdin)>,
+    /// The ssh master connection every command and rsync goes through.
+    master: Option<Master>,
+    /// The state file as the last listing read it (`Some(None)`: there is none).
+    state: Option<Option<Vec<u8>>>,
+}
+
+/// An OpenSSH master connection (`ssh -M -S SOCKET`): one handshake per
+/// publish instead of one per command. Its remote command ends when its stdin
+/// closes, so it goes with elirepo, even killed.
+struct Master {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        // The remote `cat` ends, then the master; a host that stopped answering
+        // is not waited for.
+        for _ in 0..100 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Shell {
@@ -39,10 +71,12 @@ impl Shell {
         std::fs::create_dir_all(path)
             .map_err(|e| PublishError::Destination(format!("{}: cannot create the destination: {e}", path.display())))?;
         let abs = std::fs::canonicalize(path).map_err(|e| PublishError::Destination(format!("{p}: {e}")))?;
-        Ok(Shell { ssh: None, path: abs.to_string_lossy().into_owned(), lock: None })
+        Ok(Shell { ssh: None, path: abs.to_string_lossy().into_owned(), lock: None, master: None, state: None })
     }
 
     /// `target:path` over ssh; `rsh` replaces the `ssh` command (split on spaces).
+    /// Connects once (an OpenSSH master connection, unless `rsh` is not `ssh`)
+    /// and checks the host has `rsync` and `flock`, before anything is changed.
     pub fn ssh(target: &str, port: Option<u16>, path: &str, rsh: Option<&str>) -> Result<Shell, PublishError> {
         let mut cmd: Vec<String> = rsh.unwrap_or("ssh").split_whitespace().map(str::to_string).collect();
         if cmd.is_empty() {
@@ -55,11 +89,57 @@ impl Shell {
         // Never ask for a password or a host key on a terminal: fail instead.
         cmd.push("-o".into());
         cmd.push("BatchMode=yes".into());
-        let sh = Shell { ssh: Some((cmd, target.to_string())), path: path.to_string(), lock: None };
-        // Reachable, and the tools are there: one round trip, before anything is changed.
-        let out = sh.run("command -v rsync >/dev/null && command -v flock >/dev/null || { echo 'rsync and flock are needed on the host' >&2; exit 3; }", None)?;
-        let _ = out;
+        let mut sh = Shell { ssh: Some((cmd.clone(), target.to_string())), path: path.to_string(), lock: None, master: None, state: None };
+        if Path::new(&cmd[0]).file_name().is_some_and(|n| n == "ssh") {
+            let master = sh.connect(&cmd, target)?;
+            let sock = master._dir.path().join("mux");
+            cmd.extend(["-S".into(), sock.to_string_lossy().into_owned(), "-o".into(), "ControlMaster=no".into()]);
+            sh.ssh = Some((cmd, target.to_string()));
+            sh.master = Some(master);
+        } else {
+            // The tools are there: one round trip.
+            sh.run(TOOLS_CHECK, None)?;
+        }
         Ok(sh)
+    }
+
+    /// Starts the master connection and waits until it is logged in.
+    fn connect(&self, cmd: &[String], target: &str) -> Result<Master, PublishError> {
+        // Short: a socket path has a length limit (108 bytes).
+        let dir = tempfile::Builder::new()
+            .prefix("elirepo-ssh-")
+            .tempdir_in("/tmp")
+            .map_err(|e| self.fail("cannot make a directory for the ssh control socket", &e.to_string()))?;
+        let err_path = dir.path().join("master.err");
+        let err = std::fs::File::create(&err_path).map_err(|e| self.fail("cannot create a file", &e.to_string()))?;
+        let mut c = Command::new(&cmd[0]);
+        c.args(&cmd[1..])
+            .arg("-M")
+            .arg("-S")
+            .arg(dir.path().join("mux"))
+            .args(["-o", "ControlPersist=no"])
+            .arg(target)
+            .arg("--")
+            .arg(format!("sh -c {}", quote(&format!("{TOOLS_CHECK} && echo elirepo-ready && exec cat >/dev/null"))))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err);
+        let mut child = c.spawn().map_err(|e| self.fail(&format!("cannot run {}", cmd[0]), &e.to_string()))?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
+        if line.trim() == "elirepo-ready" {
+            return Ok(Master { child, stdin, _dir: dir });
+        }
+        drop(stdin);
+        let status = child.wait().map_err(|e| self.fail("waiting for ssh", &e.to_string()))?;
+        let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+        let note = if text.contains("Permission denied") || text.contains("verification failed") {
+            "; elirepo runs ssh with BatchMode=yes: keys or an agent and a known host key, no prompts"
+        } else {
+            ""
+        };
+        Err(self.fail("cannot connect over ssh", &format!("{} ({status}{note})", text.trim())))
     }
 
     fn where_(&self) -> String {
@@ -203,13 +283,24 @@ impl Executor for Shell {
     }
 
     fn listing(&mut self) -> Result<Listing, PublishError> {
+        // The state file comes along (one round trip): its size on a line, its bytes, then the files.
         let script = format!(
-            "cd {} 2>/dev/null || exit 0; find . -path ./.elirepo-publish -prune -o ! -type d -printf '%y\\0%s\\0%T@\\0%P\\0%l\\0'",
-            quote(&self.path)
+            "cd {} 2>/dev/null || {{ echo -1; exit 0; }}; if [ -f {st} ]; then wc -c < {st}; cat {st}; else echo -1; fi; \
+             find . -path ./.elirepo-publish -prune -o ! -type d -printf '%y\\0%s\\0%T@\\0%P\\0%l\\0'",
+            quote(&self.path),
+            st = super::state::FILE
         );
         let out = self.run(&script, None)?;
+        let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
+        let n: i64 = String::from_utf8_lossy(&out[..nl]).trim().parse().unwrap_or(-1);
+        let rest = out.get(nl + 1..).unwrap_or_default();
+        let (state, rest) = match usize::try_from(n) {
+            Ok(n) if n <= rest.len() => (Some(rest[..n].to_vec()), &rest[n..]),
+            _ => (None, rest),
+        };
+        self.state = Some(state);
         let mut l = Listing::default();
-        let fields: Vec<&[u8]> = out.split(|&b| b == 0).collect();
+        let fields: Vec<&[u8]> = rest.split(|&b| b == 0).collect();
         for rec in fields.chunks(5) {
             if rec.len() < 5 {
                 break;
@@ -232,6 +323,9 @@ impl Executor for Shell {
     }
 
     fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
+        if let Some(state) = self.state.take() {
+            return Ok(state.filter(|s| !s.is_empty()));
+        }
         let out = self.run(&format!("{} ; cat {} 2>/dev/null || true", self.cd(), super::state::FILE), None)?;
         Ok((!out.is_empty()).then_some(out))
     }
@@ -246,31 +340,34 @@ impl Executor for Shell {
     fn generation(&mut self, repo: &Path, op: &GenerationOp) -> Result<(), PublishError> {
         let gens = format!("dists/.generations/{}", op.suite);
         let tmp = format!("{gens}/.tmp-{}", op.id);
+        let final_ = format!("{gens}/{}", op.id);
+        let mut script = self.cd();
         if op.send {
-            self.run(&format!("{} && mkdir -p {g} && rm -rf {g}/.tmp-*", self.cd(), g = quote(&gens)), None)?;
             let mut extra = Vec::new();
             if let Some(prev) = &op.link_dest {
                 extra.push(format!("--link-dest=../{prev}"));
             }
-            self.rsync(&repo.join(&op.source), None, &tmp, &extra)?;
-            self.run(
-                &format!("{} && if [ -d {final_} ]; then rm -rf {tmp}; else mv -T {tmp} {final_}; fi", self.cd(), tmp = quote(&tmp), final_ = quote(&format!("{gens}/{}", op.id))),
-                None,
-            )?;
+            if op.repair {
+                // There but incomplete (somebody deleted from it): completed in
+                // place, each file written to a temporary name and renamed.
+                self.rsync(&repo.join(&op.source), None, &final_, &extra)?;
+            } else {
+                // A killed publish's temporary directory goes first.
+                self.run(&format!("{} && mkdir -p {g} && rm -rf {g}/.tmp-*", self.cd(), g = quote(&gens)), None)?;
+                self.rsync(&repo.join(&op.source), None, &tmp, &extra)?;
+                script.push_str(&format!(" && mv -T {} {}", quote(&tmp), quote(&final_)));
+            }
         }
         // The switch: one rename of a new link over the old one.
         let link = format!("dists/{}", op.suite);
         let new = format!("dists/.{}.switch", op.suite);
-        self.run(
-            &format!(
-                "{} && rm -f {new} && ln -s {target} {new} && mv -T {new} {link}",
-                self.cd(),
-                new = quote(&new),
-                target = quote(&format!(".generations/{}/{}", op.suite, op.id)),
-                link = quote(&link)
-            ),
-            None,
-        )?;
+        script.push_str(&format!(
+            " && rm -f {new} && ln -s {target} {new} && mv -T {new} {link}",
+            new = quote(&new),
+            target = quote(&format!(".generations/{}/{}", op.suite, op.id)),
+            link = quote(&link)
+        ));
+        self.run(&script, None)?;
         Ok(())
     }
 

@@ -25,6 +25,7 @@
 pub mod apt;
 pub mod publish;
 pub mod s3server;
+pub mod sshd;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
