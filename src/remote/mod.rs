@@ -399,6 +399,19 @@ fn run(
         report.requests = exec.requests();
         return Ok(report);
     }
+    if !plan.is_empty() {
+        // Before the first change, the state names what this publish sends (a
+        // publish killed midway leaves nothing the next one does not know of,
+        // and its files count as a kept publish: its InRelease may be out) and
+        // still names what it deletes.
+        let mut intent = plan.state.clone();
+        for f in &plan.delete {
+            if let Some(fs) = old.files.get(f) {
+                intent.files.insert(f.clone(), fs.clone());
+            }
+        }
+        exec.write_state(&intent.to_bytes())?;
+    }
     execute(exec, opts, snap, &plan, log).map_err(interrupted)?;
     // The stamps the destination gives the files just sent.
     let mut state = plan.state.clone();
@@ -489,6 +502,129 @@ mod tests {
         assert!(Destination::parse("s3://").is_err());
         assert!(Destination::parse("ftp://x/y").is_err());
         assert!(Destination::parse("ssh://h:port/x").is_err());
+    }
+
+    /// An S3-like destination in memory that fails ("is killed") after `budget` writes.
+    struct Memory {
+        files: BTreeMap<String, (u64, String)>,
+        state: Option<Vec<u8>>,
+        budget: usize,
+    }
+
+    impl Memory {
+        fn spend(&mut self) -> Result<(), PublishError> {
+            if self.budget == 0 {
+                return Err(PublishError::Destination("killed".into()));
+            }
+            self.budget -= 1;
+            Ok(())
+        }
+    }
+
+    impl Executor for Memory {
+        fn renames(&self) -> bool {
+            false
+        }
+        fn lock(&mut self, _: bool, _: &mut dyn Listener) -> Result<(), PublishError> {
+            Ok(())
+        }
+        fn unlock(&mut self) -> Result<(), PublishError> {
+            Ok(())
+        }
+        fn listing(&mut self) -> Result<Listing, PublishError> {
+            Ok(Listing { files: self.files.clone(), links: BTreeMap::new() })
+        }
+        fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
+            Ok(self.state.clone())
+        }
+        fn send(&mut self, snap: &Snapshot, files: &[String], _: &PublishConfig) -> Result<(), PublishError> {
+            for f in files {
+                self.spend()?;
+                let s = &snap.files[f];
+                self.files.insert(f.clone(), (s.size, s.md5.clone()));
+            }
+            Ok(())
+        }
+        fn generation(&mut self, _: &Path, _: &GenerationOp) -> Result<(), PublishError> {
+            unreachable!("no renames")
+        }
+        fn delete(&mut self, files: &[String], _: &[String]) -> Result<(), PublishError> {
+            for f in files {
+                self.spend()?;
+                self.files.remove(f);
+            }
+            Ok(())
+        }
+        fn write_state(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
+            self.spend()?;
+            self.state = Some(bytes.to_vec());
+            Ok(())
+        }
+    }
+
+    fn snapshot(files: &[(&str, &str)]) -> Snapshot {
+        Snapshot {
+            files: files
+                .iter()
+                .map(|(p, c)| {
+                    let f = plan::SourceFile { abs: "/nonexistent".into(), size: c.len() as u64, sha256: format!("s{c}"), md5: format!("m{c}") };
+                    (p.to_string(), f)
+                })
+                .collect(),
+            suites: vec![],
+        }
+    }
+
+    /// A publish killed after any number of writes, then a publish of another
+    /// repository, then KEEP more: the destination holds exactly the last
+    /// repository and nothing the state does not know of (no orphan of the
+    /// killed publish, e.g. its by-hash objects).
+    #[test]
+    fn a_killed_publish_leaves_nothing_behind() {
+        let opts = PublishOptions {
+            repo: "/nonexistent".into(),
+            dest: Destination::Local("/nonexistent".into()),
+            suites: vec![],
+            dry_run: false,
+            jobs: 1,
+            no_wait: false,
+            endpoint: None,
+            region: None,
+            rsh: None,
+            config: PublishConfig::default(),
+        };
+        let gen = |n: u32| {
+            let (r, h) = (format!("r{n}"), format!("dists/s/by-hash/SHA256/h{n}"));
+            (r, h, format!("pool/p{n}.deb"))
+        };
+        let files_of = |n: u32| {
+            let (r, h, p) = gen(n);
+            vec![(p, format!("p{n}")), (h, format!("h{n}")), ("dists/s/InRelease".to_string(), r)]
+        };
+        let snap_of = |n: u32| {
+            let f = files_of(n);
+            snapshot(&f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>())
+        };
+        for kill_at in 0..8 {
+            let mut m = Memory { files: BTreeMap::new(), state: None, budget: usize::MAX };
+            run(&mut m, &opts, &snap_of(0), "mem", &mut Silent).unwrap();
+            m.budget = kill_at;
+            let killed = run(&mut m, &opts, &snap_of(1), "mem", &mut Silent);
+            m.budget = usize::MAX;
+            for n in 2..2 + plan::KEEP as u32 {
+                run(&mut m, &opts, &snap_of(n), "mem", &mut Silent).unwrap();
+            }
+            let last = snap_of(1 + plan::KEEP as u32);
+            let st = State::parse(m.state.as_ref().unwrap()).unwrap();
+            for (path, _) in &m.files {
+                assert!(st.files.contains_key(path), "kill after {kill_at} writes ({killed:?}): {path} left behind, unknown to the state");
+            }
+            // Only the kept publishes' files remain: nothing of publish 0 or 1.
+            assert!(m.files.keys().all(|p| !p.ends_with("p0.deb") && !p.ends_with("p1.deb") && !p.ends_with("h1")), "kill after {kill_at}: {:?}", m.files.keys());
+            for p in last.files.keys() {
+                assert!(m.files.contains_key(p), "{p} missing");
+            }
+        }
     }
 
     #[test]

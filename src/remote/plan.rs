@@ -287,11 +287,24 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
         let there = listing.files.keys().any(|k| k.starts_with(&prefix));
         let live = listing.links.get(&format!("dists/{}", s.suite));
         let target = format!(".generations/{}/{}", s.suite, s.id);
-        let link_dest = state
+        // Generation directories at the destination (a killed publish's id that
+        // never got there is not one).
+        let mut present: BTreeSet<String> = BTreeSet::new();
+        for p in listing.files.keys().chain(listing.links.keys()) {
+            if let Some((suite, id)) = generation_of(p) {
+                if suite == s.suite {
+                    present.insert(id.to_string());
+                }
+            }
+        }
+        let kept_before: Vec<&String> = state
             .suites
             .get(&s.suite)
-            .and_then(|ids| ids.iter().find(|i| **i != s.id))
-            .cloned();
+            .into_iter()
+            .flatten()
+            .filter(|i| **i != s.id && present.contains(*i))
+            .collect();
+        let link_dest = kept_before.first().map(|i| i.to_string());
         if complete && live == Some(&target) {
             out.unchanged += s.files.len();
         } else {
@@ -305,20 +318,12 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
             });
         }
         let mut ids = vec![s.id.clone()];
-        for i in state.suites.get(&s.suite).into_iter().flatten() {
-            if !ids.contains(i) && ids.len() < KEEP {
+        for i in kept_before {
+            if ids.len() < KEEP {
                 ids.push(i.clone());
             }
         }
         // Generation directories no longer kept.
-        let mut present: BTreeSet<String> = BTreeSet::new();
-        for p in listing.files.keys().chain(listing.links.keys()) {
-            if let Some((suite, id)) = generation_of(p) {
-                if suite == s.suite {
-                    present.insert(id.to_string());
-                }
-            }
-        }
         for id in present {
             if !ids.contains(&id) {
                 out.delete_dirs.push(format!("dists/.generations/{}/{id}", s.suite));

@@ -8,8 +8,10 @@
 //!
 //! The lock is `.elirepo-publish/lock`, created with `If-None-Match: *` (the
 //! store refuses it with 412 if it exists), holding its owner and an expiry;
-//! renewed between passes with `If-Match` on its ETag; an expired one is taken
-//! over (with `If-Match`, so two takers cannot both win) and a warning.
+//! renewed every third of its validity by a thread, with `If-Match` on its
+//! ETag, for as long as the publish runs (a lock lost to another publisher
+//! stops every further upload); an expired one is taken over (with
+//! `If-Match`, so two takers cannot both win) and a warning.
 
 pub mod client;
 pub mod credentials;
@@ -18,7 +20,8 @@ pub mod sigv4;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use client::{xml_tag, xml_tags, Body, Client, Error};
 
@@ -32,13 +35,37 @@ pub const LOCK_TTL: u64 = 600;
 
 /// An S3 destination.
 pub struct S3 {
-    client: Client,
+    client: Arc<Client>,
     bucket: String,
     prefix: String,
     jobs: usize,
     threshold: u64,
     ttl: u64,
-    lock_etag: Option<String>,
+    heartbeat: Option<Heartbeat>,
+}
+
+/// The thread that renews the lock while the publish runs.
+struct Heartbeat {
+    /// The lock's current ETag (None: lost).
+    etag: Arc<Mutex<Option<String>>>,
+    /// Why the lock was lost, if it was.
+    lost: Arc<Mutex<Option<String>>>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    /// Stops the thread; returns the lock's ETag if it is still held.
+    fn stop(mut self) -> Option<String> {
+        let (m, c) = &*self.stop;
+        *m.lock().expect("no panics") = true;
+        c.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        let etag = self.etag.lock().expect("no panics").clone();
+        etag
+    }
 }
 
 fn now() -> u64 {
@@ -48,19 +75,41 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+fn lock_body(ttl: u64) -> Vec<u8> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_default();
+    serde_json::json!({
+        "owner": format!("{user}@{} pid {}", host.trim(), std::process::id()),
+        "expires": now() + ttl,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn put_lock(client: &Client, key: &str, ttl: u64, condition: (&str, &str)) -> Result<client::Response, Error> {
+    let body = lock_body(ttl);
+    client.request(
+        "PUT",
+        Some(key),
+        &[],
+        &[condition, ("content-type", "application/json"), ("cache-control", "no-store")],
+        Body::Bytes(&body),
+    )
+}
+
 impl S3 {
     /// Connects (nothing is sent yet).
     pub fn open(opts: &PublishOptions, bucket: &str, prefix: &str) -> Result<S3, PublishError> {
         let settings = credentials::resolve(opts.endpoint.as_deref(), opts.region.as_deref())?;
-        let client = Client::new(settings, bucket).map_err(PublishError::Usage)?;
+        let client = Arc::new(Client::new(settings, bucket).map_err(PublishError::Usage)?);
         Ok(S3 {
             client,
             bucket: bucket.into(),
             prefix: prefix.into(),
             jobs: opts.jobs.max(1),
             threshold: opts.config.multipart_threshold.unwrap_or(MULTIPART_THRESHOLD).max(5 << 20),
-            ttl: opts.config.lock_ttl.unwrap_or(LOCK_TTL),
-            lock_etag: None,
+            ttl: opts.config.lock_ttl.unwrap_or(LOCK_TTL).max(1),
+            heartbeat: None,
         })
     }
 
@@ -80,26 +129,53 @@ impl S3 {
         PublishError::Destination(format!("s3://{}/{key}: {what}: {e}{hint}", self.bucket))
     }
 
-    fn lock_body(&self) -> Vec<u8> {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let user = std::env::var("USER").unwrap_or_default();
-        serde_json::json!({
-            "owner": format!("{user}@{} pid {}", host.trim(), std::process::id()),
-            "expires": now() + self.ttl,
-        })
-        .to_string()
-        .into_bytes()
+    fn put_lock(&self, condition: (&str, &str)) -> Result<client::Response, Error> {
+        put_lock(&self.client, &self.lock_key(), self.ttl, condition)
     }
 
-    fn put_lock(&self, condition: (&str, &str)) -> Result<client::Response, Error> {
-        let body = self.lock_body();
-        self.client.request(
-            "PUT",
-            Some(&self.lock_key()),
-            &[],
-            &[condition, ("content-type", "application/json"), ("cache-control", "no-store")],
-            Body::Bytes(&body),
-        )
+    /// Starts renewing the lock (ETag `etag`) every third of its validity.
+    fn start_heartbeat(&mut self, etag: Option<String>) {
+        let etag = Arc::new(Mutex::new(etag));
+        let lost = Arc::new(Mutex::new(None));
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let (client, key, ttl) = (self.client.clone(), self.lock_key(), self.ttl);
+        let (e, l, st) = (etag.clone(), lost.clone(), stop.clone());
+        let where_ = format!("s3://{}/{key}", self.bucket);
+        let handle = std::thread::spawn(move || {
+            let every = Duration::from_millis((ttl * 1000 / 3).max(300));
+            loop {
+                {
+                    let (m, c) = &*st;
+                    let stopped = m.lock().expect("no panics");
+                    let (stopped, _) = c.wait_timeout_while(stopped, every, |s| !*s).expect("no panics");
+                    if *stopped {
+                        return;
+                    }
+                }
+                let current = e.lock().expect("no panics").clone().unwrap_or_default();
+                match put_lock(&client, &key, ttl, ("if-match", &current)) {
+                    Ok(r) => *e.lock().expect("no panics") = r.etag,
+                    // Not answered: try again; the lock is valid until it expires.
+                    Err(Error::Transport(_)) | Err(Error::Status(500..=599, ..)) => {}
+                    Err(err) => {
+                        *e.lock().expect("no panics") = None;
+                        *l.lock().expect("no panics") = Some(format!(
+                            "{where_}: lost the publish lock (expired and taken over by another publish?): {err}"
+                        ));
+                        return;
+                    }
+                }
+            }
+        });
+        self.heartbeat = Some(Heartbeat { etag, lost, stop, handle: Some(handle) });
+    }
+
+    /// An error if the lock was lost: nothing more may be written.
+    fn check_lock(&self) -> Result<(), PublishError> {
+        match self.heartbeat.as_ref().and_then(|h| h.lost.lock().expect("no panics").clone()) {
+            Some(why) => Err(PublishError::Destination(why)),
+            None => Ok(()),
+        }
     }
 
     fn lock_key(&self) -> String {
@@ -198,7 +274,7 @@ impl Executor for S3 {
         loop {
             match self.put_lock(("if-none-match", "*")) {
                 Ok(r) => {
-                    self.lock_etag = r.etag;
+                    self.start_heartbeat(r.etag);
                     return Ok(());
                 }
                 Err(Error::Status(412 | 409, ..)) => {}
@@ -222,7 +298,7 @@ impl Executor for S3 {
                              this publish completes what it left",
                             self.bucket
                         ));
-                        self.lock_etag = r.etag;
+                        self.start_heartbeat(r.etag);
                         return Ok(());
                     }
                     Err(Error::Status(412 | 409 | 404, ..)) => continue,
@@ -233,7 +309,7 @@ impl Executor for S3 {
                 return Err(PublishError::Locked(format!(
                     "s3://{}/{key}: another elirepo publish holds the lock ({owner}, expires in {} s); retry later or drop --no-wait to wait for it",
                     self.bucket,
-                    expires - now()
+                    expires.saturating_sub(now())
                 )));
             }
             if !said {
@@ -245,19 +321,17 @@ impl Executor for S3 {
     }
 
     fn renew(&mut self) -> Result<(), PublishError> {
-        let key = self.lock_key();
-        let etag = self.lock_etag.clone().unwrap_or_default();
-        match self.put_lock(("if-match", &etag)) {
-            Ok(r) => {
-                self.lock_etag = r.etag;
-                Ok(())
-            }
-            Err(e) => Err(self.fail("lost the publish lock (expired and taken over?)", &key, &e)),
-        }
+        self.check_lock()
     }
 
     fn unlock(&mut self) -> Result<(), PublishError> {
-        if self.lock_etag.take().is_some() {
+        let Some(h) = self.heartbeat.take() else { return Ok(()) };
+        let lost = h.lost.lock().expect("no panics").clone();
+        let held = h.stop();
+        if let Some(why) = lost {
+            return Err(PublishError::Destination(why));
+        }
+        if held.is_some() {
             let key = self.lock_key();
             self.client
                 .request("DELETE", Some(&key), &[], &[], Body::Empty)
@@ -313,6 +387,7 @@ impl Executor for S3 {
     fn send(&mut self, snap: &Snapshot, files: &[String], cfg: &PublishConfig) -> Result<(), PublishError> {
         let this = &*self;
         this.parallel(files, |rel| {
+            this.check_lock()?;
             let f = &snap.files[rel];
             this.put_one(rel, &f.abs, f.size, &f.sha256, cfg)
         })
@@ -325,6 +400,7 @@ impl Executor for S3 {
     fn delete(&mut self, files: &[String], _dirs: &[String]) -> Result<(), PublishError> {
         let this = &*self;
         this.parallel(files, |rel| {
+            this.check_lock()?;
             let key = this.key(rel);
             match this.client.request("DELETE", Some(&key), &[], &[], Body::Empty) {
                 Ok(_) | Err(Error::Status(404, ..)) => Ok(()),
@@ -334,6 +410,7 @@ impl Executor for S3 {
     }
 
     fn write_state(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
+        self.check_lock()?;
         let key = self.key(state::FILE);
         self.client
             .request(
