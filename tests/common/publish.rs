@@ -11,6 +11,10 @@ use sha2::Digest;
 
 use super::{elirepo, fixtures_dir, output_of, DebBuilder};
 
+#[path = "../../src/xen/synth.rs"]
+#[allow(dead_code)]
+mod synth;
+
 pub fn sha256(b: &[u8]) -> String {
     sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -47,6 +51,38 @@ impl Demo {
             .write_to(&debs.join(format!("extra{n}_1.{n}_all.deb")))
             .unwrap();
     }
+    /// A new amd64 kernel and initrd (release 2.6.32-<4+n>-amd64) in the demo's
+    /// nfsroot, linked the way FAI links them; the old ones removed.
+    pub fn change_kernel(&self, n: u32) {
+        let nfs = self.dir.join("demo/nfsroot-amd64");
+        let rel = format!("2.6.32-{}-amd64", 4 + n);
+        for e in std::fs::read_dir(nfs.join("boot")).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        std::fs::write(nfs.join(format!("boot/vmlinuz-{rel}")), synth::pv_amd64_kernel(&rel)).unwrap();
+        std::fs::write(nfs.join(format!("boot/initrd.img-{rel}")), synth::initrd_gz(&rel)).unwrap();
+        for (link, target) in [("vmlinuz", format!("boot/vmlinuz-{rel}")), ("initrd.img", format!("/boot/initrd.img-{rel}"))] {
+            let _ = std::fs::remove_file(nfs.join(link));
+            std::os::unix::fs::symlink(target, nfs.join(link)).unwrap();
+        }
+    }
+
+    /// Adds a package of `mib` MiB of incompressible bytes.
+    pub fn add_big(&self, name: &str, mib: usize) {
+        let mut rng = super::Rng::new(mib as u64);
+        let mut data = Vec::with_capacity(mib << 20);
+        while data.len() < mib << 20 {
+            data.extend_from_slice(&rng.next_u64().to_le_bytes());
+        }
+        DebBuilder::new(name)
+            .version("1")
+            .arch("all")
+            .data_compression(super::Comp::None)
+            .data_file("./usr/share/big/blob", data, 0o644)
+            .write_to(&self.dir.join(format!("demo/debs/{name}_1_all.deb")))
+            .unwrap();
+    }
+
     pub fn deb_bytes(&self) -> BTreeMap<String, Vec<u8>> {
         std::fs::read_dir(self.dir.join("demo/debs"))
             .unwrap()
@@ -65,12 +101,26 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
+/// eliloader's pair: SHA-256 of a published kernel and of its initrd.
+pub type Pair = (String, String);
+
+/// What one round of [`poll_once`] saw wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// A file missing, or not the bytes its index or the publish says.
+    Mismatch(String),
+    /// eliloader's two `current` files from two different publishes, while the
+    /// kernel did not change across the round (S3's documented window).
+    Pair(String),
+}
+
 /// One round of a client: InRelease → the Packages it names (by hash, as apt
-/// with Acquire-By-Hash) → every pool file it names; and eliloader's two files,
-/// each of which must be one of `kernels`/`initrds` (by SHA-256). Returns the
-/// problem, if any.
-pub fn poll_once(agent: &ureq::Agent, base: &str, kernels: &[String]) -> Result<(), String> {
-    let inrelease = String::from_utf8_lossy(&get(agent, &format!("{base}dists/lenny/InRelease"))?).into_owned();
+/// with Acquire-By-Hash) → every pool file it names; and eliloader's two files
+/// (then the kernel again), each of which must be one of `pairs`' images, and
+/// the two of one pair if the kernel read before and after the initrd is the same.
+pub fn poll_once(agent: &ureq::Agent, base: &str, pairs: &[Pair]) -> Result<(), Seen> {
+    let m = Seen::Mismatch;
+    let inrelease = String::from_utf8_lossy(&get(agent, &format!("{base}dists/lenny/InRelease")).map_err(m)?).into_owned();
     let mut in_sha = false;
     let mut want = None;
     for l in inrelease.lines() {
@@ -86,26 +136,33 @@ pub fn poll_once(agent: &ureq::Agent, base: &str, kernels: &[String]) -> Result<
             want = Some((f[0].to_string(), f[1].to_string()));
         }
     }
-    let (hash, _size) = want.ok_or("InRelease names no main/binary-amd64/Packages")?;
-    let packages = get(agent, &format!("{base}dists/lenny/main/binary-amd64/by-hash/SHA256/{hash}"))?;
+    let (hash, _size) = want.ok_or_else(|| m("InRelease names no main/binary-amd64/Packages".into()))?;
+    let packages = get(agent, &format!("{base}dists/lenny/main/binary-amd64/by-hash/SHA256/{hash}")).map_err(m)?;
     if sha256(&packages) != hash {
-        return Err("Packages by-hash: Hash Sum mismatch".into());
+        return Err(m("Packages by-hash: Hash Sum mismatch".into()));
     }
     let text = String::from_utf8_lossy(&packages).into_owned();
     for stanza in text.split("\n\n") {
         let field = |n: &str| stanza.lines().find_map(|l| l.strip_prefix(n)).map(str::trim);
         if let (Some(file), Some(sha)) = (field("Filename:"), field("SHA256:")) {
-            let deb = get(agent, &format!("{base}{file}"))?;
+            let deb = get(agent, &format!("{base}{file}")).map_err(m)?;
             if sha256(&deb) != sha {
-                return Err(format!("{file}: Hash Sum mismatch"));
+                return Err(m(format!("{file}: Hash Sum mismatch")));
             }
         }
     }
-    for name in ["vmlinuz", "initrd.gz"] {
-        let b = get(agent, &format!("{base}dists/lenny/main/installer-amd64/current/images/netboot/xen/{name}"))?;
-        if !kernels.contains(&sha256(&b)) {
-            return Err(format!("current/{name}: not a published image"));
+    let mut got = Vec::new();
+    for name in ["vmlinuz", "initrd.gz", "vmlinuz"] {
+        let b = get(agent, &format!("{base}dists/lenny/main/installer-amd64/current/images/netboot/xen/{name}")).map_err(m)?;
+        let h = sha256(&b);
+        let known = if name == "vmlinuz" { pairs.iter().any(|p| p.0 == h) } else { pairs.iter().any(|p| p.1 == h) };
+        if !known {
+            return Err(m(format!("current/{name}: not a published image")));
         }
+        got.push(h);
+    }
+    if got[0] == got[2] && !pairs.contains(&(got[0].clone(), got[1].clone())) {
+        return Err(Seen::Pair(format!("current/vmlinuz {} with current/initrd.gz {}", &got[0][..12], &got[1][..12])));
     }
     Ok(())
 }
@@ -114,39 +171,83 @@ pub fn poll_once(agent: &ureq::Agent, base: &str, kernels: &[String]) -> Result<
 pub struct Poller {
     stop: Arc<AtomicBool>,
     pub rounds: Arc<AtomicUsize>,
-    pub problems: Arc<Mutex<Vec<String>>>,
+    pub problems: Arc<Mutex<Vec<Seen>>>,
+    pairs: Arc<Mutex<Vec<Pair>>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Poller {
-    pub fn start(base: &str, kernels: Vec<String>) -> Poller {
+    pub fn start(base: &str, pair: Pair) -> Poller {
         let stop = Arc::new(AtomicBool::new(false));
         let rounds = Arc::new(AtomicUsize::new(0));
         let problems = Arc::new(Mutex::new(Vec::new()));
-        let (s, r, p, base) = (stop.clone(), rounds.clone(), problems.clone(), base.to_string());
+        let pairs = Arc::new(Mutex::new(vec![pair]));
+        let (s, r, p, k, base) = (stop.clone(), rounds.clone(), problems.clone(), pairs.clone(), base.to_string());
         let handle = std::thread::spawn(move || {
             let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build();
             while !s.load(Ordering::Relaxed) {
-                if let Err(e) = poll_once(&agent, &base, &kernels) {
+                let known = k.lock().unwrap().clone();
+                if let Err(e) = poll_once(&agent, &base, &known) {
                     p.lock().unwrap().push(e);
                 }
                 r.fetch_add(1, Ordering::Relaxed);
             }
         });
-        Poller { stop, rounds, problems, handle: Some(handle) }
+        Poller { stop, rounds, problems, pairs, handle: Some(handle) }
     }
-    /// Stops; returns (rounds, problems).
-    pub fn finish(mut self) -> (usize, Vec<String>) {
+    /// A new kernel and initrd, before the publish that brings them.
+    pub fn allow(&self, pair: Pair) {
+        let mut p = self.pairs.lock().unwrap();
+        if !p.contains(&pair) {
+            p.push(pair);
+        }
+    }
+    /// Stops; returns (rounds, mismatches, eliloader pair windows).
+    pub fn finish(mut self) -> (usize, Vec<String>, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         self.handle.take().unwrap().join().unwrap();
-        (self.rounds.load(Ordering::Relaxed), self.problems.lock().unwrap().clone())
+        let (mut mismatches, mut pairs) = (Vec::new(), Vec::new());
+        for p in self.problems.lock().unwrap().drain(..) {
+            match p {
+                Seen::Mismatch(m) => mismatches.push(m),
+                Seen::Pair(m) => pairs.push(m),
+            }
+        }
+        (self.rounds.load(Ordering::Relaxed), mismatches, pairs)
     }
 }
 
-/// SHA-256 of the demo's amd64 kernel and initrd (the eliloader pair).
-pub fn demo_images(repo: &Path) -> Vec<String> {
+/// SHA-256 of the demo's amd64 kernel and initrd (the eliloader pair) in a built repository.
+pub fn demo_images(repo: &Path) -> Pair {
     let d = repo.join("dists/lenny/main/installer-amd64/current/images/netboot/xen");
-    vec![sha256(&std::fs::read(d.join("vmlinuz")).unwrap()), sha256(&std::fs::read(d.join("initrd.gz")).unwrap())]
+    (sha256(&std::fs::read(d.join("vmlinuz")).unwrap()), sha256(&std::fs::read(d.join("initrd.gz")).unwrap()))
+}
+
+/// Every file a client can fetch from a built repository (links followed;
+/// `.elirepo/` and `dists/.generations/` as such left out) and its SHA-256.
+pub fn client_view(repo: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if rel == ".elirepo" || rel == "dists/.generations" {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, sha256(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(repo, repo, &mut out);
+    out
+}
+
+/// The paths of `after` that are new or changed since `before`.
+pub fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+    after.iter().filter(|(p, h)| before.get(*p) != Some(h)).map(|(p, _)| p.clone()).collect()
 }
 
 /// The parsed `--json` report of a publish run.
