@@ -311,3 +311,75 @@ fn s3_unknown_bucket_or_unreachable_endpoint_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains(&format!("127.0.0.1:{closed}")) && stderr(&o).to_lowercase().contains("connection refused"), "{}", stderr(&o));
 }
+
+/// The commands of the README's CI examples (scripts/ci/gitlab-ci.yml's job
+/// script, scripts/ci/github-actions.yml's `run` steps), run as written with
+/// the variables pointed at moto: they build, publish and verify the served
+/// URL; a second pipeline with nothing new publishes nothing.
+#[test]
+fn the_ci_examples_build_publish_and_verify() {
+    let Some(s3) = S3Server::start() else { return };
+    if Command::new("python3").args(["-c", "import yaml"]).output().map(|o| !o.status.success()).unwrap_or(true) {
+        common::skip("python3-yaml is not installed");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_elirepo")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let extract = r#"
+import json, sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+if "publish" in d and "script" in d["publish"]:
+    print(json.dumps({"env": d["variables"], "steps": d["publish"]["script"], "shell": "sh"}))
+else:
+    print(json.dumps({"env": d["env"], "steps": [s["run"] for s in d["jobs"]["publish"]["steps"] if "run" in s], "shell": "bash"}))
+"#;
+    for (file, prefix) in [("scripts/ci/gitlab-ci.yml", "gl"), ("scripts/ci/github-actions.yml", "gh")] {
+        let t = tempdir();
+        let work = t.path().join("project");
+        assert!(output_of(Command::new("cp").arg("-a").arg(common::fixtures_dir().join("demo")).arg(&work)).status.success());
+        let o = output_of(Command::new("python3").arg("-c").arg(extract).arg(root.join(file)));
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let steps: Vec<&str> = job["steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert!(steps.iter().any(|s| s.contains("elirepo publish public \"$PUBLISH_TO\"")), "{file}: {steps:?}");
+        assert!(steps.iter().any(|s| s.contains("elirepo verify \"$REPO_URL\"")), "{file}: {steps:?}");
+        let key = common::fixtures_dir().join("demo/demo-signing-key.asc");
+        for pipeline in 1..=2 {
+            for step in &steps {
+                let mut c = Command::new(job["shell"].as_str().unwrap());
+                c.arg("-e").arg("-c").arg(step).current_dir(&work);
+                for (k, v) in job["env"].as_object().unwrap() {
+                    c.env(k, v.as_str().unwrap());
+                }
+                // What the CI settings and the site would give.
+                c.env("PATH", &path)
+                    .env("SUITE", "lenny")
+                    .env("PUBLISH_TO", format!("s3://{}/{prefix}", s3.bucket))
+                    .env("AWS_ENDPOINT_URL", &s3.endpoint)
+                    .env("AWS_ACCESS_KEY_ID", &s3.key)
+                    .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
+                    .env("HOME", "/nonexistent")
+                    .env("REPO_URL", format!("{}{prefix}/", s3.website))
+                    .env("KEYRING", "public/elirepo-demo-archive-keyring.gpg")
+                    .env("RUNNER_TEMP", t.path());
+                if file.contains("gitlab") {
+                    c.env("ELIREPO_SIGNING_KEY", &key);
+                } else {
+                    c.env("ELIREPO_SIGNING_KEY", std::fs::read_to_string(&key).unwrap());
+                }
+                let o = output_of(&mut c);
+                assert!(o.status.success(), "{file}, pipeline {pipeline}: `{step}` failed: {}", stderr(&o));
+            }
+            let report: serde_json::Value = serde_json::from_slice(&std::fs::read(work.join("publish-report.json")).unwrap()).unwrap();
+            if pipeline == 2 {
+                assert_eq!(report["sent"]["count"], 0, "{file}: a pipeline with nothing new sent {report}");
+            } else {
+                assert!(report["sent"]["count"].as_u64().unwrap() > 30, "{report}");
+            }
+            let verified: serde_json::Value = serde_json::from_slice(&std::fs::read(work.join("verify-report.json")).unwrap()).unwrap();
+            assert!(verified.to_string().contains("lenny"), "{verified}");
+        }
+        assert!(!t.path().join("signing-key.asc").exists(), "the key file was left in RUNNER_TEMP");
+    }
+}

@@ -6,27 +6,36 @@ Started by tests/common/s3server.rs; prints one JSON line
 {"endpoint", "website", "key", "secret", "bucket"} and runs until stdin closes.
 
 One fix to moto is applied here, on purpose and only here: moto checks the
-signature against the *decoded* request path, while S3 (and the SigV4 spec)
-sign the URI-encoded one, so every key with a '+' (Debian versions are full of
-them) would be refused. The patched check uses the raw request path.
+signature against the *decoded* request path and query, while S3 (and the SigV4
+spec) sign the URI-encoded ones, so every key with a '+' (Debian versions are
+full of them) and every listing with a prefix ("prefix=debian%2F") would be
+refused. The patched check uses the raw request URI as the client sent it.
 """
 import http.server, json, sys, threading
 from urllib.parse import urlparse, unquote
 
 import boto3, requests
 from moto.core import authorization
+from moto.core.responses import BaseResponse
 from moto.server import ThreadedMotoServer
 from moto.backends import get_backend
 
 _orig = authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action
+_orig_setup = BaseResponse.setup_class
+
+
+def _setup_keeping_raw_uri(self, request, full_url, headers, *a, **kw):
+    env = getattr(request, "environ", None) or {}
+    self._raw_uri = env.get("RAW_URI") or env.get("REQUEST_URI")
+    return _orig_setup(self, request, full_url, headers, *a, **kw)
 
 
 def _raw_path_auth(self, iam_request_cls, resource="*"):
-    raw = getattr(self, "raw_path", None)
+    raw = getattr(self, "_raw_uri", None)
     if raw:
-        q = urlparse(self.uri).query
+        u = urlparse(raw)
         saved = self.uri
-        self.uri = "http://raw" + raw + ("?" + q if q else "")
+        self.uri = "http://raw" + u.path + ("?" + u.query if u.query else "")
         try:
             return _orig(self, iam_request_cls, resource)
         finally:
@@ -34,6 +43,7 @@ def _raw_path_auth(self, iam_request_cls, resource="*"):
     return _orig(self, iam_request_cls, resource)
 
 
+BaseResponse.setup_class = _setup_keeping_raw_uri
 authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action = _raw_path_auth
 
 BUCKET = sys.argv[1] if len(sys.argv) > 1 else "repo"
