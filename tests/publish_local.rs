@@ -72,7 +72,8 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
     let server = Server::http(&dest);
     let poller = Poller::start(&server.base, demo_images(&demo.repo()));
     let mut rng = Rng::new(common::seed_from_env(14));
-    for n in 1..=6 {
+    let rounds = if std::env::var("ELIREPO_SLOW_TESTS").as_deref() == Ok("1") { 20 } else { 6 };
+    for n in 1..=rounds {
         demo.change(n);
         if n % 2 == 0 {
             // A new kernel every other round: eliloader's pair changes.
