@@ -133,6 +133,22 @@ fn s3_publish_signed_locked_incremental_and_consistent() {
     sent.sort();
     assert_eq!(sent, want, "{r}");
 
+    // A new kernel: its bytes are uploaded once, into the new versioned netboot
+    // directory; current/ gets them by a copy inside the store, with its own headers.
+    demo.change_kernel(1);
+    demo.build();
+    let r = json(&publish(&s3, &demo.repo(), &s3.secret, &[]));
+    let cur = "dists/lenny/main/installer-amd64/current/images/netboot/xen/vmlinuz";
+    let kernel = std::fs::metadata(demo.repo().join(cur)).unwrap().len();
+    assert!(r["sent"]["files"].as_array().unwrap().iter().any(|f| f == cur), "{r}");
+    let (sent_bytes, up_bytes) = (r["sent"]["bytes"].as_u64().unwrap(), r["transferred"]["bytes"].as_u64().unwrap());
+    assert!(up_bytes + kernel <= sent_bytes, "the kernel was uploaded twice: {r}");
+    let h = head(cur);
+    assert_eq!(h.header("cache-control"), Some("public, max-age=60, must-revalidate"));
+    assert_eq!(h.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(common::publish::poll_once(&ureq::agent(), &s3.website, &[demo_images(&demo.repo())]), Ok(()));
+    verify(&s3.website, &demo);
+
     // Republishes with the poller reading: no mismatch.
     let poller = Poller::start(&s3.website, demo_images(&demo.repo()));
     for n in 2..=4 {

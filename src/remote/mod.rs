@@ -269,6 +269,21 @@ pub struct PublishReport {
     /// HTTP requests made (S3 only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<u64>,
+    /// What really went to the destination: files written and bytes sent over
+    /// the wire (rsync: its own count, protocol included, unchanged files of a
+    /// generation hard-linked rather than sent; S3: request bodies, server-side
+    /// copies not included). `sent` is what the publish had to place there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transferred: Option<Transferred>,
+}
+
+/// Files and bytes that went to the destination.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Transferred {
+    /// Files written.
+    pub files: u64,
+    /// Bytes sent.
+    pub bytes: u64,
 }
 
 /// A destination, as the sequence in [`publish`] drives it.
@@ -297,6 +312,11 @@ pub trait Executor {
     fn write_state(&mut self, bytes: &[u8]) -> Result<(), PublishError>;
     /// HTTP requests made so far, if counted.
     fn requests(&self) -> Option<u64> {
+        None
+    }
+    /// Files and bytes that really went to the destination so far (rsync's
+    /// count; S3: the bodies uploaded), if counted.
+    fn transferred(&self) -> Option<(u64, u64)> {
         None
     }
 }
@@ -350,7 +370,14 @@ pub fn publish(opts: &PublishOptions, log: &mut dyn Listener) -> Result<PublishR
             unlocked.map_err(interrupted)?;
         }
     }
-    result
+    // Every request counted, the lock's release included.
+    result.map(|mut r| {
+        r.requests = exec.requests();
+        if !r.dry_run {
+            r.transferred = exec.transferred().map(|(files, bytes)| Transferred { files, bytes });
+        }
+        r
+    })
 }
 
 fn run(

@@ -37,6 +37,8 @@ pub struct Shell {
     master: Option<Master>,
     /// The state file as the last listing read it (`Some(None)`: there is none).
     state: Option<Option<Vec<u8>>>,
+    /// Files and bytes rsync transferred (its `--stats`).
+    transferred: std::cell::Cell<(u64, u64)>,
 }
 
 /// An OpenSSH master connection (`ssh -M -S SOCKET`): one handshake per
@@ -71,7 +73,7 @@ impl Shell {
         std::fs::create_dir_all(path)
             .map_err(|e| PublishError::Destination(format!("{}: cannot create the destination: {e}", path.display())))?;
         let abs = std::fs::canonicalize(path).map_err(|e| PublishError::Destination(format!("{p}: {e}")))?;
-        Ok(Shell { ssh: None, path: abs.to_string_lossy().into_owned(), lock: None, master: None, state: None })
+        Ok(Shell { ssh: None, path: abs.to_string_lossy().into_owned(), lock: None, master: None, state: None, transferred: std::cell::Cell::new((0, 0)) })
     }
 
     /// `target:path` over ssh; `rsh` replaces the `ssh` command (split on spaces).
@@ -89,7 +91,7 @@ impl Shell {
         // Never ask for a password or a host key on a terminal: fail instead.
         cmd.push("-o".into());
         cmd.push("BatchMode=yes".into());
-        let mut sh = Shell { ssh: Some((cmd.clone(), target.to_string())), path: path.to_string(), lock: None, master: None, state: None };
+        let mut sh = Shell { ssh: Some((cmd.clone(), target.to_string())), path: path.to_string(), lock: None, master: None, state: None, transferred: std::cell::Cell::new((0, 0)) };
         if Path::new(&cmd[0]).file_name().is_some_and(|n| n == "ssh") {
             let master = sh.connect(&cmd, target)?;
             let sock = master._dir.path().join("mux");
@@ -196,7 +198,7 @@ impl Shell {
     /// rsync `files` (relative to `src`) to `dest` (relative to the destination).
     fn rsync(&self, src: &Path, files: Option<&[String]>, dest: &str, extra: &[String]) -> Result<(), PublishError> {
         let mut c = Command::new("rsync");
-        c.args(["-rlt", "--perms", "--chmod=D0755,F0644", "--safe-links"]);
+        c.args(["-rlt", "--perms", "--chmod=D0755,F0644", "--safe-links", "--stats", "--no-human-readable"]);
         c.args(extra);
         if files.is_some() {
             c.args(["--files-from=-", "--from0"]);
@@ -212,7 +214,7 @@ impl Shell {
             }
         }
         c.stdin(if files.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().map_err(|e| self.fail("cannot run rsync", &e.to_string()))?;
         if let Some(files) = files {
@@ -230,6 +232,9 @@ impl Shell {
         if !out.status.success() {
             return Err(self.fail("rsync failed", &String::from_utf8_lossy(&out.stderr)));
         }
+        let (files, bytes) = rsync_stats(&String::from_utf8_lossy(&out.stdout));
+        let (f, b) = self.transferred.get();
+        self.transferred.set((f + files, b + bytes));
         Ok(())
     }
 }
@@ -237,6 +242,10 @@ impl Shell {
 impl Executor for Shell {
     fn renames(&self) -> bool {
         true
+    }
+
+    fn transferred(&self) -> Option<(u64, u64)> {
+        Some(self.transferred.get())
     }
 
     fn lock(&mut self, no_wait: bool, log: &mut dyn Listener) -> Result<(), PublishError> {
@@ -400,6 +409,17 @@ impl Executor for Shell {
     }
 }
 
+/// Regular files transferred and bytes sent, from rsync's `--stats --no-human-readable`.
+fn rsync_stats(out: &str) -> (u64, u64) {
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().split(' ').next()?.replace(',', "").parse().ok())
+            .unwrap_or(0)
+    };
+    (field("Number of regular files transferred:"), field("Total bytes sent:"))
+}
+
 /// The repository root the snapshot's paths are relative to.
 fn common_root(snap: &Snapshot, files: &[String]) -> PathBuf {
     let f = &files[0];
@@ -414,6 +434,14 @@ fn common_root(snap: &Snapshot, files: &[String]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats() {
+        let out = "Number of files: 3 (reg: 2, dir: 1)\nNumber of regular files transferred: 2\n\
+                   Total transferred file size: 1,000 bytes\nTotal bytes sent: 1,125\n";
+        assert_eq!(rsync_stats(out), (2, 1125));
+        assert_eq!(rsync_stats("garbage"), (0, 0));
+    }
 
     #[test]
     fn quoting() {

@@ -19,7 +19,7 @@ pub mod sigv4;
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -42,6 +42,15 @@ pub struct S3 {
     threshold: u64,
     ttl: u64,
     heartbeat: Option<Heartbeat>,
+    /// Objects of known content already in the bucket: by "size md5" and by
+    /// "size sha256", the key and its ETag. A file whose bytes are there under
+    /// another key (the kernel of a new netboot version, `current/` after its
+    /// versioned copy) is copied inside the store, not uploaded again.
+    known: Mutex<std::collections::HashMap<String, (String, String)>>,
+    /// The last listing, for `known`.
+    listed: Option<Listing>,
+    /// Files and bytes uploaded (copies excluded).
+    uploaded: (AtomicU64, AtomicU64),
 }
 
 /// The thread that renews the lock while the publish runs.
@@ -110,6 +119,9 @@ impl S3 {
             threshold: opts.config.multipart_threshold.unwrap_or(MULTIPART_THRESHOLD).max(5 << 20),
             ttl: opts.config.lock_ttl.unwrap_or(LOCK_TTL).max(1),
             heartbeat: None,
+            known: Mutex::new(std::collections::HashMap::new()),
+            listed: None,
+            uploaded: (AtomicU64::new(0), AtomicU64::new(0)),
         })
     }
 
@@ -182,15 +194,60 @@ impl S3 {
         self.key(&format!("{}/lock", state::DIR))
     }
 
-    fn put_one(&self, rel: &str, path: &Path, size: u64, sha: &str, cfg: &PublishConfig) -> Result<(), PublishError> {
+    /// Remembers that `rel` (ETag `etag`) holds these bytes.
+    fn learn(&self, rel: &str, size: u64, md5: &str, sha: &str, etag: Option<String>) {
+        let Some(etag) = etag else { return };
+        let mut k = self.known.lock().expect("no panics");
+        k.insert(format!("{size} {md5}"), (rel.to_string(), etag.clone()));
+        k.insert(format!("{size} {sha}"), (rel.to_string(), etag));
+    }
+
+    /// Copies `from` (if still `etag`) to `rel` inside the store; false if it changed or went.
+    fn copy(&self, rel: &str, from: &str, etag: &str, cfg: &PublishConfig) -> Result<bool, PublishError> {
+        let key = self.key(rel);
+        let source = format!("/{}/{}", self.bucket, sigv4::uri_encode(&self.key(from), true));
+        let ct = cfg.content_type(rel);
+        let cc = cfg.cache_control(rel);
+        let quoted = format!("\"{}\"", etag.trim_matches('"'));
+        let headers = [
+            ("x-amz-copy-source", source.as_str()),
+            ("x-amz-copy-source-if-match", quoted.as_str()),
+            ("x-amz-metadata-directive", "REPLACE"),
+            ("content-type", ct.as_str()),
+            ("cache-control", cc.as_str()),
+        ];
+        match self.client.request("PUT", Some(&key), &[], &headers, Body::Empty) {
+            // A copy can fail after its 200 has begun: the error is then in the body.
+            Ok(r) if !String::from_utf8_lossy(&r.body).contains("<Error>") => Ok(true),
+            Ok(_) | Err(Error::Status(412 | 404, ..)) => Ok(false),
+            Err(e) => Err(self.fail("server-side copy failed", &key, &e)),
+        }
+    }
+
+    fn put_one(&self, rel: &str, f: &super::plan::SourceFile, cfg: &PublishConfig) -> Result<(), PublishError> {
+        let (path, size, sha) = (f.abs.as_path(), f.size, f.sha256.as_str());
         let key = self.key(rel);
         let ct = cfg.content_type(rel);
         let cc = cfg.cache_control(rel);
         let headers = [("content-type", ct.as_str()), ("cache-control", cc.as_str())];
+        // The same bytes already in the bucket: copied there (objects up to 5 GiB).
+        let same = {
+            let k = self.known.lock().expect("no panics");
+            k.get(&format!("{size} {sha}")).or_else(|| k.get(&format!("{size} {}", f.md5))).cloned()
+        };
+        if let Some((from, etag)) = same.filter(|(from, _)| from != rel && size < 5 << 30) {
+            if self.copy(rel, &from, &etag, cfg)? {
+                return Ok(());
+            }
+        }
+        self.uploaded.0.fetch_add(1, Ordering::Relaxed);
+        self.uploaded.1.fetch_add(size, Ordering::Relaxed);
         if size <= self.threshold {
-            self.client
+            let r = self
+                .client
                 .request("PUT", Some(&key), &[], &headers, Body::File(path, size, sha))
                 .map_err(|e| self.fail("upload failed", &key, &e))?;
+            self.learn(rel, size, &f.md5, sha, r.etag);
             return Ok(());
         }
         // Multipart.
@@ -201,13 +258,13 @@ impl S3 {
         let id = xml_tag(&String::from_utf8_lossy(&r.body), "UploadId")
             .ok_or_else(|| PublishError::Destination(format!("s3://{}/{key}: no UploadId in the answer", self.bucket)))?;
         let result = (|| {
-            let mut f = std::fs::File::open(path).map_err(|e| PublishError::source(path, e))?;
+            let mut file = std::fs::File::open(path).map_err(|e| PublishError::source(path, e))?;
             let mut parts = String::new();
             let mut n = 0u32;
             let mut buf = Vec::with_capacity(self.threshold as usize);
             loop {
                 buf.clear();
-                (&mut f).take(self.threshold).read_to_end(&mut buf).map_err(|e| PublishError::source(path, e))?;
+                (&mut file).take(self.threshold).read_to_end(&mut buf).map_err(|e| PublishError::source(path, e))?;
                 if buf.is_empty() && n > 0 {
                     break;
                 }
@@ -224,9 +281,21 @@ impl S3 {
                 }
             }
             let xml = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
-            self.client
+            let r = self
+                .client
                 .request("POST", Some(&key), &[("uploadId", &id)], &[], Body::Bytes(xml.as_bytes()))
                 .map_err(|e| self.fail("cannot complete the multipart upload", &key, &e))?;
+            // As with a copy, a failure can come in a 200's body.
+            let text = String::from_utf8_lossy(&r.body).into_owned();
+            if text.contains("<Error>") {
+                return Err(PublishError::Destination(format!(
+                    "s3://{}/{key}: cannot complete the multipart upload: {} {}",
+                    self.bucket,
+                    xml_tag(&text, "Code").unwrap_or_default(),
+                    xml_tag(&text, "Message").unwrap_or_default()
+                )));
+            }
+            self.learn(rel, size, &f.md5, sha, xml_tag(&text, "ETag").or(r.etag));
             Ok(())
         })();
         if result.is_err() {
@@ -372,13 +441,36 @@ impl Executor for S3 {
                 break;
             }
         }
+        {
+            // A single-part upload's ETag is the MD5 of its bytes.
+            let mut k = self.known.lock().expect("no panics");
+            for (rel, (size, etag)) in &l.files {
+                if etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    k.insert(format!("{size} {etag}"), (rel.clone(), etag.clone()));
+                }
+            }
+        }
+        self.listed = Some(l.clone());
         Ok(l)
     }
 
     fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
         let key = self.key(state::FILE);
         match self.client.request("GET", Some(&key), &[], &[], Body::Empty) {
-            Ok(r) => Ok(Some(r.body)),
+            Ok(r) => {
+                // What the state says of objects still as it recorded them (a multipart ETag is no MD5).
+                if let (Some(st), Some(l)) = (state::State::parse(&r.body), &self.listed) {
+                    let mut k = self.known.lock().expect("no panics");
+                    for (rel, f) in &st.files {
+                        if let (Some(stamp), Some((size, etag))) = (&f.stamp, l.files.get(rel)) {
+                            if stamp.trim_matches('"') == etag && *size == f.size {
+                                k.insert(format!("{size} {}", f.sha256), (rel.clone(), etag.clone()));
+                            }
+                        }
+                    }
+                }
+                Ok(Some(r.body))
+            }
             Err(Error::Status(404, ..)) => Ok(None),
             Err(e) => Err(self.fail("cannot read the publish state", &key, &e)),
         }
@@ -388,8 +480,7 @@ impl Executor for S3 {
         let this = &*self;
         this.parallel(files, |rel| {
             this.check_lock()?;
-            let f = &snap.files[rel];
-            this.put_one(rel, &f.abs, f.size, &f.sha256, cfg)
+            this.put_one(rel, &snap.files[rel], cfg)
         })
     }
 
@@ -426,5 +517,9 @@ impl Executor for S3 {
 
     fn requests(&self) -> Option<u64> {
         Some(self.client.requests())
+    }
+
+    fn transferred(&self) -> Option<(u64, u64)> {
+        Some((self.uploaded.0.load(Ordering::Relaxed), self.uploaded.1.load(Ordering::Relaxed)))
     }
 }
