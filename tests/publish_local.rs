@@ -102,3 +102,36 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
     let v = output_of(elirepo().arg("verify").arg(&server.base).args(["--suite", "lenny"]).arg("--keyring").arg(demo.keyring()));
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
+
+/// Two builds within one second: same-size files (every Release.gpg; a Packages
+/// whose versions went 1.2 -> 1.3) with the same mtime second but other bytes.
+/// rsync's quick check (size and mtime in whole seconds) would hard-link the old
+/// file into the new generation: a Release.gpg that does not sign the Release.
+#[test]
+fn same_second_builds_are_published_byte_for_byte() {
+    if !have_tools(&["rsync", "python3", "gpgv", "touch"]) {
+        return;
+    }
+    let t = tempdir();
+    let demo = Demo::new(t.path());
+    let dest = t.path().join("www");
+    let same_second = |repo: &std::path::Path| {
+        let o = output_of(std::process::Command::new("find").arg(repo.join("dists")).args(["-exec", "touch", "-h", "-d", "@1795651200", "{}", "+"]));
+        assert!(o.status.success());
+    };
+    demo.build();
+    same_second(&demo.repo());
+    json(&publish(&demo.repo(), &dest));
+    demo.change(1);
+    demo.build();
+    same_second(&demo.repo());
+    json(&publish(&demo.repo(), &dest));
+    for f in ["Release", "Release.gpg", "InRelease", "main/binary-amd64/Packages"] {
+        let want = std::fs::read(demo.repo().join("dists/lenny").join(f)).unwrap();
+        let got = std::fs::read(dest.join("dists/lenny").join(f)).unwrap();
+        assert!(want == got, "dists/lenny/{f}: the destination holds other bytes than the repository");
+    }
+    let server = Server::http(&dest);
+    let v = output_of(elirepo().arg("verify").arg(&server.base).args(["--suite", "lenny"]).arg("--keyring").arg(demo.keyring()));
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}

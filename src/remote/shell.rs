@@ -342,8 +342,11 @@ impl Executor for Shell {
     fn send(&mut self, snap: &Snapshot, files: &[String], _cfg: &PublishConfig) -> Result<(), PublishError> {
         // Every file's source is under the repository: rsync from the root with a list.
         let repo = common_root(snap, files);
-        // Resolved paths (dists/<suite>/... through links) are sent as files: -L only for those.
-        self.rsync(&repo, Some(files), "", &["--copy-links".to_string()])
+        // Resolved paths (dists/<suite>/... through links) are sent as files. The plan
+        // chose these files because they are not in place: rsync's quick check (size
+        // and mtime in whole seconds) must not skip one (--ignore-times; its delta
+        // transfer still sends little of a file that is nearly there).
+        self.rsync(&repo, Some(files), "", &["--copy-links".to_string(), "--ignore-times".to_string()])
     }
 
     fn generation(&mut self, repo: &Path, op: &GenerationOp) -> Result<(), PublishError> {
@@ -352,7 +355,10 @@ impl Executor for Shell {
         let final_ = format!("{gens}/{}", op.id);
         let mut script = self.cd();
         if op.send {
-            let mut extra = Vec::new();
+            // Unchanged files are hard-linked from the previous generation, if their
+            // bytes are equal: --checksum, as size and mtime say nothing of two
+            // builds within one second (every Release.gpg has the same size).
+            let mut extra = vec!["--checksum".to_string()];
             if let Some(prev) = &op.link_dest {
                 extra.push(format!("--link-dest=../{prev}"));
             }
