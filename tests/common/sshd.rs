@@ -93,7 +93,13 @@ impl Sshd {
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 let o = s.ssh("true");
-                assert!(o.status.success(), "ssh to the test sshd failed: {}\nsshd log:\n{}", String::from_utf8_lossy(&o.stderr), s.log());
+                let hint = if s.log().contains("account is locked") {
+                    "\n(sshd without PAM refuses a locked account, a password field starting with '!': \
+                     give it a '*' instead, e.g. usermod -p '*' USER, or run the tests as another user)"
+                } else {
+                    ""
+                };
+                assert!(o.status.success(), "ssh to the test sshd failed: {}\nsshd log:\n{}{hint}", String::from_utf8_lossy(&o.stderr), s.log());
                 return Some(s);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
