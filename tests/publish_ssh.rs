@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::apt::Apt;
-use common::publish::{demo_images, json, Demo, Poller};
+use common::publish::{changed, client_view, demo_images, json, Demo, Poller};
 use common::sshd::Sshd;
 use common::{assert_failed_cleanly, elirepo, have_tools, output_of, snapshot_tree, tempdir, Rng, Server};
 
@@ -69,15 +69,21 @@ fn ssh_publish_serves_apt_and_eliloader_and_is_incremental() {
     assert_eq!(again["sent"]["bytes"], 0, "{again}");
     assert_eq!(again["deleted"]["count"], 0, "{again}");
     assert_eq!(again["generations"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["transferred"]["files"], 0, "{again}");
     assert_eq!(snapshot_tree(&dest), before, "a no-change publish changed the destination");
 
     // One new package, given as ssh://USER@HOST:PORT/PATH: that .deb and a new
     // generation (its unchanged files hard-linked to the previous one).
+    let before = client_view(&demo.repo());
     demo.change(1);
     demo.build();
+    let want = changed(&before, &client_view(&demo.repo()));
     let url = format!("ssh://{}:{}{}", sshd.target, sshd.port, dest.display());
     let third = json(&output_of(publish_cmd(&sshd.rsh_without_port(), &demo.repo(), &url).arg("--json")));
     assert_eq!(third["sent"]["files"], serde_json::json!(["pool/main/e/extra1/extra1_1.1_all.deb"]), "{third}");
+    // What rsync really sent: the .deb and the changed files of the generation
+    // (indexes, by-hash objects, Release files); the rest hard-linked.
+    assert_eq!(third["transferred"]["files"].as_u64(), Some(want.len() as u64), "{third}\nchanged: {want:?}");
     let gens = third["generations"].as_array().unwrap();
     assert_eq!(gens.len(), 1, "{third}");
     assert!(gens[0]["link_dest"].is_string(), "{third}");
