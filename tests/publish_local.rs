@@ -50,6 +50,15 @@ fn local_publish_serves_apt_and_eliloader_and_is_incremental() {
     // One new package: that .deb and a new generation, nothing else.
     demo.change(1);
     demo.build();
+    // --dry-run lists what would be sent and switched, and changes nothing.
+    let before = common::snapshot_tree(&dest);
+    let dry = output_of(elirepo().arg("publish").arg(demo.repo()).arg(&dest).arg("--dry-run"));
+    assert!(dry.status.success());
+    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(listed.lines().any(|l| l == "send pool/main/e/extra1/extra1_1.1_all.deb"), "{listed}");
+    assert!(listed.lines().any(|l| l.starts_with("send dists/.generations/lenny/")), "{listed}");
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert_eq!(common::snapshot_tree(&dest), before, "--dry-run changed the destination");
     let third = json(&publish(&demo.repo(), &dest));
     assert_eq!(third["sent"]["files"], serde_json::json!(["pool/main/e/extra1/extra1_1.1_all.deb"]), "{third}");
     assert_eq!(third["generations"].as_array().unwrap().len(), 1, "{third}");
