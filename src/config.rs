@@ -347,6 +347,9 @@ pub struct ConfigFile {
     pub no_symlinks: Option<bool>,
     /// Allow kernels over 32 MiB and initrds over 128 MiB.
     pub allow_oversize: Option<bool>,
+    /// The `[publish]` table, read by `elirepo publish --config`; checked here too,
+    /// so a typo in it fails `build` as well.
+    pub publish: Option<crate::remote::PublishConfig>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
@@ -1252,12 +1255,22 @@ mod tests {
             netboot,
             no_symlinks,
             allow_oversize,
+            publish,
         } = toml::from_str(&all).expect("the example parses with every key");
         assert!(repo.is_some() && suite.is_some() && codename.is_some());
         assert!(architectures.is_some() && component.is_some() && debs.is_some());
         assert!(origin.is_some() && label.is_some() && description.is_some());
         assert!(valid_for.is_some() && by_hash.is_some());
         assert!(no_symlinks.is_some() && allow_oversize.is_some());
+        let crate::remote::PublishConfig {
+            cache_control_immutable,
+            cache_control_short,
+            content_types,
+            multipart_threshold,
+            lock_ttl,
+        } = publish.expect("[publish]");
+        assert!(cache_control_immutable.is_some() && cache_control_short.is_some());
+        assert!(!content_types.is_empty() && multipart_threshold.is_some() && lock_ttl.is_some());
         let SignSection {
             key,
             gpg_homedir,

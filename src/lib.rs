@@ -22,6 +22,7 @@
 //! * [`pool`]: pool paths and the name checks that keep them inside the pool.
 //! * [`sign`]: gpg signatures (InRelease, Release.gpg) and the public key.
 //! * [`publish`]: the lock, the staging area and the ordered atomic switch.
+//! * [`remote`]: `elirepo publish`: the built repository sent to S3, ssh or a path, never half-visible.
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
@@ -52,6 +53,7 @@ pub mod nfsroot;
 pub mod pool;
 pub mod progress;
 pub mod publish;
+pub mod remote;
 pub mod release;
 pub mod scan;
 pub mod sign;

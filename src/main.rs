@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Build(a) => cli::build::run(a, &mut ui),
         Command::Verify(a) => cli::verify::run(a, &mut ui),
+        Command::Publish(a) => cli::publish::run(a, &mut ui),
         Command::XeCommands(a) => cli::xe::run(a, &mut ui),
         Command::Kernel(a) => cli::kernel::run(a, &mut ui),
         Command::Packages(a) => cli::packages::run(a, &mut ui),

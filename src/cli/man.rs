@@ -156,7 +156,7 @@ fn reference_sections(r: &mut Roff) {
         &[
             ("0", "Success: published, or nothing changed (build); every check holds (verify); PV-capable (kernel)."),
             ("1", "The command ran and found a problem: verify found problems, kernel is not PV-capable, packages could not read some .deb (the others are still written)."),
-            ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was."),
+            ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was. A publish that exits 2 changed nothing (unreachable, refused, locked), or stopped midway with the destination still serving a consistent repository (a rerun completes it)."),
             ("130", "Interrupted (Ctrl-C); the last line says what is true of the repository (before a build starts writing: unchanged)."),
             ("101", "elirepo crashed: a bug, please report it."),
         ],
@@ -167,6 +167,7 @@ fn reference_sections(r: &mut Roff) {
         &[
             ("NO_COLOR", "When set and not empty, no colour is written, even on a terminal."),
             ("SOURCE_DATE_EPOCH", "Seconds since 1970 to use as the Release Date (reproducible builds); verify uses it as now."),
+            ("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL", "The S3 settings of publish, read as the AWS tools read them (with ~/.aws/credentials and ~/.aws/config)."),
             ("COLUMNS", "Width of the progress bar line when the terminal does not tell its own (default 80)."),
             ("TERM", "When dumb, neither colour nor progress bars."),
         ],
@@ -336,6 +337,7 @@ mod tests {
             [
                 "elirepo.1",
                 "elirepo-build.1",
+                "elirepo-publish.1",
                 "elirepo-verify.1",
                 "elirepo-xe-commands.1",
                 "elirepo-kernel.1",

@@ -7,6 +7,7 @@
 //!
 //! * [`build`]: `elirepo build`, its hints and the `-v` settings.
 //! * [`verify`]: `elirepo verify` and its text report.
+//! * [`publish`]: `elirepo publish`: the repository sent to S3, ssh or a path.
 //! * [`kernel`]: `elirepo kernel`.
 //! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
 //! * [`xe`]: `elirepo xe-commands`.
@@ -24,6 +25,7 @@ pub mod exit;
 pub mod kernel;
 pub mod man;
 pub mod packages;
+pub mod publish;
 pub mod ui;
 pub mod verify;
 pub mod xe;
@@ -99,6 +101,9 @@ pub enum Command {
     /// Build and publish the repository (pool, indexes, Release, signatures)
     #[command(long_about = build::LONG_ABOUT, after_help = build::AFTER_HELP)]
     Build(build::BuildArgs),
+    /// Copy a built repository to S3, an ssh host or a path, never half-visible
+    #[command(long_about = publish::LONG_ABOUT, after_help = publish::AFTER_HELP)]
+    Publish(publish::PublishArgs),
     /// Check a published repository (directory or http:// URL) as eliloader and apt use it
     #[command(long_about = verify::LONG_ABOUT, after_help = verify::AFTER_HELP)]
     Verify(verify::VerifyArgs),

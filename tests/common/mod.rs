@@ -36,6 +36,9 @@
 pub mod apt;
 pub mod digest;
 pub mod gpg;
+pub mod publish;
+pub mod s3server;
+pub mod sshd;
 pub mod synth;
 pub mod tree;
 
