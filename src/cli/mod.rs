@@ -8,6 +8,7 @@
 //! * [`build`]: `elirepo build`, its hints and the `-v` settings.
 //! * [`verify`]: `elirepo verify` and its text report.
 //! * [`kernel`]: `elirepo kernel`.
+//! * [`boot_test`]: `elirepo boot-test`: the pair booted under Xen in QEMU.
 //! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
 //! * [`xe`]: `elirepo xe-commands`.
 //! * [`man`]: `elirepo man` and `elirepo completions`, generated from [`Cli`].
@@ -17,6 +18,7 @@
 //! crashes) is [`exit`]'s. No build, check or index logic lives here: that is
 //! the library's.
 
+pub mod boot_test;
 pub mod build;
 pub mod exit;
 pub mod kernel;
@@ -106,6 +108,9 @@ pub enum Command {
     /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
     #[command(after_help = kernel::AFTER_HELP)]
     Kernel(kernel::KernelArgs),
+    /// Boot the kernel and initrd as a Xen PV guest in QEMU (exit 0 only if booted)
+    #[command(long_about = boot_test::LONG_ABOUT, after_help = boot_test::AFTER_HELP)]
+    BootTest(boot_test::BootTestArgs),
     /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
     #[command(override_usage = packages::USAGE, after_help = packages::AFTER_HELP)]
     Packages(packages::AptArgs),
