@@ -236,13 +236,11 @@ impl Console {
         matches!(self.xl_exit, Some(c) if c != 0) && !self.guest_spoke
     }
 
-    /// True once the verdict cannot change any more: the guest is gone, it panicked, or the
-    /// builder refused it. (`booted` needs the caller's grace period after `/init`.)
+    /// True once the verdict cannot change any more: dom0's init ended (the guest is gone or
+    /// the builder refused it; its relays have printed what they had), the guest panicked, or
+    /// dom0 failed. (`booted` needs the caller's grace period after `/init`.)
     pub fn settled(&self) -> bool {
-        self.ended
-            || self.xl_exit.is_some()
-            || self.panic.is_some()
-            || self.dom0_failure.is_some()
+        self.ended || self.panic.is_some() || self.dom0_failure.is_some()
     }
 
     /// The verdict from what was read, and the line that proves it. `timed_out`: the run was

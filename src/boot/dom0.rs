@@ -233,8 +233,10 @@ tail -f /tmp/xl.out | while IFS= read -r l; do echo "xl| $l"; done &
 tail -f /var/log/xen/console/guest-{GUEST_NAME}.log | while IFS= read -r l; do echo "guest| $l"; done &
 echo "{MARK_CREATE} at $(cut -d' ' -f1 /proc/uptime)s"
 xl -v create -F /guest/guest.cfg >> /tmp/xl.out 2>&1
-echo "{MARK_XL_EXIT}$?"
-sleep 2
+rc=$?
+# Let the relays print what is left before the markers.
+sleep 3
+echo "{MARK_XL_EXIT}$rc"
 echo "{MARK_END} at $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f
 "#,

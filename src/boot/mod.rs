@@ -115,7 +115,6 @@ pub struct Tools {
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/bin"].map(PathBuf::from))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
@@ -141,22 +140,33 @@ impl Tools {
     /// `ELIREPO_XEN_BIN` (the toolstack directory) override the search of `PATH`,
     /// `/boot/xen-*-amd64.gz` and `/usr/lib/xen-*/bin`.
     pub fn find() -> Result<Tools, BootError> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        // An override that names no file counts as missing: never a silent fallback.
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let exists = |p: PathBuf| p.exists().then_some(p);
         let qemu = env("ELIREPO_QEMU")
-            .or_else(|| on_path("qemu-system-x86_64"))
+            .map_or_else(|| on_path("qemu-system-x86_64"), exists)
             .ok_or_else(|| BootError::Missing {
                 what: "qemu-system-x86_64".into(),
                 packages: "qemu-system-x86".into(),
             })?;
         let xen = env("ELIREPO_XEN")
-            .or_else(|| newest(Path::new("/boot"), "xen-", "-amd64.gz"))
-            .or_else(|| newest(Path::new("/boot"), "xen-", ".gz"))
+            .map_or_else(
+                || {
+                    newest(Path::new("/boot"), "xen-", "-amd64.gz")
+                        .or_else(|| newest(Path::new("/boot"), "xen-", ".gz"))
+                },
+                exists,
+            )
             .ok_or_else(|| BootError::Missing {
                 what: "the Xen hypervisor (/boot/xen-*.gz)".into(),
                 packages: "xen-hypervisor-4.17-amd64".into(),
             })?;
-        let xen_bin = env("ELIREPO_XEN_BIN")
-            .or_else(|| {
+        let xen_bin = env("ELIREPO_XEN_BIN").map_or_else(
+            || {
                 let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
                     .ok()?
                     .flatten()
@@ -166,13 +176,15 @@ impl Tools {
                     .collect();
                 dirs.sort();
                 dirs.pop()
-            })
-            .ok_or_else(|| BootError::Missing {
+            },
+            exists,
+        )
+        .ok_or_else(|| BootError::Missing {
                 what: "the Xen toolstack (/usr/lib/xen-*/bin/xl)".into(),
                 packages: "xen-utils-4.17".into(),
             })?;
         let busybox = env("ELIREPO_BUSYBOX")
-            .or_else(|| on_path("busybox"))
+            .map_or_else(|| on_path("busybox"), exists)
             .ok_or_else(|| BootError::Missing {
                 what: "busybox".into(),
                 packages: "busybox-static".into(),
