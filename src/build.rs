@@ -566,6 +566,10 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
             c.source,
             c.kernel_report.verdict.label()
         ));
+        if opts.boot_test {
+            log.step(&format!("boot test of installer-{}: booting the pair under Xen in QEMU", c.arch));
+            crate::boot::gate(&c.kernel, &c.initrd, &c.arch)?;
+        }
         chosen.push(c);
     }
     // The lock, before reading anything published: a build that waited must see

@@ -338,3 +338,75 @@ fn missing_qemu_is_exit_2_naming_the_package() {
     assert!(err.contains("qemu-system-x86"), "{err}");
     assert!(o.stdout.is_empty());
 }
+
+/// Every file under `root` with its bytes (symlinks as their target), sorted.
+fn contents(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        let p = e.path().strip_prefix(root).unwrap().to_path_buf();
+        if e.path_is_symlink() {
+            let t = std::fs::read_link(e.path()).unwrap();
+            out.push((p, t.into_os_string().into_encoded_bytes()));
+        } else if e.file_type().is_file() {
+            out.push((p, std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out
+}
+
+/// `build --boot-test` with a pair that passes the static checks but panics at boot (an
+/// initrd carrying the kernel's modules directory but no /init): refused, nothing published,
+/// the repository byte for byte as it was.
+#[test]
+fn build_boot_test_refuses_a_pair_that_does_not_boot() {
+    let Some((deb, vmlinuz, dir)) = setup() else { return };
+    let release = vmlinuz.file_name().unwrap().to_string_lossy().trim_start_matches("vmlinuz-").to_string();
+    let modules = format!("lib/modules/{release}/modules.dep");
+    let mods_dir = format!("lib/modules/{release}");
+    let good = dir.path().join("good.gz");
+    let bad = dir.path().join("bad.gz");
+    let mut entries: Vec<(&str, u32, &[u8])> = vec![
+        ("lib", 0o40755, b""),
+        ("lib/modules", 0o40755, b""),
+        (&mods_dir, 0o40755, b""),
+        (&modules, 0o100644, b""),
+    ];
+    std::fs::write(&bad, gzip(&cpio(&entries))).unwrap();
+    let init = format!("#!/bin/busybox sh\necho \"{MARKER}\"\n/bin/busybox poweroff -f\n");
+    entries.push(("init", 0o100755, init.as_bytes()));
+    std::fs::write(&good, gzip(&cpio(&entries))).unwrap();
+    std::fs::create_dir_all(dir.path().join("debs")).unwrap();
+    let repo = dir.path().join("repo");
+    let build = |initrd: &Path, boot_test: bool| {
+        let mut c = common::elirepo();
+        c.env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("ELIREPO_DOM0_KERNEL", &deb)
+            .args(["build", "--unsigned", "--suite", "lenny", "--arch", "amd64", "--repo"])
+            .arg(&repo)
+            .arg("--deb")
+            .arg(dir.path().join("debs"))
+            .arg("--kernel")
+            .arg(&vmlinuz)
+            .arg("--initrd")
+            .arg(initrd);
+        if boot_test {
+            c.arg("--boot-test");
+        }
+        let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+        c.output().unwrap()
+    };
+    let o = build(&good, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = contents(&repo);
+    let snap = common::snapshot_tree(&repo);
+    let start = std::time::Instant::now();
+    let o = build(&bad, true);
+    eprintln!("build --boot-test: {:.0} s wall", start.elapsed().as_secs_f64());
+    common::assert_failed_cleanly(&o, "build --boot-test with a pair that panics");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not boot") && err.contains("kernel panic"), "{err}");
+    assert!(contents(&repo) == before, "build --boot-test changed the repository's bytes");
+    assert_eq!(common::snapshot_tree(&repo), snap, "build --boot-test touched the repository");
+}

@@ -543,3 +543,31 @@ pub fn fetch_pair(
     let kernel = out.pop().expect("two files");
     Ok([kernel, initrd])
 }
+
+/// `build --boot-test`'s check: boots `kernel` and `initrd` with the machine's tools and dom0
+/// kernel ([`default_dom0`]), no PV-args; anything but [`Verdict::Booted`], or a test that
+/// cannot run, is an error naming the kernel, like a kernel that fails the static check.
+pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), crate::netboot::NetbootError> {
+    let fail = |reason: String| crate::netboot::NetbootError {
+        path: kernel.to_path_buf(),
+        reason,
+    };
+    let tools = Tools::find().map_err(|e| fail(format!("cannot boot-test: {e}")))?;
+    let dom0 = default_dom0().ok_or_else(|| {
+        fail("cannot boot-test: no dom0 kernel (set ELIREPO_DOM0_KERNEL to a linux-image .deb or a root directory)".into())
+    })?;
+    let mut opts = BootOptions::new(kernel.to_path_buf(), initrd.to_path_buf(), dom0);
+    opts.arch = arch.to_string();
+    let report = boot_test(&tools, &opts, &mut |_| {}).map_err(|e| fail(format!("cannot boot-test: {e}")))?;
+    if report.booted() {
+        return Ok(());
+    }
+    Err(fail(format!(
+        "does not boot with {} as a Xen PV guest: {}: {} (nothing was published; `elirepo boot-test --kernel {} --initrd {} --keep-log FILE` shows the console)",
+        initrd.display(),
+        report.verdict.label(),
+        report.detail,
+        kernel.display(),
+        initrd.display()
+    )))
+}
