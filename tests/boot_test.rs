@@ -31,7 +31,13 @@ fn boots_enabled() -> bool {
 }
 
 fn have_boot_tools() -> bool {
-    if !common::have_tools(&["qemu-system-x86_64", "busybox", "dpkg-deb", "apt-get", "ldd"]) {
+    if !common::have_tools(&[
+        "qemu-system-x86_64",
+        "busybox",
+        "dpkg-deb",
+        "apt-get",
+        "ldd",
+    ]) {
         return false;
     }
     let xen = std::fs::read_dir("/boot").ok().is_some_and(|d| {
@@ -52,6 +58,9 @@ fn have_boot_tools() -> bool {
 
 /// Debian's current amd64 kernel .deb and its vmlinuz, fetched once into the target dir.
 fn debian_kernel() -> Option<(PathBuf, PathBuf)> {
+    // One fetch at a time: the tests share the cache directory.
+    static FETCH: Mutex<()> = Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("boot-test-kernel");
     let deb = match std::env::var_os("ELIREPO_BOOT_KERNEL_DEB") {
         Some(d) => PathBuf::from(d),
@@ -65,13 +74,25 @@ fn debian_kernel() -> Option<(PathBuf, PathBuf)> {
     };
     let x = dir.join("x");
     let found = |x: &Path| -> Option<PathBuf> {
-        std::fs::read_dir(x.join("boot")).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.file_name().unwrap().to_string_lossy().starts_with("vmlinuz-")
-        })
+        std::fs::read_dir(x.join("boot"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("vmlinuz-")
+            })
     };
     if found(&x).is_none() {
         std::fs::create_dir_all(&x).unwrap();
-        let st = Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&x).status().unwrap();
+        let st = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&x)
+            .status()
+            .unwrap();
         assert!(st.success(), "dpkg-deb -x {}", deb.display());
     }
     let vmlinuz = found(&x).unwrap_or_else(|| panic!("{}: no boot/vmlinuz-*", deb.display()));
@@ -96,7 +117,11 @@ fn fetch_kernel_deb(dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let meta = dir.join("meta");
     std::fs::create_dir_all(&meta).map_err(|e| e.to_string())?;
-    let _ = Command::new("chmod").args(["755"]).arg(dir).arg(&meta).status();
+    let _ = Command::new("chmod")
+        .args(["755"])
+        .arg(dir)
+        .arg(&meta)
+        .status();
     let get = |pkg: &str, into: &Path| -> Result<(), String> {
         let o = Command::new("apt-get")
             .args(["download", "-q", pkg])
@@ -106,21 +131,40 @@ fn fetch_kernel_deb(dir: &Path) -> Result<PathBuf, String> {
         if o.status.success() {
             Ok(())
         } else {
-            Err(format!("apt-get download {pkg}: {}", String::from_utf8_lossy(&o.stderr)))
+            Err(format!(
+                "apt-get download {pkg}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ))
         }
     };
     get("linux-image-amd64", &meta)?;
-    let m = std::fs::read_dir(&meta).unwrap().flatten().next().ok_or("no .deb")?.path();
-    let deps = Command::new("dpkg-deb").args(["-f"]).arg(&m).arg("Depends").output().map_err(|e| e.to_string())?;
+    let m = std::fs::read_dir(&meta)
+        .unwrap()
+        .flatten()
+        .next()
+        .ok_or("no .deb")?
+        .path();
+    let deps = Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&m)
+        .arg("Depends")
+        .output()
+        .map_err(|e| e.to_string())?;
     let deps = String::from_utf8_lossy(&deps.stdout).into_owned();
     let pkg = deps
         .split(',')
         .map(|d| d.split_whitespace().next().unwrap_or(""))
-        .find(|p| p.starts_with("linux-image-") && p.as_bytes().get(12).is_some_and(u8::is_ascii_digit))
-        .ok_or(format!("linux-image-amd64 depends on no linux-image-<version>: {deps}"))?
+        .find(|p| {
+            p.starts_with("linux-image-") && p.as_bytes().get(12).is_some_and(u8::is_ascii_digit)
+        })
+        .ok_or(format!(
+            "linux-image-amd64 depends on no linux-image-<version>: {deps}"
+        ))?
         .to_string();
     get(&pkg, dir)?;
-    debs(dir).pop().ok_or("apt-get download left no .deb".into())
+    debs(dir)
+        .pop()
+        .ok_or("apt-get download left no .deb".into())
 }
 
 /// A newc cpio with modes: `(path, mode, data)`; a mode of 0o40755 makes a directory.
@@ -186,7 +230,10 @@ fn boot(name: &str, args: &[&str], dom0: &Path) -> (i32, serde_json::Value, Stri
     common::assert_no_crash(&o, name);
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("{name}: no JSON report ({e}); stderr:\n{stderr}\nstdout:\n{}", String::from_utf8_lossy(&o.stdout))
+        panic!(
+            "{name}: no JSON report ({e}); stderr:\n{stderr}\nstdout:\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        )
     });
     eprintln!(
         "{name}: {:.0} s wall, verdict {}, console in {}",
@@ -199,7 +246,12 @@ fn boot(name: &str, args: &[&str], dom0: &Path) -> (i32, serde_json::Value, Stri
 
 /// `elirepo kernel --json`'s verdict for `kernel`.
 fn static_verdict(kernel: &Path) -> String {
-    let o = common::elirepo().arg("kernel").arg("--json").arg(kernel).output().unwrap();
+    let o = common::elirepo()
+        .arg("kernel")
+        .arg("--json")
+        .arg(kernel)
+        .output()
+        .unwrap();
     common::assert_no_crash(&o, "elirepo kernel");
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     j["verdict"].as_str().unwrap_or("?").to_string()
@@ -231,8 +283,12 @@ fn setup() -> Option<(PathBuf, PathBuf, tempfile::TempDir)> {
 /// HTTP server as eliloader fetches them: booted, and `elirepo kernel` agrees.
 #[test]
 fn debians_kernel_boots_from_a_repository_url() {
-    let Some((deb, vmlinuz, dir)) = setup() else { return };
-    let xen = dir.path().join("repo/dists/lenny/main/installer-amd64/current/images/netboot/xen");
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let xen = dir
+        .path()
+        .join("repo/dists/lenny/main/installer-amd64/current/images/netboot/xen");
     std::fs::create_dir_all(&xen).unwrap();
     std::fs::copy(&vmlinuz, xen.join("vmlinuz")).unwrap();
     std::fs::write(xen.join("initrd.gz"), gzip(&test_cpio())).unwrap();
@@ -240,27 +296,42 @@ fn debians_kernel_boots_from_a_repository_url() {
     let url = server.base.trim_end_matches('/').to_string();
     let (code, json, stderr) = boot(
         "booted",
-        &[&url, "--suite", "lenny", "--arch", "amd64", "--args", "quiet"],
+        &[
+            &url, "--suite", "lenny", "--arch", "amd64", "--args", "quiet",
+        ],
         &deb,
     );
     assert_eq!(json["verdict"], "booted", "{json:#}\n{stderr}");
     assert_eq!(code, 0, "{stderr}");
     let lines = json["last_lines"].to_string();
-    assert!(lines.contains(MARKER), "the test initrd's /init did not print its marker: {json:#}");
-    assert!(json["cmdline"].as_str().unwrap().starts_with("quiet "), "{json:#}");
+    assert!(
+        lines.contains(MARKER),
+        "the test initrd's /init did not print its marker: {json:#}"
+    );
+    assert!(
+        json["cmdline"].as_str().unwrap().starts_with("quiet "),
+        "{json:#}"
+    );
     assert_agree(&vmlinuz, &json);
 }
 
 /// The same kernel with its initrd cut short: the kernel cannot unpack it.
 #[test]
 fn an_initrd_cut_short_is_not_unpacked() {
-    let Some((deb, vmlinuz, dir)) = setup() else { return };
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
     let gz = gzip(&test_cpio());
     let initrd = dir.path().join("initrd.gz");
     std::fs::write(&initrd, &gz[..gz.len() / 2]).unwrap();
     let (code, json, stderr) = boot(
         "initrd-truncated",
-        &["--kernel", vmlinuz.to_str().unwrap(), "--initrd", initrd.to_str().unwrap()],
+        &[
+            "--kernel",
+            vmlinuz.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
         &deb,
     );
     assert_eq!(json["verdict"], "initrd_not_unpacked", "{json:#}\n{stderr}");
@@ -271,26 +342,44 @@ fn an_initrd_cut_short_is_not_unpacked() {
 /// (it knows only lz4's legacy format, magic 02 21 4C 18): not unpacked.
 #[test]
 fn an_initrd_in_a_compression_the_kernel_lacks_is_not_unpacked() {
-    let Some((deb, vmlinuz, dir)) = setup() else { return };
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
     if !common::have_tool("lz4") {
         return;
     }
     let cpio_path = dir.path().join("initrd.cpio");
     std::fs::write(&cpio_path, test_cpio()).unwrap();
     // lz4's default output is the frame format.
-    let o = Command::new("lz4").args(["-q", "-c"]).arg(&cpio_path).output().unwrap();
-    assert!(o.status.success(), "lz4: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("lz4")
+        .args(["-q", "-c"])
+        .arg(&cpio_path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "lz4: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let frame = o.stdout;
     assert_eq!(&frame[..4], &[0x04, 0x22, 0x4d, 0x18]);
     let initrd = dir.path().join("initrd.gz");
     std::fs::write(&initrd, &frame).unwrap();
     let (code, json, stderr) = boot(
         "initrd-lz4-frame",
-        &["--kernel", vmlinuz.to_str().unwrap(), "--initrd", initrd.to_str().unwrap()],
+        &[
+            "--kernel",
+            vmlinuz.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
         &deb,
     );
     assert_eq!(json["verdict"], "initrd_not_unpacked", "{json:#}\n{stderr}");
-    assert!(json["detail"].as_str().unwrap().contains("invalid magic"), "{json:#}");
+    assert!(
+        json["detail"].as_str().unwrap().contains("invalid magic"),
+        "{json:#}"
+    );
     assert_eq!(code, 1);
 }
 
@@ -298,20 +387,34 @@ fn an_initrd_in_a_compression_the_kernel_lacks_is_not_unpacked() {
 /// agrees.
 #[test]
 fn a_kernel_without_xen_notes_is_refused_by_the_builder() {
-    let Some((deb, _vmlinuz, dir)) = setup() else { return };
+    let Some((deb, _vmlinuz, dir)) = setup() else {
+        return;
+    };
     let kernel = dir.path().join("vmlinuz");
     std::fs::write(&kernel, synth::no_xen_kernel("6.1.0-99-amd64")).unwrap();
     let initrd = dir.path().join("initrd.gz");
     std::fs::write(&initrd, gzip(&test_cpio())).unwrap();
     let (code, json, stderr) = boot(
         "refused-no-xen-notes",
-        &["--kernel", kernel.to_str().unwrap(), "--initrd", initrd.to_str().unwrap()],
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
         &deb,
     );
     assert_eq!(json["verdict"], "refused", "{json:#}\n{stderr}");
     let detail = json["detail"].as_str().unwrap();
     assert!(
-        ["xc_dom_find_loader", "Invalid kernel", "Not a Xen-ELF", "xc_dom_parse"].iter().any(|m| detail.contains(m)),
+        [
+            "xc_dom_find_loader",
+            "Invalid kernel",
+            "Not a Xen-ELF",
+            "xc_dom_parse"
+        ]
+        .iter()
+        .any(|m| detail.contains(m)),
         "the builder's message is missing: {detail}"
     );
     assert_eq!(code, 1);
@@ -360,8 +463,15 @@ fn contents(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 /// the repository byte for byte as it was.
 #[test]
 fn build_boot_test_refuses_a_pair_that_does_not_boot() {
-    let Some((deb, vmlinuz, dir)) = setup() else { return };
-    let release = vmlinuz.file_name().unwrap().to_string_lossy().trim_start_matches("vmlinuz-").to_string();
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let release = vmlinuz
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("vmlinuz-")
+        .to_string();
     let modules = format!("lib/modules/{release}/modules.dep");
     let mods_dir = format!("lib/modules/{release}");
     let good = dir.path().join("good.gz");
@@ -382,7 +492,15 @@ fn build_boot_test_refuses_a_pair_that_does_not_boot() {
         let mut c = common::elirepo();
         c.env("SOURCE_DATE_EPOCH", "1700000000")
             .env("ELIREPO_DOM0_KERNEL", &deb)
-            .args(["build", "--unsigned", "--suite", "lenny", "--arch", "amd64", "--repo"])
+            .args([
+                "build",
+                "--unsigned",
+                "--suite",
+                "lenny",
+                "--arch",
+                "amd64",
+                "--repo",
+            ])
             .arg(&repo)
             .arg("--deb")
             .arg(dir.path().join("debs"))
@@ -402,11 +520,24 @@ fn build_boot_test_refuses_a_pair_that_does_not_boot() {
     let snap = common::snapshot_tree(&repo);
     let start = std::time::Instant::now();
     let o = build(&bad, true);
-    eprintln!("build --boot-test: {:.0} s wall", start.elapsed().as_secs_f64());
+    eprintln!(
+        "build --boot-test: {:.0} s wall",
+        start.elapsed().as_secs_f64()
+    );
     common::assert_failed_cleanly(&o, "build --boot-test with a pair that panics");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("does not boot") && err.contains("kernel panic"), "{err}");
-    assert!(contents(&repo) == before, "build --boot-test changed the repository's bytes");
-    assert_eq!(common::snapshot_tree(&repo), snap, "build --boot-test touched the repository");
+    assert!(
+        err.contains("does not boot") && err.contains("kernel panic"),
+        "{err}"
+    );
+    assert!(
+        contents(&repo) == before,
+        "build --boot-test changed the repository's bytes"
+    );
+    assert_eq!(
+        common::snapshot_tree(&repo),
+        snap,
+        "build --boot-test touched the repository"
+    );
 }

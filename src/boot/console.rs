@@ -314,7 +314,12 @@ mod tests {
     fn the_builders_refusal_is_refused_with_its_message() {
         let (v, why) = verdict_of("refused-no-xen-notes.log");
         assert_eq!(v, Verdict::Refused, "{why}");
-        assert!(why.contains("xc_dom_find_loader") || why.contains("Invalid kernel") || why.contains("Not a Xen-ELF"), "{why}");
+        assert!(
+            why.contains("xc_dom_find_loader")
+                || why.contains("Invalid kernel")
+                || why.contains("Not a Xen-ELF"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -341,7 +346,10 @@ mod tests {
     fn nothing_decisive_is_a_timeout_naming_the_stage() {
         let mut c = Console::new();
         c.feed("(XEN) Xen version 4.17\n[    1.0] Linux version 6.1\nelirepo-dom0: up\n");
-        assert_eq!(c.verdict(true), (Verdict::TimedOut, "dom0 did not reach xl create".into()));
+        assert_eq!(
+            c.verdict(true),
+            (Verdict::TimedOut, "dom0 did not reach xl create".into())
+        );
         c.feed("elirepo-dom0: xl create\nguest| [    0.000000] Linux version 6.1.0\n");
         assert_eq!(c.verdict(true).0, Verdict::TimedOut);
         assert!(!c.settled());
@@ -349,7 +357,10 @@ mod tests {
 
     #[test]
     fn sources_are_told_apart() {
-        assert_eq!(source_of("guest| Run /init as init process").0, Source::Guest);
+        assert_eq!(
+            source_of("guest| Run /init as init process").0,
+            Source::Guest
+        );
         // dom0's own /init run is not the guest's.
         let mut c = Console::new();
         c.feed("[   21.47] Run /init as init process\nelirepo-dom0: xl create\nelirepo-dom0: xl exit 0\nelirepo-dom0: end\n");

@@ -8,8 +8,8 @@ use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::cpio::CpioWriter;
 use super::console::{MARK_CREATE, MARK_END, MARK_FAIL, MARK_XL_EXIT};
+use super::cpio::CpioWriter;
 use super::BootError;
 
 /// The Xen drivers dom0's toolstack needs, in load order (xenfs needs privcmd).
@@ -140,11 +140,15 @@ impl Dom0Kernel {
             root.join("usr/lib/modules").join(&release),
         ];
         for dir in mods.iter().filter(|d| d.is_dir()) {
-            for e in walkdir::WalkDir::new(dir.join("kernel/drivers/xen")).into_iter().flatten() {
+            for e in walkdir::WalkDir::new(dir.join("kernel/drivers/xen"))
+                .into_iter()
+                .flatten()
+            {
                 let name = e.path().to_string_lossy().into_owned();
                 if let Some((m, c)) = module_name(&name) {
                     if !k.modules.iter().any(|(n, _)| n == m) {
-                        k.modules.push((m.to_string(), decode(c, std::fs::read(e.path())?)?));
+                        k.modules
+                            .push((m.to_string(), decode(c, std::fs::read(e.path())?)?));
                     }
                 }
             }
@@ -244,6 +248,30 @@ poweroff -f
     )
 }
 
+/// The initramfs being written, with the directories already in it.
+struct Tree {
+    w: CpioWriter<BufWriter<File>>,
+    dirs: std::collections::BTreeSet<String>,
+}
+
+impl Tree {
+    /// Writes the directories above `path` that are not in the archive yet.
+    fn parents(&mut self, path: &str) -> io::Result<()> {
+        let mut acc = String::new();
+        let parts: Vec<&str> = path.split('/').collect();
+        for p in &parts[..parts.len() - 1] {
+            if !acc.is_empty() {
+                acc.push('/');
+            }
+            acc.push_str(p);
+            if self.dirs.insert(acc.clone()) {
+                self.w.dir(&acc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// xl's configuration of the guest under test: `type = "pv"`, `kernel`, `ramdisk`, `extra`.
 pub fn guest_config(args: &str, memory_mib: u32) -> String {
     let quoted = args.replace('\\', "\\\\").replace('"', "\\\"");
@@ -268,33 +296,19 @@ pub fn write_initramfs(
         reason: e.to_string(),
     };
     let f = File::create(out).map_err(io_err)?;
-    let mut w = CpioWriter::new(BufWriter::new(f));
-    let mut dirs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let mut ensure_dirs = |w: &mut CpioWriter<BufWriter<File>>, path: &str| -> io::Result<()> {
-        let mut acc = String::new();
-        let parts: Vec<&str> = path.split('/').collect();
-        for p in &parts[..parts.len() - 1] {
-            if !acc.is_empty() {
-                acc.push('/');
-            }
-            acc.push_str(p);
-            if dirs.insert(acc.clone()) {
-                w.dir(&acc)?;
-            }
-        }
-        Ok(())
+    let mut tree = Tree {
+        w: CpioWriter::new(BufWriter::new(f)),
+        dirs: std::collections::BTreeSet::new(),
     };
-    let add_host_file = |w: &mut CpioWriter<BufWriter<File>>,
-                             host: &Path,
-                             ensure: &mut dyn FnMut(&mut CpioWriter<BufWriter<File>>, &str) -> io::Result<()>|
-     -> Result<(), BootError> {
+    let ensure = |tree: &mut Tree, p: &str| tree.parents(p);
+    let add_host_file = |tree: &mut Tree, host: &Path| -> Result<(), BootError> {
         let name = host.to_string_lossy().trim_start_matches('/').to_string();
-        let mut f = File::open(host).map_err(|e| BootError::Toolstack(format!("{}: {e}", host.display())))?;
+        let mut f = File::open(host)
+            .map_err(|e| BootError::Toolstack(format!("{}: {e}", host.display())))?;
         let len = f.metadata().map_err(io_err)?.len();
-        ensure(w, &name).map_err(io_err)?;
-        w.file_from(&name, 0o755, len, &mut f).map_err(io_err)
+        tree.parents(&name).map_err(io_err)?;
+        tree.w.file_from(&name, 0o755, len, &mut f).map_err(io_err)
     };
-    let mut ensure = |w: &mut CpioWriter<BufWriter<File>>, p: &str| ensure_dirs(w, p);
 
     // Programs and their libraries, at the paths ldd names.
     let mut files: Vec<PathBuf> = PROGRAMS.iter().map(|p| tools.bin.join(p)).collect();
@@ -311,7 +325,11 @@ pub fn write_initramfs(
         libs.extend(libraries(p)?);
     }
     // pthread_cancel dlopens libgcc_s: ldd does not name it.
-    if let Some(dir) = libs.iter().find(|l| l.file_name().is_some_and(|n| n == "libc.so.6")).and_then(|l| l.parent()) {
+    if let Some(dir) = libs
+        .iter()
+        .find(|l| l.file_name().is_some_and(|n| n == "libc.so.6"))
+        .and_then(|l| l.parent())
+    {
         let gcc = dir.join("libgcc_s.so.1");
         if gcc.exists() {
             libs.push(gcc);
@@ -321,39 +339,63 @@ pub fn write_initramfs(
     libs.dedup();
     files.extend(libs);
     for p in &files {
-        add_host_file(&mut w, p, &mut ensure)?;
+        add_host_file(&mut tree, p)?;
     }
-    ensure(&mut w, "bin/busybox").map_err(io_err)?;
-    let mut bb = File::open(&tools.busybox).map_err(|e| BootError::Toolstack(format!("{}: {e}", tools.busybox.display())))?;
+    ensure(&mut tree, "bin/busybox").map_err(io_err)?;
+    let mut bb = File::open(&tools.busybox)
+        .map_err(|e| BootError::Toolstack(format!("{}: {e}", tools.busybox.display())))?;
     let len = bb.metadata().map_err(io_err)?.len();
-    w.file_from("bin/busybox", 0o755, len, &mut bb).map_err(io_err)?;
+    tree.w
+        .file_from("bin/busybox", 0o755, len, &mut bb)
+        .map_err(io_err)?;
 
     // /etc/xen (xl.conf only) and the state directories.
-    for d in ["etc/xen", "var/lib/xen", "var/log/xen", "proc", "sys", "dev", "run", "tmp", "guest", "lib/modules"] {
-        ensure(&mut w, &format!("{d}/x")).map_err(io_err)?;
+    for d in [
+        "etc/xen",
+        "var/lib/xen",
+        "var/log/xen",
+        "proc",
+        "sys",
+        "dev",
+        "run",
+        "tmp",
+        "guest",
+        "lib/modules",
+    ] {
+        ensure(&mut tree, &format!("{d}/x")).map_err(io_err)?;
     }
     if let Ok(conf) = std::fs::read("/etc/xen/xl.conf") {
-        w.file("etc/xen/xl.conf", 0o644, &conf).map_err(io_err)?;
+        tree.w
+            .file("etc/xen/xl.conf", 0o644, &conf)
+            .map_err(io_err)?;
     }
-    w.symlink("var/run", "/run").map_err(io_err)?;
+    tree.w.symlink("var/run", "/run").map_err(io_err)?;
     for (name, data) in &dom0.modules {
-        w.file(&format!("lib/modules/{name}.ko"), 0o644, data).map_err(io_err)?;
+        tree.w
+            .file(&format!("lib/modules/{name}.ko"), 0o644, data)
+            .map_err(io_err)?;
     }
     let xl_bin = format!("/{}", tools.bin.to_string_lossy().trim_start_matches('/'));
-    w.file("init", 0o755, init_script(&xl_bin).as_bytes()).map_err(io_err)?;
-    w.file("guest/guest.cfg", 0o644, config.as_bytes()).map_err(io_err)?;
+    tree.w
+        .file("init", 0o755, init_script(&xl_bin).as_bytes())
+        .map_err(io_err)?;
+    tree.w
+        .file("guest/guest.cfg", 0o644, config.as_bytes())
+        .map_err(io_err)?;
     for (name, src) in [("guest/vmlinuz", kernel), ("guest/initrd.gz", initrd)] {
         let mut f = File::open(src).map_err(|e| BootError::Io {
             path: src.to_path_buf(),
             reason: e.to_string(),
         })?;
         let len = f.metadata().map_err(io_err)?.len();
-        w.file_from(name, 0o644, len, &mut f).map_err(|e| BootError::Io {
-            path: src.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        tree.w
+            .file_from(name, 0o644, len, &mut f)
+            .map_err(|e| BootError::Io {
+                path: src.to_path_buf(),
+                reason: e.to_string(),
+            })?;
     }
-    w.finish().map_err(io_err)?;
+    tree.w.finish().map_err(io_err)?;
     Ok(())
 }
 
@@ -363,14 +405,21 @@ mod tests {
 
     #[test]
     fn modules_are_recognised_by_name_and_compression() {
-        assert_eq!(module_name("lib/modules/6.1.0-57-amd64/kernel/drivers/xen/xenfs/xenfs.ko").map(|m| m.0), Some("xenfs"));
+        assert_eq!(
+            module_name("lib/modules/6.1.0-57-amd64/kernel/drivers/xen/xenfs/xenfs.ko")
+                .map(|m| m.0),
+            Some("xenfs")
+        );
         assert!(module_name("x/xen-privcmd.ko.xz").unwrap().1.is_some());
         assert!(module_name("x/xen-pciback.ko").is_none());
     }
 
     #[test]
     fn releases_compare_numerically() {
-        assert_eq!(version_cmp("6.1.0-9-amd64", "6.1.0-57-amd64"), std::cmp::Ordering::Less);
+        assert_eq!(
+            version_cmp("6.1.0-9-amd64", "6.1.0-57-amd64"),
+            std::cmp::Ordering::Less
+        );
     }
 
     #[test]

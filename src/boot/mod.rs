@@ -43,8 +43,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use console::Verdict;
 use console::Console;
+pub use console::Verdict;
 
 /// The packages a Debian machine needs for a boot test.
 pub const PACKAGES: &str =
@@ -165,21 +165,22 @@ impl Tools {
                 what: "the Xen hypervisor (/boot/xen-*.gz)".into(),
                 packages: "xen-hypervisor-4.17-amd64".into(),
             })?;
-        let xen_bin = env("ELIREPO_XEN_BIN").map_or_else(
-            || {
-                let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
-                    .ok()?
-                    .flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("xen-"))
-                    .map(|e| e.path().join("bin"))
-                    .filter(|d| d.join("xl").is_file())
-                    .collect();
-                dirs.sort();
-                dirs.pop()
-            },
-            exists,
-        )
-        .ok_or_else(|| BootError::Missing {
+        let xen_bin = env("ELIREPO_XEN_BIN")
+            .map_or_else(
+                || {
+                    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
+                        .ok()?
+                        .flatten()
+                        .filter(|e| e.file_name().to_string_lossy().starts_with("xen-"))
+                        .map(|e| e.path().join("bin"))
+                        .filter(|d| d.join("xl").is_file())
+                        .collect();
+                    dirs.sort();
+                    dirs.pop()
+                },
+                exists,
+            )
+            .ok_or_else(|| BootError::Missing {
                 what: "the Xen toolstack (/usr/lib/xen-*/bin/xl)".into(),
                 packages: "xen-utils-4.17".into(),
             })?;
@@ -352,7 +353,14 @@ pub fn boot_test(
         busybox: tools.busybox.clone(),
     };
     let initramfs = work.path().join("dom0.cpio");
-    dom0::write_initramfs(&initramfs, &toolstack, &dom0, &opts.kernel, &opts.initrd, &cfg)?;
+    dom0::write_initramfs(
+        &initramfs,
+        &toolstack,
+        &dom0,
+        &opts.kernel,
+        &opts.initrd,
+        &cfg,
+    )?;
     let dom0_kernel = work.path().join("dom0-vmlinuz");
     std::fs::write(&dom0_kernel, &dom0.kernel).map_err(|e| BootError::Io {
         path: dom0_kernel.clone(),
@@ -366,8 +374,18 @@ pub fn boot_test(
         initramfs.display()
     );
     let mut child = Command::new(&tools.qemu)
-        .args(["-accel", "tcg", "-cpu", "Nehalem", "-smp", "1", "-m", "2048"])
-        .args(["-nodefaults", "-display", "none", "-serial", "stdio", "-nic", "none"])
+        .args([
+            "-accel", "tcg", "-cpu", "Nehalem", "-smp", "1", "-m", "2048",
+        ])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-nic",
+            "none",
+        ])
         .args(["-no-reboot", "-kernel"])
         .arg(&xen)
         .args([
@@ -391,7 +409,11 @@ pub fn boot_test(
         readers.push(std::thread::spawn(move || {
             let mut r = BufReader::new(out);
             let mut buf = Vec::new();
-            while r.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
+            while r
+                .read_until(b'\n', &mut buf)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 let _ = tx.send(Some(String::from_utf8_lossy(&buf).into_owned()));
                 buf.clear();
             }
@@ -452,14 +474,30 @@ pub fn boot_test(
     if let Some(why) = &console.dom0_failure {
         return Err(BootError::Harness {
             reason: why.clone(),
-            tail: console.last_lines.iter().rev().take(15).rev().cloned().collect::<Vec<_>>().join("\n"),
+            tail: console
+                .last_lines
+                .iter()
+                .rev()
+                .take(15)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     }
     let (verdict, detail) = console.verdict(timed_out);
     if verdict == Verdict::TimedOut && !console.created && !timed_out {
         return Err(BootError::Harness {
             reason: "QEMU stopped before dom0 could create the guest".into(),
-            tail: console.last_lines.iter().rev().take(15).rev().cloned().collect::<Vec<_>>().join("\n"),
+            tail: console
+                .last_lines
+                .iter()
+                .rev()
+                .take(15)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     }
     let source = if console.guest_spoke {
@@ -469,7 +507,13 @@ pub fn boot_test(
     } else {
         &console.last_lines
     };
-    let last_lines = source.iter().rev().take(console::TAIL).rev().cloned().collect();
+    let last_lines = source
+        .iter()
+        .rev()
+        .take(console::TAIL)
+        .rev()
+        .cloned()
+        .collect();
     Ok(BootReport {
         verdict,
         verdict_label: verdict.label(),
@@ -495,7 +539,9 @@ pub fn fetch_pair(
     arch: &str,
     dir: &Path,
 ) -> Result<[(PathBuf, String); 2], BootError> {
-    use crate::eliloader::{image_path, urls, INITRD_LIMIT, INITRD_NAME, KERNEL_LIMIT, KERNEL_NAME};
+    use crate::eliloader::{
+        image_path, urls, INITRD_LIMIT, INITRD_NAME, KERNEL_LIMIT, KERNEL_NAME,
+    };
     let source = crate::verify::Source::open(target).map_err(|e| BootError::Fetch {
         url: target.to_string(),
         reason: e.to_string(),
@@ -528,13 +574,18 @@ pub fn fetch_pair(
         if got.over_limit {
             return Err(BootError::Fetch {
                 url: location,
-                reason: format!("larger than eliloader's limit of {limit} bytes: the install would abort"),
+                reason: format!(
+                    "larger than eliloader's limit of {limit} bytes: the install would abort"
+                ),
             });
         }
         if let Some(cl) = got.content_length.filter(|cl| *cl != got.bytes) {
             return Err(BootError::Fetch {
                 url: location,
-                reason: format!("Content-Length {cl} but {} bytes received: eliloader would abort", got.bytes),
+                reason: format!(
+                    "Content-Length {cl} but {} bytes received: eliloader would abort",
+                    got.bytes
+                ),
             });
         }
         out.push((path, location));
@@ -558,7 +609,8 @@ pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), crate::netbo
     })?;
     let mut opts = BootOptions::new(kernel.to_path_buf(), initrd.to_path_buf(), dom0);
     opts.arch = arch.to_string();
-    let report = boot_test(&tools, &opts, &mut |_| {}).map_err(|e| fail(format!("cannot boot-test: {e}")))?;
+    let report = boot_test(&tools, &opts, &mut |_| {})
+        .map_err(|e| fail(format!("cannot boot-test: {e}")))?;
     if report.booted() {
         return Ok(());
     }

@@ -56,7 +56,12 @@ pub struct BootTestArgs {
     #[arg(long, default_value = "amd64", value_parser = ["amd64", "i386"])]
     arch: String,
     /// The PV-args (kernel command line) the template sets
-    #[arg(long, value_name = "PV-ARGS", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "PV-ARGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     args: String,
     /// dom0 kernel: a linux-image .deb or a root directory (boot/, lib/modules/)
     #[arg(long, value_name = "DEB|DIR")]
@@ -106,13 +111,22 @@ pub fn run(a: BootTestArgs, ui: &mut Ui) -> ExitCode {
     let (kernel, initrd) = match (&a.target, &a.kernel, &a.initrd) {
         (Some(target), _, _) => {
             let Some(suite) = &a.suite else {
-                return usage_error(ui, "a repository needs --suite (eliloader's debian-release)", None);
+                return usage_error(
+                    ui,
+                    "a repository needs --suite (eliloader's debian-release)",
+                    None,
+                );
             };
             fetched = match tempfile::Builder::new().prefix("elirepo-fetch-").tempdir() {
                 Ok(d) => d,
-                Err(e) => return usage_error(ui, format!("cannot make a temporary directory: {e}"), None),
+                Err(e) => {
+                    return usage_error(ui, format!("cannot make a temporary directory: {e}"), None)
+                }
             };
-            ui.step(&format!("fetching the {} pair of {target} as eliloader would", a.arch));
+            ui.step(&format!(
+                "fetching the {} pair of {target} as eliloader would",
+                a.arch
+            ));
             match boot::fetch_pair(target, suite, &a.arch, fetched.path()) {
                 Ok([(k, kloc), (i, iloc)]) => {
                     ui.detail(&format!("kernel: {kloc}"));
