@@ -77,6 +77,46 @@ pub fn urls(repository: &str, release: &str, arch: &str) -> (String, String) {
     )
 }
 
+/// The `install-arch` values eliloader's Debian installs take: it uses the value
+/// as-is in the URL, and xapi's templates set `i386` (32-bit) or `amd64` (64-bit).
+pub const ARCHITECTURES: [&str; 2] = ["i386", "amd64"];
+
+/// Why eliloader cannot fetch from an `install-repository` URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryUrlProblem {
+    /// `https://`: its fetcher rejects it ("Unknown source type").
+    Https,
+    /// `user:password@host`: it sends no credentials.
+    Credentials,
+    /// Neither `http://`, `ftp://` nor `nfs:`.
+    Scheme,
+}
+
+/// Whether eliloader can fetch the repository at `url` (`install-repository`):
+/// it must start with `http://`, `ftp://` or `nfs:` (an NFS export is mounted,
+/// then read as files), never `https://`, and hold no credentials.
+pub fn check_repository_url(url: &str) -> Result<(), RepositoryUrlProblem> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https:") {
+        return Err(RepositoryUrlProblem::Https);
+    }
+    let rest = ["http://", "ftp://"]
+        .iter()
+        .find_map(|s| lower.strip_prefix(s));
+    match rest {
+        Some(rest) => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            if authority.contains('@') {
+                Err(RepositoryUrlProblem::Credentials)
+            } else {
+                Ok(())
+            }
+        }
+        None if lower.starts_with("nfs:") => Ok(()),
+        None => Err(RepositoryUrlProblem::Scheme),
+    }
+}
+
 /// Why a kernel cannot be published in the `installer-<arch>` tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelProblem {
@@ -146,6 +186,28 @@ mod tests {
             ),
             image_path("i386", KERNEL_NAME)
         );
+    }
+
+    #[test]
+    fn repository_urls_eliloader_can_fetch() {
+        use RepositoryUrlProblem::*;
+        for ok in [
+            "http://h/debian",
+            "HTTP://h/debian",
+            "ftp://h/debian",
+            "nfs:h:/srv/debian",
+            "http://h/a@b",
+        ] {
+            assert_eq!(check_repository_url(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_repository_url("https://h/debian"), Err(Https));
+        assert_eq!(
+            check_repository_url("http://u:p@h/debian"),
+            Err(Credentials)
+        );
+        assert_eq!(check_repository_url("ftp://u@h/debian"), Err(Credentials));
+        assert_eq!(check_repository_url("file:///srv/debian"), Err(Scheme));
+        assert_eq!(check_repository_url("h/debian"), Err(Scheme));
     }
 
     #[test]

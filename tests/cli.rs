@@ -165,7 +165,7 @@ fn a_bad_input_reads_elirepo_error_path_what_and_exits_2() {
         both(&o)
     );
     assert!(
-        text(&o.stderr).contains("elirepo: hint: an example with every key is"),
+        text(&o.stderr).contains("elirepo: hint: `elirepo config example` prints an example"),
         "{}",
         both(&o)
     );
@@ -382,6 +382,7 @@ fn json_shapes_are_stable() {
         keys(&b),
         set(&[
             "schema_version",
+            "ok",
             "repo",
             "suite",
             "changed",
@@ -399,6 +400,7 @@ fn json_shapes_are_stable() {
         "{b:#}"
     );
     assert_eq!(b["schema_version"], 1);
+    assert_eq!(b["ok"], true);
     assert_eq!(b["suite"], "lenny");
     assert_eq!(b["changed"], true);
     assert_eq!(b["signed"], false);
@@ -494,6 +496,7 @@ fn json_shapes_are_stable() {
         keys(&kj),
         set(&[
             "schema_version",
+            "ok",
             "path",
             "file_size",
             "container",
@@ -515,6 +518,7 @@ fn json_shapes_are_stable() {
         "{kj:#}"
     );
     assert_eq!(kj["verdict"], "pv_capable");
+    assert_eq!(kj["ok"], true);
     assert_eq!(kj["arch"], "amd64");
 }
 

@@ -1157,7 +1157,11 @@ fn random_kills_never_leave_a_repository_clients_cannot_read() {
             span = (span * 3 / 4).max(200);
         } else {
             // Only the kill may end it: a crash (exit 101, or a signal of its own) is no kill.
-            assert_eq!(status.signal(), Some(9), "{what}: ended, but not by the kill");
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "{what}: ended, but not by the kill"
+            );
             killed += 1;
             publishing += usize::from(inside);
         }

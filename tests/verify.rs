@@ -234,6 +234,59 @@ fn a_missing_pool_file() {
     let _ = &r.inputs;
 }
 
+/// The stanzas of a Packages index as apt reads them: one without Filename, one without
+/// Size and one naming a file that is not there are each named once, the last with the
+/// cause only (its location is the FAIL line's).
+#[test]
+fn packages_stanzas_without_filename_or_size_or_file() {
+    if !have_tools(SIGNING) {
+        return;
+    }
+    let r = good();
+    let p = r.repo.join("dists/lenny/main/binary-amd64/Packages");
+    let text = fs::read_to_string(&p).unwrap();
+    let mut stanzas: Vec<String> = text
+        .trim_end()
+        .split("\n\n")
+        .map(|s| {
+            s.lines()
+                .filter(|l| {
+                    let drop = if s.contains("Package: fai-helper") {
+                        "Filename:"
+                    } else {
+                        "Size:"
+                    };
+                    !l.starts_with(drop)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(stanzas.len(), 2, "{text}");
+    stanzas.push("Package: ghost\nFilename: pool/main/g/ghost.deb\nSize: 10".into());
+    // Blank lines of CRs and several newlines between stanzas, as apt accepts them.
+    fs::write(&p, stanzas.join("\n\r\n\n\n") + "\n\n").unwrap();
+    let out = verify(&r, r.repo.to_str().unwrap(), &[]);
+    caught(
+        &out,
+        &[
+            "binary-amd64/Packages: ",
+            "a stanza has no Filename (fai-helper)",
+        ],
+    );
+    caught(
+        &out,
+        &["xe-guest-utilities", "its stanza has no valid Size"],
+    );
+    let ghost = format!(
+        "FAIL {}: named by {}/dists/lenny/main/binary-amd64/Packages but cannot be fetched: No such file or directory (os error 2)",
+        r.repo.join("pool/main/g/ghost.deb").display(),
+        r.repo.display()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l == ghost), "no {ghost:?} in:\n{text}");
+}
+
 #[test]
 fn a_swapped_vmlinuz_and_a_missing_initrd() {
     if !have_tools(SIGNING) {
@@ -367,11 +420,13 @@ fn xe_commands_are_quoted_for_the_shell() {
         "--arch",
         "i386",
         "--template",
-        "abc-123",
+        "5f1d3a2b-0c4e-4f6a-9b8c-7d6e5f4a3b2c",
         "--nfsroot",
         "10.1.1.6:/srv/fai/nfsroot",
+        "--boot-style",
+        "live",
         "--vm",
-        "vm-1",
+        "9a2c8e7f-1b3d-4c5e-8f9a-0b1c2d3e4f5a",
     ]));
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();

@@ -568,7 +568,7 @@ pub fn fetch_pair(
             .fetch(&rel, limit, &mut f)
             .map_err(|reason| BootError::Fetch {
                 url: location.clone(),
-                reason,
+                reason: reason.to_string(),
             })?;
         f.flush().ok();
         if got.over_limit {
@@ -595,12 +595,22 @@ pub fn fetch_pair(
     Ok([kernel, initrd])
 }
 
+/// Why `build --boot-test` refused a pair: it did not boot, or the test could not run.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", kernel.display())]
+pub struct NotBooted {
+    /// The kernel of the pair.
+    pub kernel: PathBuf,
+    /// The verdict and its evidence, or why the test could not run.
+    pub reason: String,
+}
+
 /// `build --boot-test`'s check: boots `kernel` and `initrd` with the machine's tools and dom0
 /// kernel ([`default_dom0`]), no PV-args; anything but [`Verdict::Booted`], or a test that
 /// cannot run, is an error naming the kernel, like a kernel that fails the static check.
-pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), crate::netboot::NetbootError> {
-    let fail = |reason: String| crate::netboot::NetbootError {
-        path: kernel.to_path_buf(),
+pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), NotBooted> {
+    let fail = |reason: String| NotBooted {
+        kernel: kernel.to_path_buf(),
         reason,
     };
     let tools = Tools::find().map_err(|e| fail(format!("cannot boot-test: {e}")))?;

@@ -12,6 +12,7 @@
 //! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
 //! * [`xe`]: `elirepo xe-commands`.
 //! * [`man`]: `elirepo man` and `elirepo completions`, generated from [`Cli`].
+//! * [`config`]: `elirepo config example`, the commented example configuration.
 //!
 //! What people see on stderr (steps, warnings, errors with hints, progress bars,
 //! colour) is [`ui`]'s; how a run ends (exit status, data on stdout, `--json`,
@@ -20,6 +21,7 @@
 
 pub mod boot_test;
 pub mod build;
+pub mod config;
 pub mod exit;
 pub mod kernel;
 pub mod man;
@@ -61,9 +63,10 @@ Examples:
       --nfsroot /srv/fai/nfsroot --sign-key-file key.asc
   elirepo verify /srv/repo --keyring /srv/repo/mysite-archive-keyring.gpg
   elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-26-amd64
+  elirepo config example > elirepo.toml
 
 Exit status: 0 success, 1 a problem found (verify, kernel, packages),
-2 usage or input error (build: nothing was published).
+2 usage or input error (build: nothing was published), 130 interrupted.
 
 See elirepo(1) and elirepo-<command>(1); environment: NO_COLOR,
 SOURCE_DATE_EPOCH, COLUMNS.";
@@ -77,8 +80,7 @@ SOURCE_DATE_EPOCH, COLUMNS.";
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = MAIN_AFTER_HELP,
-    propagate_version = true,
-    disable_help_subcommand = true
+    propagate_version = true
 )]
 pub struct Cli {
     /// Print only errors (no steps, warnings or progress bars)
@@ -120,6 +122,9 @@ pub enum Command {
     /// Print a shell completion script to stdout
     #[command(after_help = man::COMPLETIONS_AFTER_HELP)]
     Completions(man::CompletionsArgs),
+    /// Print the commented example configuration (elirepo config example)
+    #[command(after_help = config::AFTER_HELP)]
+    Config(config::ConfigArgs),
 }
 
 impl Cli {
@@ -140,9 +145,14 @@ pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse_from(packages::hoist_packages(std::env::args_os().collect())) {
         Ok(cli) => Ok(cli),
         Err(e) if !e.use_stderr() => {
-            // --help and --version: stdout, exit 0.
+            // --help, `help` and --version: stdout, exit 0.
             let _ = e.print();
             Err(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Bare `elirepo`: the help, which is no error message, on stderr.
+            let _ = write!(io::stderr(), "{}", e.render());
+            Err(ExitCode::from(EXIT_USAGE))
         }
         Err(e) => {
             let ui = Ui::new(Level::Normal);
