@@ -452,6 +452,9 @@ pub struct BuildFlags {
     /// Publish a kernel that fails the Xen PV check (the guest will not boot)
     #[arg(long)]
     pub force: bool,
+    /// Boot each netboot pair under Xen in QEMU first (see boot-test); publish only if it boots
+    #[arg(long)]
+    pub boot_test: bool,
 }
 
 impl BuildFlags {
@@ -541,6 +544,8 @@ pub struct BuildOptions {
     pub allow_oversize: bool,
     /// Publish a kernel that fails the PV check.
     pub force: bool,
+    /// Boot each netboot pair under Xen before publishing ([`crate::boot`]).
+    pub boot_test: bool,
 }
 
 /// A clap value parser that accepts any string and offers `names` to shell
@@ -787,6 +792,7 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         no_symlinks: flags.no_symlinks || file.no_symlinks.unwrap_or(false),
         allow_oversize: flags.allow_oversize || file.allow_oversize.unwrap_or(false),
         force: flags.force,
+        boot_test: flags.boot_test,
     })
 }
 

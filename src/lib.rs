@@ -32,11 +32,13 @@
 //! * [`xe`]: the `xe` commands of the XenServer recipe.
 //! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
 //! * [`initrd`]: what an initrd is made of and which kernel's modules it carries.
+//! * [`boot`]: boot the netboot pair as a PV guest of a real Xen in QEMU, and the verdict.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
 
+pub mod boot;
 pub mod build;
 pub mod cache;
 pub mod compress;

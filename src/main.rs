@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Publish(a) => cli::publish::run(a, &mut ui),
         Command::XeCommands(a) => cli::xe::run(a, &mut ui),
         Command::Kernel(a) => cli::kernel::run(a, &mut ui),
+        Command::BootTest(a) => cli::boot_test::run(a, &mut ui),
         Command::Packages(a) => cli::packages::run(a, &mut ui),
         Command::Man(a) => cli::man::run(a, &mut ui),
         Command::Completions(a) => cli::man::run_completions(a),

@@ -85,6 +85,9 @@ pub enum BuildError {
     /// The netboot kernel or initrd cannot be published.
     #[error(transparent)]
     Netboot(#[from] netboot::NetbootError),
+    /// `--boot-test`: the netboot pair did not boot under Xen (or could not be tested).
+    #[error(transparent)]
+    BootTest(#[from] crate::boot::NotBooted),
 }
 
 fn list_errors(errors: &[DebError]) -> String {

@@ -263,6 +263,13 @@ fn check_netboot(
             c.source,
             c.kernel_report.verdict.label()
         ));
+        if opts.boot_test {
+            log.step(&format!(
+                "boot test of installer-{}: booting the pair under Xen in QEMU",
+                c.arch
+            ));
+            crate::boot::gate(&c.kernel, &c.initrd, &c.arch)?;
+        }
         chosen.push(c);
     }
     Ok(chosen)

@@ -34,6 +34,7 @@ pub fn opts(repo: &Path) -> BuildOptions {
         no_symlinks: false,
         allow_oversize: false,
         force: false,
+        boot_test: false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! * [`verify`]: `elirepo verify` and its text report.
 //! * [`publish`]: `elirepo publish`: the repository sent to S3, ssh or a path.
 //! * [`kernel`]: `elirepo kernel`.
+//! * [`boot_test`]: `elirepo boot-test`: the pair booted under Xen in QEMU.
 //! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
 //! * [`xe`]: `elirepo xe-commands`.
 //! * [`man`]: `elirepo man` and `elirepo completions`, generated from [`Cli`].
@@ -19,6 +20,7 @@
 //! crashes) is [`exit`]'s. No build, check or index logic lives here: that is
 //! the library's.
 
+pub mod boot_test;
 pub mod build;
 pub mod config;
 pub mod exit;
@@ -113,6 +115,9 @@ pub enum Command {
     /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
     #[command(after_help = kernel::AFTER_HELP)]
     Kernel(kernel::KernelArgs),
+    /// Boot the kernel and initrd as a Xen PV guest in QEMU (exit 0 only if booted)
+    #[command(long_about = boot_test::LONG_ABOUT, after_help = boot_test::AFTER_HELP)]
+    BootTest(boot_test::BootTestArgs),
     /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
     #[command(override_usage = packages::USAGE, after_help = packages::AFTER_HELP)]
     Packages(packages::AptArgs),
