@@ -347,6 +347,10 @@ pub struct ConfigFile {
     pub no_symlinks: Option<bool>,
     /// Allow kernels over 32 MiB and initrds over 128 MiB.
     pub allow_oversize: Option<bool>,
+    /// Publish a suite with no package (default false).
+    pub allow_empty: Option<bool>,
+    /// Let one build remove more than half of the suite's packages (default false).
+    pub allow_removals: Option<bool>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
@@ -449,6 +453,12 @@ pub struct BuildFlags {
     /// Publish a kernel that fails the Xen PV check (the guest will not boot)
     #[arg(long)]
     pub force: bool,
+    /// Publish even when the inputs hold no package (an empty suite)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Publish even when more than half of the suite's packages would go at once
+    #[arg(long)]
+    pub allow_removals: bool,
 }
 
 impl BuildFlags {
@@ -538,6 +548,10 @@ pub struct BuildOptions {
     pub allow_oversize: bool,
     /// Publish a kernel that fails the PV check.
     pub force: bool,
+    /// Publish a suite with no package.
+    pub allow_empty: bool,
+    /// Remove more than half of the suite's packages at once.
+    pub allow_removals: bool,
 }
 
 /// A clap value parser that accepts any string and offers `names` to shell
@@ -784,6 +798,8 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         no_symlinks: flags.no_symlinks || file.no_symlinks.unwrap_or(false),
         allow_oversize: flags.allow_oversize || file.allow_oversize.unwrap_or(false),
         force: flags.force,
+        allow_empty: flags.allow_empty || file.allow_empty.unwrap_or(false),
+        allow_removals: flags.allow_removals || file.allow_removals.unwrap_or(false),
     })
 }
 
@@ -1252,12 +1268,15 @@ mod tests {
             netboot,
             no_symlinks,
             allow_oversize,
+            allow_empty,
+            allow_removals,
         } = toml::from_str(&all).expect("the example parses with every key");
         assert!(repo.is_some() && suite.is_some() && codename.is_some());
         assert!(architectures.is_some() && component.is_some() && debs.is_some());
         assert!(origin.is_some() && label.is_some() && description.is_some());
         assert!(valid_for.is_some() && by_hash.is_some());
         assert!(no_symlinks.is_some() && allow_oversize.is_some());
+        assert!(allow_empty.is_some() && allow_removals.is_some());
         let SignSection {
             key,
             gpg_homedir,

@@ -1306,3 +1306,146 @@ fn r12_the_fai_hooks_progress_line_goes_to_stderr() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Bug 3: an empty input, or one that drops most of the suite, publishes nothing.
+
+const I386_DEB: &str = "xe-guest-utilities_5.6.0-578_i386.deb";
+const KERNEL_DEB: &str = "linux-image-2.6-xen_2.6.32+0.xs226_i386.deb";
+
+/// `elirepo build` into `repo` (suite s, i386 and amd64, unsigned) with `extra`.
+fn build_s(repo: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "i386",
+        "--arch",
+        "amd64",
+        "--unsigned",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn r12_b3_empty_inputs_and_mass_removals_publish_nothing_unless_allowed() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let empty = t.path().join("emptydir");
+    fs::create_dir(&empty).unwrap();
+    let (amd, i386, all, kernel) = (
+        demo_deb(AMD64_DEB),
+        demo_deb(I386_DEB),
+        demo_deb(ALL_DEB),
+        demo_deb(KERNEL_DEB),
+    );
+    let four = [
+        "--deb", &amd, "--deb", &i386, "--deb", &all, "--deb", &kernel,
+    ];
+    let o = build_s(&repo, &four);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let published = common::snapshot_tree(&repo);
+
+    // An empty directory: nothing to publish, exit 2, the repository as it was.
+    let o = build_s(&repo, &["--deb", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = first_error(&o);
+    assert!(
+        err.contains("emptydir") && err.contains("no package"),
+        "{}",
+        both(&o)
+    );
+    assert!(hint(&o).contains("--allow-empty"), "{}", both(&o));
+    assert_eq!(common::snapshot_tree(&repo), published, "{}", both(&o));
+
+    // One package of four: three removed at once is refused, naming them.
+    let o = build_s(&repo, &["--deb", &amd]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(err.contains("reading 1 .deb file\n"), "{}", both(&o));
+    assert!(
+        first_error(&o).contains("would remove 3 of the 4 packages"),
+        "{}",
+        both(&o)
+    );
+    for gone in [
+        "xe-guest-utilities 5.6.0-578 i386",
+        "xs-tools-common 5.6.0-578 all",
+        "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+    ] {
+        assert!(err.contains(gone), "{gone}: {}", both(&o));
+    }
+    assert!(hint(&o).contains("--allow-removals"), "{}", both(&o));
+    assert_eq!(common::snapshot_tree(&repo), published, "{}", both(&o));
+
+    // Half of them is not "more than half": published, and the removed named
+    // on stderr without -v, and in --json.
+    let o = build_s(&repo, &["--json", "--deb", &amd, "--deb", &all]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let err = text(&o.stderr);
+    for gone in [
+        "xe-guest-utilities 5.6.0-578 i386",
+        "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains("removed") && l.contains(gone)),
+            "{gone}: {}",
+            both(&o)
+        );
+    }
+    let j = json(&o);
+    assert_eq!(
+        j["removed"],
+        serde_json::json!([
+            "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+            "xe-guest-utilities 5.6.0-578 i386"
+        ]),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(j["schema_version"], 1, "{}", both(&o));
+
+    // The config keys allow both; -q keeps stderr quiet.
+    let config = t.path().join("elirepo.toml");
+    fs::write(
+        &config,
+        "debs = [\"emptydir\"]\nallow-empty = true\nallow-removals = true\n",
+    )
+    .unwrap();
+    let o = build_s(
+        &repo,
+        &["-q", "--json", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(o.stderr.is_empty(), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["packages"], serde_json::json!([]), "{}", both(&o));
+    assert_eq!(
+        j["removed"],
+        serde_json::json!([
+            "xe-guest-utilities 5.6.0-578 amd64",
+            "xs-tools-common 5.6.0-578 all"
+        ]),
+        "{}",
+        both(&o)
+    );
+
+    // And the flags, on a repository of its own.
+    let other = t.path().join("other");
+    let o = build_s(&other, &["--deb", &amd, "--deb", &all]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let o = build_s(
+        &other,
+        &["--allow-empty", "--allow-removals", "--deb", empty.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        text(&o.stderr).contains(": 0 packages (0 added, 2 removed)"),
+        "{}",
+        both(&o)
+    );
+}

@@ -33,12 +33,22 @@ pub(super) fn read(
 ) -> Result<(Inputs, Cache), BuildError> {
     let signer = opts.sign.as_ref().map(GpgSigner::new).transpose()?;
     let paths = collect_debs(&opts.debs)?;
-    log.step(&format!("reading {} .deb files", paths.len()));
+    log.step(&format!("reading {}", deb_files(paths.len())));
     let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
     if let Some(note) = &cache.note {
         log.step(note);
     }
     let debs = read_inputs(opts, &paths, &mut cache, log)?;
+    // No package is a mistake when --deb inputs were given (an empty mount, a bad
+    // checkout) or when nothing else is published; a netboot tree alone, with no
+    // --deb, is a repository of its own.
+    let netboot_only = opts.debs.is_empty() && !opts.netboot.is_empty();
+    if debs.is_empty() && !netboot_only && !opts.allow_empty {
+        return Err(BuildError::NoPackages {
+            inputs: opts.debs.clone(),
+            suite: opts.suite.clone(),
+        });
+    }
     let netboot = check_netboot(opts, &mut cache, log)?;
     let inputs = Inputs {
         signer,
@@ -46,6 +56,15 @@ pub(super) fn read(
         netboot,
     };
     Ok((inputs, cache))
+}
+
+/// `1 .deb file`, `2 .deb files`.
+fn deb_files(n: usize) -> String {
+    if n == 1 {
+        "1 .deb file".into()
+    } else {
+        format!("{n} .deb files")
+    }
 }
 
 /// One input package, checked.
@@ -155,7 +174,7 @@ fn read_inputs(
     cache: &mut Cache,
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
-    let task = format!("reading {} .deb files", paths.len());
+    let task = format!("reading {}", deb_files(paths.len()));
     let infos = deb::read_infos_with(paths, Some(cache), &mut |total| log.progress(&task, total));
     let mut errors = Vec::new();
     let mut inputs = Vec::new();

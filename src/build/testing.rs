@@ -34,6 +34,8 @@ pub fn opts(repo: &Path) -> BuildOptions {
         no_symlinks: false,
         allow_oversize: false,
         force: false,
+        allow_empty: false,
+        allow_removals: false,
     }
 }
 

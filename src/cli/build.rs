@@ -167,6 +167,12 @@ fn build_hint(e: &BuildError) -> Option<String> {
         BuildError::Debs(_) => {
             Some("fix or leave out those files; a build publishes all of its inputs or none".into())
         }
+        BuildError::NoPackages { .. } => Some(
+            "check that the --deb inputs are there (a mount, a checkout); to publish an empty suite give --allow-empty (config: allow-empty = true)".into(),
+        ),
+        BuildError::TooManyRemovals { .. } => Some(
+            "a suite holds exactly its inputs: give the missing .debs, or --allow-removals (config: allow-removals = true) if they are meant to go".into(),
+        ),
         _ => None,
     }
 }
@@ -262,8 +268,11 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     for p in &report.added {
         ui.detail(&format!("added {p}"));
     }
-    for p in &report.removed {
-        ui.detail(&format!("removed {p}"));
+    if report.changed && !report.removed.is_empty() {
+        ui.step(&format!(
+            "removed from suite {suite}: {}",
+            report.removed.join(", ")
+        ));
     }
     for n in &report.netboot {
         ui.detail(&format!(
