@@ -1449,3 +1449,82 @@ fn r12_b3_empty_inputs_and_mass_removals_publish_nothing_unless_allowed() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Bug 8: a program is not a kernel, and --force does not make it one.
+
+#[test]
+fn r12_b8_a_program_is_not_a_kernel_and_force_does_not_publish_it() {
+    let ls = Path::new("/bin/ls");
+    assert!(ls.is_file(), "the test needs /bin/ls");
+    let o = run(&["kernel", "/bin/ls"]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = first_error(&o);
+    assert!(
+        err.contains("/bin/ls") && err.contains("not a Linux kernel"),
+        "{}",
+        both(&o)
+    );
+    assert!(!text(&o.stdout).contains("arch: amd64"), "{}", both(&o));
+
+    // build --force: --force overrides the PV verdict of a kernel, not this.
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let initrd = t.path().join("initrd.gz");
+    fs::write(&initrd, common::synth::initrd_gz("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        "/bin/ls",
+        "--initrd",
+        initrd.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(
+        first_error(&o).contains("not a Linux kernel"),
+        "{}",
+        both(&o)
+    );
+    assert!(!repo.join("dists").exists(), "{}", both(&o));
+
+    // A real kernel without Xen support, forced: published, and the status
+    // line is a sentence.
+    let kernel = t.path().join("vmlinuz");
+    fs::write(&kernel, common::synth::no_xen_kernel("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--initrd",
+        initrd.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(!err.contains(" is no Xen support"), "{}", both(&o));
+    assert!(
+        err.contains("kernel 6.1.0-1-amd64 from ")
+            && err.contains(": built without Xen support; published anyway because of --force"),
+        "{}",
+        both(&o)
+    );
+}

@@ -58,6 +58,23 @@ pub(super) fn read(
     Ok((inputs, cache))
 }
 
+/// What the status line says of a chosen kernel: only a PV-capable one, or
+/// one `--force` let through, gets this far.
+fn verdict_sentence(v: crate::xen::Verdict) -> &'static str {
+    use crate::xen::Verdict;
+    match v {
+        Verdict::PvCapable => "Xen boots it as a PV guest",
+        Verdict::PvhOnly => {
+            "it boots as a PVH guest only, not PV; published anyway because of --force"
+        }
+        Verdict::NoXen => "built without Xen support; published anyway because of --force",
+        Verdict::NotBootable => {
+            "Xen cannot boot it as a PV guest; published anyway because of --force"
+        }
+        _ => "it could not be checked; published anyway because of --force",
+    }
+}
+
 /// `1 .deb file`, `2 .deb files`.
 fn deb_files(n: usize) -> String {
     if n == 1 {
@@ -276,11 +293,11 @@ fn check_netboot(
         }
         let c = c?;
         log.step(&format!(
-            "installer-{}: kernel {} from {} is {}",
+            "installer-{}: kernel {} from {}: {}",
             c.arch,
-            c.kernel_report.release().unwrap_or("of unknown version"),
+            c.kernel_report.release().unwrap_or("(version unknown)"),
             c.source,
-            c.kernel_report.verdict.label()
+            verdict_sentence(c.kernel_report.verdict)
         ));
         chosen.push(c);
     }
