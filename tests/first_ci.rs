@@ -1528,3 +1528,102 @@ fn r12_b8_a_program_is_not_a_kernel_and_force_does_not_publish_it() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Bug 9: a protected key says which of its two problems it has.
+
+#[test]
+fn r12_b9_a_protected_key_says_whether_the_passphrase_is_missing_or_wrong() {
+    if !have_gpg() {
+        common::skip("gpg, gpgv or gpgconf not found");
+        return;
+    }
+    let t = tempdir();
+    let key = Key::empty(t.path(), "locked");
+    key.gpg_ok(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "correct horse",
+        "--quick-gen-key",
+        "locked <locked@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let key = key.with_fpr();
+    let asc = t.path().join("locked.asc");
+    fs::write(
+        &asc,
+        key.gpg_ok(&[
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "correct horse",
+            "--armor",
+            "--export-secret-keys",
+            &key.fpr,
+        ]),
+    )
+    .unwrap();
+    let wrong = t.path().join("wrong-passphrase");
+    fs::write(&wrong, "battery staple\n").unwrap();
+    let right = t.path().join("passphrase");
+    fs::write(&right, "correct horse\n").unwrap();
+    let home = key.home.display().to_string();
+    let (asc, wrong, right) = (
+        asc.display().to_string(),
+        wrong.display().to_string(),
+        right.display().to_string(),
+    );
+    let repo = t.path().join("repo");
+    let build = |signing: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--suite",
+            "s",
+            "--arch",
+            "amd64",
+        ];
+        args.extend_from_slice(signing);
+        let amd = demo_deb(AMD64_DEB);
+        args.extend_from_slice(&["--deb", &amd]);
+        run(&args)
+    };
+    for signing in [
+        &["--sign-key-file", &asc][..],
+        &["--sign-key", &key.fpr, "--gpg-homedir", &home][..],
+    ] {
+        let o = build(signing);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        let err = first_error(&o);
+        assert!(
+            err.contains("is protected by a passphrase: give --passphrase-file FILE"),
+            "{signing:?}: {}",
+            both(&o)
+        );
+        assert!(!text(&o.stderr).contains("batchmode"), "{}", both(&o));
+        assert!(!repo.join("dists").exists(), "{}", both(&o));
+
+        let mut with_wrong = signing.to_vec();
+        with_wrong.extend_from_slice(&["--passphrase-file", &wrong]);
+        let o = build(&with_wrong);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        let err = first_error(&o);
+        assert!(
+            err.contains(&format!("the passphrase in {wrong} does not unlock the key")),
+            "{signing:?}: {}",
+            both(&o)
+        );
+        assert!(
+            !text(&o.stderr).contains("give --passphrase-file"),
+            "{}",
+            both(&o)
+        );
+        assert!(!repo.join("dists").exists(), "{}", both(&o));
+    }
+    let o = build(&["--sign-key-file", &asc, "--passphrase-file", &right]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+}
