@@ -14,8 +14,6 @@
 //!
 //! This module reads no file and writes none.
 
-use crate::xen::{KernelReport, Verdict};
-
 /// eliloader's default limit on the kernel: a larger download aborts the install.
 pub const KERNEL_LIMIT: u64 = 32 << 20;
 /// eliloader's default limit on the initrd: a larger download aborts the install.
@@ -117,23 +115,33 @@ pub fn check_repository_url(url: &str) -> Result<(), RepositoryUrlProblem> {
     }
 }
 
+/// What eliloader's rule needs to know of a kernel. [`crate::xen::KernelReport`]
+/// answers it; this module depends on no reader, so that the readers can use its limits.
+pub trait KernelFacts {
+    /// `Ok` when Xen's PV domain builder loads the kernel, else the name of the verdict
+    /// (e.g. `PVH-only`).
+    fn pv_verdict(&self) -> Result<(), &'static str>;
+    /// The `install-arch` the kernel belongs to (`amd64`, `i386`), `None` if not x86.
+    fn install_arch(&self) -> Option<&'static str>;
+}
+
 /// Why a kernel cannot be published in the `installer-<arch>` tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelProblem {
-    /// Xen would not load it as a PV guest (no Xen support, or PVH only).
-    NotPv(Verdict),
+    /// Xen would not load it as a PV guest (no Xen support, or PVH only): the verdict.
+    NotPv(&'static str),
     /// A kernel of another x86 architecture.
     OtherArch(&'static str),
     /// Not an x86 kernel at all.
     NotX86,
 }
 
-/// Why `report`'s kernel does not suit `installer-<arch>`, or `None` if eliloader can boot it.
-pub fn kernel_problem(report: &KernelReport, arch: &str) -> Option<KernelProblem> {
-    if !report.verdict.is_pv_capable() {
-        return Some(KernelProblem::NotPv(report.verdict));
+/// Why `kernel` does not suit `installer-<arch>`, or `None` if eliloader can boot it.
+pub fn kernel_problem(kernel: &impl KernelFacts, arch: &str) -> Option<KernelProblem> {
+    if let Err(verdict) = kernel.pv_verdict() {
+        return Some(KernelProblem::NotPv(verdict));
     }
-    match report.arch() {
+    match kernel.install_arch() {
         Some(a) if a == arch => None,
         Some(a) => Some(KernelProblem::OtherArch(a)),
         None => Some(KernelProblem::NotX86),

@@ -135,12 +135,12 @@ pub const MAX_PASSES: u32 = 4;
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// Why a kernel file could not be inspected. Display reads `<path>: <what is wrong>`.
+/// Why a kernel file could not be inspected. Display reads `<path>: <what is wrong>`:
+/// [`XenError::path`], then [`XenError::reason`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum XenError {
     /// Opening or reading the file failed.
-    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -149,7 +149,6 @@ pub enum XenError {
         source: io::Error,
     },
     /// Not a bzImage, an ELF or a gzip-compressed ELF.
-    #[error("{}: not a kernel image: {reason}", path.display())]
     NotAKernel {
         /// The file.
         path: PathBuf,
@@ -157,7 +156,6 @@ pub enum XenError {
         reason: String,
     },
     /// The bzImage setup header is inconsistent (payload outside the file, ...).
-    #[error("{}: bzImage: {reason}", path.display())]
     BadBzImage {
         /// The file.
         path: PathBuf,
@@ -166,7 +164,6 @@ pub enum XenError {
     },
     /// The compressed payload (or whole-file gzip) is unusable: unknown format, size trailer
     /// above Xen's limit, corrupt data, or a size that does not match the trailer.
-    #[error("{}: {compression} payload: {reason}", path.display())]
     BadPayload {
         /// The file.
         path: PathBuf,
@@ -176,7 +173,6 @@ pub enum XenError {
         reason: String,
     },
     /// The ELF structure is invalid (tables or segments outside the image, ...).
-    #[error("{}: ELF: {reason}", path.display())]
     BadElf {
         /// The file.
         path: PathBuf,
@@ -184,7 +180,6 @@ pub enum XenError {
         reason: String,
     },
     /// An ELF note is malformed (sizes running past its segment or section).
-    #[error("{}: ELF note: {reason}", path.display())]
     BadNote {
         /// The file.
         path: PathBuf,
@@ -192,7 +187,6 @@ pub enum XenError {
         reason: String,
     },
     /// Something is larger than elirepo is willing to read.
-    #[error("{}: {what} exceeds elirepo's limit of {limit}", path.display())]
     Limit {
         /// The file.
         path: PathBuf,
@@ -215,6 +209,40 @@ impl XenError {
             | XenError::BadNote { path, .. }
             | XenError::Limit { path, .. } => path,
         }
+    }
+
+    /// What is wrong, without the path: for a message that names the file its own way.
+    pub fn reason(&self) -> impl std::fmt::Display + '_ {
+        Reason(self)
+    }
+}
+
+/// [`XenError::reason`].
+struct Reason<'a>(&'a XenError);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            XenError::Io { source, .. } => write!(f, "{source}"),
+            XenError::NotAKernel { reason, .. } => write!(f, "not a kernel image: {reason}"),
+            XenError::BadBzImage { reason, .. } => write!(f, "bzImage: {reason}"),
+            XenError::BadPayload {
+                compression,
+                reason,
+                ..
+            } => write!(f, "{compression} payload: {reason}"),
+            XenError::BadElf { reason, .. } => write!(f, "ELF: {reason}"),
+            XenError::BadNote { reason, .. } => write!(f, "ELF note: {reason}"),
+            XenError::Limit { what, limit, .. } => {
+                write!(f, "{what} exceeds elirepo's limit of {limit}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for XenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path().display(), self.reason())
     }
 }
 
