@@ -1627,3 +1627,60 @@ fn r12_b9_a_protected_key_says_whether_the_passphrase_is_missing_or_wrong() {
     let o = build(&["--sign-key-file", &asc, "--passphrase-file", &right]);
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
 }
+
+// ---------------------------------------------------------------------------
+// Bug 4: verify over http names eliloader's URLs once.
+
+#[test]
+fn r12_b4_verify_over_http_names_eliloaders_urls_with_the_base_once() {
+    if !have_tool("python3") {
+        common::skip("python3 not found");
+        return;
+    }
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let (kernel, initrd) = (t.path().join("vmlinuz"), t.path().join("initrd.gz"));
+    fs::write(&kernel, common::synth::pv_amd64_kernel("6.1.0-1-amd64")).unwrap();
+    fs::write(&initrd, common::synth::initrd_gz("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--initrd",
+        initrd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let server = common::Server::http(&repo);
+    let base = server.base.clone();
+    let tree = "dists/s/main/installer-amd64/current/images/netboot/xen/";
+    let want = [format!("{base}{tree}vmlinuz"), format!("{base}{tree}initrd.gz")];
+
+    let o = run(&["verify", "--json", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert_eq!(json(&o)["eliloader_urls"], serde_json::json!(want), "{}", both(&o));
+    let o = run(&["-v", "verify", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let all = both(&o);
+    assert!(all.contains(&want[0]), "{all}");
+    assert_eq!(all.matches("http://").count(), all.matches(&base).count(), "{all}");
+    assert!(!all.contains(&format!("{base}http")), "{all}");
+
+    // A missing kernel: the FAIL line names the URL eliloader fetches.
+    let published = repo.join(tree).join("vmlinuz");
+    let real = fs::canonicalize(&published).unwrap();
+    fs::remove_file(&real).unwrap();
+    let o = run(&["verify", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let all = both(&o);
+    assert!(all.contains(&format!("FAIL {}", want[0])), "{all}");
+    assert!(!all.contains(&format!("{base}http")), "{all}");
+}
