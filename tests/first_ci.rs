@@ -1392,7 +1392,8 @@ fn r12_b3_empty_inputs_and_mass_removals_publish_nothing_unless_allowed() {
         "linux-image-2.6-xen 2.6.32+0.xs226 i386",
     ] {
         assert!(
-            err.lines().any(|l| l.contains("removed") && l.contains(gone)),
+            err.lines()
+                .any(|l| l.contains("removed") && l.contains(gone)),
             "{gone}: {}",
             both(&o)
         );
@@ -1440,7 +1441,12 @@ fn r12_b3_empty_inputs_and_mass_removals_publish_nothing_unless_allowed() {
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     let o = build_s(
         &other,
-        &["--allow-empty", "--allow-removals", "--deb", empty.to_str().unwrap()],
+        &[
+            "--allow-empty",
+            "--allow-removals",
+            "--deb",
+            empty.to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     assert!(
@@ -1613,7 +1619,9 @@ fn r12_b9_a_protected_key_says_whether_the_passphrase_is_missing_or_wrong() {
         assert_eq!(o.status.code(), Some(2), "{}", both(&o));
         let err = first_error(&o);
         assert!(
-            err.contains(&format!("the passphrase in {wrong} does not unlock the key")),
+            err.contains(&format!(
+                "the passphrase in {wrong} does not unlock the key"
+            )),
             "{signing:?}: {}",
             both(&o)
         );
@@ -1662,16 +1670,28 @@ fn r12_b4_verify_over_http_names_eliloaders_urls_with_the_base_once() {
     let server = common::Server::http(&repo);
     let base = server.base.clone();
     let tree = "dists/s/main/installer-amd64/current/images/netboot/xen/";
-    let want = [format!("{base}{tree}vmlinuz"), format!("{base}{tree}initrd.gz")];
+    let want = [
+        format!("{base}{tree}vmlinuz"),
+        format!("{base}{tree}initrd.gz"),
+    ];
 
     let o = run(&["verify", "--json", &base, "--suite", "s"]);
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
-    assert_eq!(json(&o)["eliloader_urls"], serde_json::json!(want), "{}", both(&o));
+    assert_eq!(
+        json(&o)["eliloader_urls"],
+        serde_json::json!(want),
+        "{}",
+        both(&o)
+    );
     let o = run(&["-v", "verify", &base, "--suite", "s"]);
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     let all = both(&o);
     assert!(all.contains(&want[0]), "{all}");
-    assert_eq!(all.matches("http://").count(), all.matches(&base).count(), "{all}");
+    assert_eq!(
+        all.matches("http://").count(),
+        all.matches(&base).count(),
+        "{all}"
+    );
     assert!(!all.contains(&format!("{base}http")), "{all}");
 
     // A missing kernel: the FAIL line names the URL eliloader fetches.
