@@ -350,6 +350,10 @@ pub struct ConfigFile {
     /// The `[publish]` table, read by `elirepo publish --config`; checked here too,
     /// so a typo in it fails `build` as well.
     pub publish: Option<crate::remote::PublishConfig>,
+    /// Publish a suite with no package (default false).
+    pub allow_empty: Option<bool>,
+    /// Let one build remove more than half of the suite's packages (default false).
+    pub allow_removals: Option<bool>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
@@ -455,6 +459,12 @@ pub struct BuildFlags {
     /// Boot each netboot pair under Xen in QEMU first (see boot-test); publish only if it boots
     #[arg(long)]
     pub boot_test: bool,
+    /// Publish even when the inputs hold no package (an empty suite)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Publish even when more than half of the suite's packages would go at once
+    #[arg(long)]
+    pub allow_removals: bool,
 }
 
 impl BuildFlags {
@@ -546,6 +556,10 @@ pub struct BuildOptions {
     pub force: bool,
     /// Boot each netboot pair under Xen before publishing ([`crate::boot`]).
     pub boot_test: bool,
+    /// Publish a suite with no package.
+    pub allow_empty: bool,
+    /// Remove more than half of the suite's packages at once.
+    pub allow_removals: bool,
 }
 
 /// A clap value parser that accepts any string and offers `names` to shell
@@ -793,6 +807,8 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         allow_oversize: flags.allow_oversize || file.allow_oversize.unwrap_or(false),
         force: flags.force,
         boot_test: flags.boot_test,
+        allow_empty: flags.allow_empty || file.allow_empty.unwrap_or(false),
+        allow_removals: flags.allow_removals || file.allow_removals.unwrap_or(false),
     })
 }
 
@@ -1262,6 +1278,8 @@ mod tests {
             no_symlinks,
             allow_oversize,
             publish,
+            allow_empty,
+            allow_removals,
         } = toml::from_str(&all).expect("the example parses with every key");
         assert!(repo.is_some() && suite.is_some() && codename.is_some());
         assert!(architectures.is_some() && component.is_some() && debs.is_some());
@@ -1277,6 +1295,7 @@ mod tests {
         } = publish.expect("[publish]");
         assert!(cache_control_immutable.is_some() && cache_control_short.is_some());
         assert!(!content_types.is_empty() && multipart_threshold.is_some() && lock_ttl.is_some());
+        assert!(allow_empty.is_some() && allow_removals.is_some());
         let SignSection {
             key,
             gpg_homedir,

@@ -55,6 +55,20 @@ pub enum SignError {
         /// What gpg said.
         stderr: String,
     },
+    /// The key needs a passphrase and no passphrase file was given.
+    #[error("the key {key} is protected by a passphrase: give --passphrase-file FILE")]
+    PassphraseNeeded {
+        /// The key.
+        key: String,
+    },
+    /// The passphrase file's passphrase is not the key's.
+    #[error("the passphrase in {} does not unlock the key {key}", file.display())]
+    WrongPassphrase {
+        /// The passphrase file, as given.
+        file: PathBuf,
+        /// The key.
+        key: String,
+    },
     /// A file named in the options cannot be used.
     #[error("{}: {reason}", path.display())]
     File {
@@ -89,12 +103,9 @@ fn gpg_output(mut cmd: Command, input: &[u8], what: &'static str) -> Result<Vec<
     let out = child.wait_with_output().map_err(SignError::NoGpg)?;
     let _ = writer.join();
     if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr)
+        let stderr = String::from_utf8_lossy(&out.stderr)
             .trim()
             .replace('\n', "; ");
-        if stderr.contains("passphrase") || stderr.contains("Inappropriate ioctl") {
-            stderr.push_str(" (the key needs a passphrase: give --passphrase-file FILE)");
-        }
         return Err(SignError::Failed { what, stderr });
     }
     Ok(out.stdout)
@@ -214,6 +225,35 @@ impl GpgSigner {
         }
     }
 
+    /// A signing failure that is the passphrase's, said as such: gpg's "we are
+    /// in batchmode" (or "No passphrase given") without a passphrase file is a
+    /// missing passphrase; gpg's "Bad passphrase" with one is the wrong one.
+    fn passphrase_problem(&self, e: SignError) -> SignError {
+        let SignError::Failed { stderr, .. } = &e else {
+            return e;
+        };
+        let key = self.key.clone();
+        match &self.passphrase_file {
+            None if ["batchmode", "passphrase", "Inappropriate ioctl"]
+                .iter()
+                .any(|m| stderr.contains(m)) =>
+            {
+                SignError::PassphraseNeeded { key }
+            }
+            Some(file)
+                if ["Bad passphrase", "bad passphrase", "No passphrase given"]
+                    .iter()
+                    .any(|m| stderr.contains(m)) =>
+            {
+                SignError::WrongPassphrase {
+                    file: file.clone(),
+                    key,
+                }
+            }
+            _ => e,
+        }
+    }
+
     /// The key id or fingerprint in use.
     pub fn key(&self) -> &str {
         &self.key
@@ -250,14 +290,16 @@ impl GpgSigner {
     pub fn clearsign(&self, release: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.sign_command();
         cmd.arg("--clearsign");
-        gpg_output(cmd, release, "--clearsign").map_err(|e| self.in_user_terms(e))
+        gpg_output(cmd, release, "--clearsign")
+            .map_err(|e| self.in_user_terms(self.passphrase_problem(e)))
     }
 
     /// A detached, armored signature of `release` (Release.gpg).
     pub fn detach_sign(&self, release: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.sign_command();
         cmd.args(["--armor", "--detach-sign"]);
-        gpg_output(cmd, release, "--detach-sign").map_err(|e| self.in_user_terms(e))
+        gpg_output(cmd, release, "--detach-sign")
+            .map_err(|e| self.in_user_terms(self.passphrase_problem(e)))
     }
 
     /// The public key, binary, for `signed-by=`.
@@ -600,13 +642,10 @@ mod tests {
             homedir: Some(home.dir.path().to_path_buf()),
             ..Default::default()
         };
-        // Without the passphrase, or with a wrong one: gpg's refusal, as gpg says it.
+        // Without the passphrase, or with a wrong one: which of the two it is.
         match GpgSigner::new(&opts).unwrap().clearsign(b"Suite: s\n") {
-            Err(SignError::Failed { what, stderr }) => {
-                assert_eq!(what, "--clearsign");
-                assert!(!stderr.is_empty());
-            }
-            other => panic!("signed without the passphrase: {:?}", other.is_ok()),
+            Err(SignError::PassphraseNeeded { key }) => assert_eq!(key, home.fingerprint),
+            other => panic!("signed without the passphrase: {:?}", other.map(|_| ())),
         }
         let wrong = t.path().join("wrong");
         std::fs::write(&wrong, "battery staple\n").unwrap();
@@ -618,11 +657,15 @@ mod tests {
             .unwrap()
             .detach_sign(b"Suite: s\n")
         {
-            Err(SignError::Failed { what, stderr }) => {
-                assert_eq!(what, "--detach-sign");
-                assert!(stderr.contains("Bad passphrase"), "{stderr}");
-            }
-            other => panic!("signed with a wrong passphrase: {:?}", other.is_ok()),
+            Err(e @ SignError::WrongPassphrase { .. }) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "the passphrase in {} does not unlock the key {}",
+                    t.path().join("wrong").display(),
+                    home.fingerprint
+                )
+            ),
+            other => panic!("signed with a wrong passphrase: {:?}", other.map(|_| ())),
         }
         let file = t.path().join("passphrase");
         std::fs::write(&file, "correct horse\n").unwrap();

@@ -440,9 +440,20 @@ fn passphrase_protected_key_signs_with_passphrase_file() {
         .arg("--passphrase-file")
         .arg(&bad)
         .fails();
-    assert!(text(&o.stderr).contains("Bad passphrase"), "{}", both(&o));
+    assert!(
+        text(&o.stderr).contains(&format!(
+            "the passphrase in {} does not unlock the key",
+            bad.display()
+        )),
+        "{}",
+        both(&o)
+    );
     let o = build(&repo, &debs).args(key.args()).fails();
-    assert!(text(&o.stderr).contains("gpg"), "{}", both(&o));
+    assert!(
+        text(&o.stderr).contains("is protected by a passphrase: give --passphrase-file FILE"),
+        "{}",
+        both(&o)
+    );
     assert!(
         !repo.join("dists").exists(),
         "a failed signing published something"

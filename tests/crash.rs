@@ -116,15 +116,23 @@ fn inputs(root: &Path, tag: &str, packages: &[&str], release: &str) -> Inputs {
 /// An unsigned build (the full-disk test).
 fn build_cmd(repo: &Path, i: &Inputs) -> Command {
     let mut c = build_cmd_at(repo, Some(SDE));
-    c.args(["-q", "--unsigned", "--suite", SUITE, "--arch", "amd64"])
-        .arg("--deb")
-        .arg(i.dir.join("debs"))
-        .arg("--kernel")
-        .arg(i.dir.join("vmlinuz"))
-        .arg("--initrd")
-        .arg(i.dir.join("initrd"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    c.args([
+        "-q",
+        "--unsigned",
+        "--allow-removals",
+        "--suite",
+        SUITE,
+        "--arch",
+        "amd64",
+    ])
+    .arg("--deb")
+    .arg(i.dir.join("debs"))
+    .arg("--kernel")
+    .arg(i.dir.join("vmlinuz"))
+    .arg("--initrd")
+    .arg(i.dir.join("initrd"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     c
 }
 
@@ -212,18 +220,26 @@ impl Fixture {
     fn build(&self, repo: &Path, set: usize, layout: Layout) -> Command {
         let i = &self.sets[set];
         let mut c = build_cmd_at(repo, Some(SDE));
-        c.args(["-q", "--suite", SUITE, "--arch", "amd64"])
-            .arg("--deb")
-            .arg(i.dir.join("debs"))
-            .arg("--kernel")
-            .arg(i.dir.join("vmlinuz"))
-            .arg("--initrd")
-            .arg(i.dir.join("initrd"))
-            .args(["--sign-key", &self.key.fpr, "--gpg-homedir"])
-            .arg(self.key.home.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        // The input sets replace most of the suite in turn: on purpose.
+        c.args([
+            "-q",
+            "--allow-removals",
+            "--suite",
+            SUITE,
+            "--arch",
+            "amd64",
+        ])
+        .arg("--deb")
+        .arg(i.dir.join("debs"))
+        .arg("--kernel")
+        .arg(i.dir.join("vmlinuz"))
+        .arg("--initrd")
+        .arg(i.dir.join("initrd"))
+        .args(["--sign-key", &self.key.fpr, "--gpg-homedir"])
+        .arg(self.key.home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if layout == Layout::Plain {
             c.arg("--no-symlinks");
         }

@@ -1306,3 +1306,401 @@ fn r12_the_fai_hooks_progress_line_goes_to_stderr() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Bug 3: an empty input, or one that drops most of the suite, publishes nothing.
+
+const I386_DEB: &str = "xe-guest-utilities_5.6.0-578_i386.deb";
+const KERNEL_DEB: &str = "linux-image-2.6-xen_2.6.32+0.xs226_i386.deb";
+
+/// `elirepo build` into `repo` (suite s, i386 and amd64, unsigned) with `extra`.
+fn build_s(repo: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "i386",
+        "--arch",
+        "amd64",
+        "--unsigned",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn r12_b3_empty_inputs_and_mass_removals_publish_nothing_unless_allowed() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let empty = t.path().join("emptydir");
+    fs::create_dir(&empty).unwrap();
+    let (amd, i386, all, kernel) = (
+        demo_deb(AMD64_DEB),
+        demo_deb(I386_DEB),
+        demo_deb(ALL_DEB),
+        demo_deb(KERNEL_DEB),
+    );
+    let four = [
+        "--deb", &amd, "--deb", &i386, "--deb", &all, "--deb", &kernel,
+    ];
+    let o = build_s(&repo, &four);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let published = common::snapshot_tree(&repo);
+
+    // An empty directory: nothing to publish, exit 2, the repository as it was.
+    let o = build_s(&repo, &["--deb", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = first_error(&o);
+    assert!(
+        err.contains("emptydir") && err.contains("no package"),
+        "{}",
+        both(&o)
+    );
+    assert!(hint(&o).contains("--allow-empty"), "{}", both(&o));
+    assert_eq!(common::snapshot_tree(&repo), published, "{}", both(&o));
+
+    // One package of four: three removed at once is refused, naming them.
+    let o = build_s(&repo, &["--deb", &amd]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(err.contains("reading 1 .deb file\n"), "{}", both(&o));
+    assert!(
+        first_error(&o).contains("would remove 3 of the 4 packages"),
+        "{}",
+        both(&o)
+    );
+    for gone in [
+        "xe-guest-utilities 5.6.0-578 i386",
+        "xs-tools-common 5.6.0-578 all",
+        "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+    ] {
+        assert!(err.contains(gone), "{gone}: {}", both(&o));
+    }
+    assert!(hint(&o).contains("--allow-removals"), "{}", both(&o));
+    assert_eq!(common::snapshot_tree(&repo), published, "{}", both(&o));
+
+    // Half of them is not "more than half": published, and the removed named
+    // on stderr without -v, and in --json.
+    let o = build_s(&repo, &["--json", "--deb", &amd, "--deb", &all]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let err = text(&o.stderr);
+    for gone in [
+        "xe-guest-utilities 5.6.0-578 i386",
+        "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("removed") && l.contains(gone)),
+            "{gone}: {}",
+            both(&o)
+        );
+    }
+    let j = json(&o);
+    assert_eq!(
+        j["removed"],
+        serde_json::json!([
+            "linux-image-2.6-xen 2.6.32+0.xs226 i386",
+            "xe-guest-utilities 5.6.0-578 i386"
+        ]),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(j["schema_version"], 1, "{}", both(&o));
+
+    // The config keys allow both; -q keeps stderr quiet.
+    let config = t.path().join("elirepo.toml");
+    fs::write(
+        &config,
+        "debs = [\"emptydir\"]\nallow-empty = true\nallow-removals = true\n",
+    )
+    .unwrap();
+    let o = build_s(
+        &repo,
+        &["-q", "--json", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(o.stderr.is_empty(), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["packages"], serde_json::json!([]), "{}", both(&o));
+    assert_eq!(
+        j["removed"],
+        serde_json::json!([
+            "xe-guest-utilities 5.6.0-578 amd64",
+            "xs-tools-common 5.6.0-578 all"
+        ]),
+        "{}",
+        both(&o)
+    );
+
+    // And the flags, on a repository of its own.
+    let other = t.path().join("other");
+    let o = build_s(&other, &["--deb", &amd, "--deb", &all]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let o = build_s(
+        &other,
+        &[
+            "--allow-empty",
+            "--allow-removals",
+            "--deb",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        text(&o.stderr).contains(": 0 packages (0 added, 2 removed)"),
+        "{}",
+        both(&o)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Bug 8: a program is not a kernel, and --force does not make it one.
+
+#[test]
+fn r12_b8_a_program_is_not_a_kernel_and_force_does_not_publish_it() {
+    let ls = Path::new("/bin/ls");
+    assert!(ls.is_file(), "the test needs /bin/ls");
+    let o = run(&["kernel", "/bin/ls"]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = first_error(&o);
+    assert!(
+        err.contains("/bin/ls") && err.contains("not a Linux kernel"),
+        "{}",
+        both(&o)
+    );
+    assert!(!text(&o.stdout).contains("arch: amd64"), "{}", both(&o));
+
+    // build --force: --force overrides the PV verdict of a kernel, not this.
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let initrd = t.path().join("initrd.gz");
+    fs::write(&initrd, common::synth::initrd_gz("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        "/bin/ls",
+        "--initrd",
+        initrd.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(
+        first_error(&o).contains("not a Linux kernel"),
+        "{}",
+        both(&o)
+    );
+    assert!(!repo.join("dists").exists(), "{}", both(&o));
+
+    // A real kernel without Xen support, forced: published, and the status
+    // line is a sentence.
+    let kernel = t.path().join("vmlinuz");
+    fs::write(&kernel, common::synth::no_xen_kernel("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--initrd",
+        initrd.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(!err.contains(" is no Xen support"), "{}", both(&o));
+    assert!(
+        err.contains("kernel 6.1.0-1-amd64 from ")
+            && err.contains(": built without Xen support; published anyway because of --force"),
+        "{}",
+        both(&o)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Bug 9: a protected key says which of its two problems it has.
+
+#[test]
+fn r12_b9_a_protected_key_says_whether_the_passphrase_is_missing_or_wrong() {
+    if !have_gpg() {
+        common::skip("gpg, gpgv or gpgconf not found");
+        return;
+    }
+    let t = tempdir();
+    let key = Key::empty(t.path(), "locked");
+    key.gpg_ok(&[
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "correct horse",
+        "--quick-gen-key",
+        "locked <locked@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let key = key.with_fpr();
+    let asc = t.path().join("locked.asc");
+    fs::write(
+        &asc,
+        key.gpg_ok(&[
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "correct horse",
+            "--armor",
+            "--export-secret-keys",
+            &key.fpr,
+        ]),
+    )
+    .unwrap();
+    let wrong = t.path().join("wrong-passphrase");
+    fs::write(&wrong, "battery staple\n").unwrap();
+    let right = t.path().join("passphrase");
+    fs::write(&right, "correct horse\n").unwrap();
+    let home = key.home.display().to_string();
+    let (asc, wrong, right) = (
+        asc.display().to_string(),
+        wrong.display().to_string(),
+        right.display().to_string(),
+    );
+    let repo = t.path().join("repo");
+    let build = |signing: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--suite",
+            "s",
+            "--arch",
+            "amd64",
+        ];
+        args.extend_from_slice(signing);
+        let amd = demo_deb(AMD64_DEB);
+        args.extend_from_slice(&["--deb", &amd]);
+        run(&args)
+    };
+    for signing in [
+        &["--sign-key-file", &asc][..],
+        &["--sign-key", &key.fpr, "--gpg-homedir", &home][..],
+    ] {
+        let o = build(signing);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        let err = first_error(&o);
+        assert!(
+            err.contains("is protected by a passphrase: give --passphrase-file FILE"),
+            "{signing:?}: {}",
+            both(&o)
+        );
+        assert!(!text(&o.stderr).contains("batchmode"), "{}", both(&o));
+        assert!(!repo.join("dists").exists(), "{}", both(&o));
+
+        let mut with_wrong = signing.to_vec();
+        with_wrong.extend_from_slice(&["--passphrase-file", &wrong]);
+        let o = build(&with_wrong);
+        assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+        let err = first_error(&o);
+        assert!(
+            err.contains(&format!(
+                "the passphrase in {wrong} does not unlock the key"
+            )),
+            "{signing:?}: {}",
+            both(&o)
+        );
+        assert!(
+            !text(&o.stderr).contains("give --passphrase-file"),
+            "{}",
+            both(&o)
+        );
+        assert!(!repo.join("dists").exists(), "{}", both(&o));
+    }
+    let o = build(&["--sign-key-file", &asc, "--passphrase-file", &right]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+}
+
+// ---------------------------------------------------------------------------
+// Bug 4: verify over http names eliloader's URLs once.
+
+#[test]
+fn r12_b4_verify_over_http_names_eliloaders_urls_with_the_base_once() {
+    if !have_tool("python3") {
+        common::skip("python3 not found");
+        return;
+    }
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let (kernel, initrd) = (t.path().join("vmlinuz"), t.path().join("initrd.gz"));
+    fs::write(&kernel, common::synth::pv_amd64_kernel("6.1.0-1-amd64")).unwrap();
+    fs::write(&initrd, common::synth::initrd_gz("6.1.0-1-amd64")).unwrap();
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "s",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--initrd",
+        initrd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let server = common::Server::http(&repo);
+    let base = server.base.clone();
+    let tree = "dists/s/main/installer-amd64/current/images/netboot/xen/";
+    let want = [
+        format!("{base}{tree}vmlinuz"),
+        format!("{base}{tree}initrd.gz"),
+    ];
+
+    let o = run(&["verify", "--json", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert_eq!(
+        json(&o)["eliloader_urls"],
+        serde_json::json!(want),
+        "{}",
+        both(&o)
+    );
+    let o = run(&["-v", "verify", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let all = both(&o);
+    assert!(all.contains(&want[0]), "{all}");
+    assert_eq!(
+        all.matches("http://").count(),
+        all.matches(&base).count(),
+        "{all}"
+    );
+    assert!(!all.contains(&format!("{base}http")), "{all}");
+
+    // A missing kernel: the FAIL line names the URL eliloader fetches.
+    let published = repo.join(tree).join("vmlinuz");
+    let real = fs::canonicalize(&published).unwrap();
+    fs::remove_file(&real).unwrap();
+    let o = run(&["verify", &base, "--suite", "s"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let all = both(&o);
+    assert!(all.contains(&format!("FAIL {}", want[0])), "{all}");
+    assert!(!all.contains(&format!("{base}http")), "{all}");
+}

@@ -36,6 +36,24 @@ pub enum BuildError {
         #[source]
         source: walkdir::Error,
     },
+    /// The inputs hold no package: an empty suite would be published.
+    #[error("{}: no package to publish (no .deb in {}); publishing would empty suite {suite}", list_paths(inputs), if inputs.len() == 1 { "it" } else { "any of them" })]
+    NoPackages {
+        /// The `--deb` inputs as given (none when none was given).
+        inputs: Vec<PathBuf>,
+        /// The suite.
+        suite: String,
+    },
+    /// The build would remove more than half of the suite's packages at once.
+    #[error("this build would remove {} of the {before} packages of suite {suite}: {}", removed.len(), removed.join(", "))]
+    TooManyRemovals {
+        /// The packages that would go, as `name version arch`.
+        removed: Vec<String>,
+        /// How many packages the suite holds now.
+        before: usize,
+        /// The suite.
+        suite: String,
+    },
     /// Some .debs cannot be read (all are listed).
     #[error("{}", list_errors(.0))]
     Debs(Vec<DebError>),
@@ -88,6 +106,17 @@ pub enum BuildError {
     /// `--boot-test`: the netboot pair did not boot under Xen (or could not be tested).
     #[error(transparent)]
     BootTest(#[from] crate::boot::NotBooted),
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "no --deb input".into();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn list_errors(errors: &[DebError]) -> String {

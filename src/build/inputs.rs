@@ -33,12 +33,22 @@ pub(super) fn read(
 ) -> Result<(Inputs, Cache), BuildError> {
     let signer = opts.sign.as_ref().map(GpgSigner::new).transpose()?;
     let paths = collect_debs(&opts.debs)?;
-    log.step(&format!("reading {} .deb files", paths.len()));
+    log.step(&format!("reading {}", deb_files(paths.len())));
     let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
     if let Some(note) = &cache.note {
         log.step(note);
     }
     let debs = read_inputs(opts, &paths, &mut cache, log)?;
+    // No package is a mistake when --deb inputs were given (an empty mount, a bad
+    // checkout) or when nothing else is published; a netboot tree alone, with no
+    // --deb, is a repository of its own.
+    let netboot_only = opts.debs.is_empty() && !opts.netboot.is_empty();
+    if debs.is_empty() && !netboot_only && !opts.allow_empty {
+        return Err(BuildError::NoPackages {
+            inputs: opts.debs.clone(),
+            suite: opts.suite.clone(),
+        });
+    }
     let netboot = check_netboot(opts, &mut cache, log)?;
     let inputs = Inputs {
         signer,
@@ -46,6 +56,32 @@ pub(super) fn read(
         netboot,
     };
     Ok((inputs, cache))
+}
+
+/// What the status line says of a chosen kernel: only a PV-capable one, or
+/// one `--force` let through, gets this far.
+fn verdict_sentence(v: crate::xen::Verdict) -> &'static str {
+    use crate::xen::Verdict;
+    match v {
+        Verdict::PvCapable => "Xen boots it as a PV guest",
+        Verdict::PvhOnly => {
+            "it boots as a PVH guest only, not PV; published anyway because of --force"
+        }
+        Verdict::NoXen => "built without Xen support; published anyway because of --force",
+        Verdict::NotBootable => {
+            "Xen cannot boot it as a PV guest; published anyway because of --force"
+        }
+        _ => "it could not be checked; published anyway because of --force",
+    }
+}
+
+/// `1 .deb file`, `2 .deb files`.
+fn deb_files(n: usize) -> String {
+    if n == 1 {
+        "1 .deb file".into()
+    } else {
+        format!("{n} .deb files")
+    }
 }
 
 /// One input package, checked.
@@ -155,7 +191,7 @@ fn read_inputs(
     cache: &mut Cache,
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
-    let task = format!("reading {} .deb files", paths.len());
+    let task = format!("reading {}", deb_files(paths.len()));
     let infos = deb::read_infos_with(paths, Some(cache), &mut |total| log.progress(&task, total));
     let mut errors = Vec::new();
     let mut inputs = Vec::new();
@@ -257,11 +293,11 @@ fn check_netboot(
         }
         let c = c?;
         log.step(&format!(
-            "installer-{}: kernel {} from {} is {}",
+            "installer-{}: kernel {} from {}: {}",
             c.arch,
-            c.kernel_report.release().unwrap_or("of unknown version"),
+            c.kernel_report.release().unwrap_or("(version unknown)"),
             c.source,
-            c.kernel_report.verdict.label()
+            verdict_sentence(c.kernel_report.verdict)
         ));
         if opts.boot_test {
             log.step(&format!(

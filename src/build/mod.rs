@@ -93,6 +93,16 @@ pub fn build(
         &indexes.identical,
         debs,
     );
+    let (packages, added, removed) = report::package_changes(inputs::identities(debs), &before);
+    // Decided before anything is signed or written: more than half of the
+    // suite gone at once is a failed mount or a bad checkout, not a choice.
+    if !opts.allow_removals && removed.len() * 2 > before.len() {
+        return Err(BuildError::TooManyRemovals {
+            removed,
+            before: before.len(),
+            suite: opts.suite.clone(),
+        });
+    }
     let signed = suite::sign(opts, signer, &release, &previous, log)?;
 
     // 5. Publish: the pool first (new names nothing refers to yet), then the suite tree.
@@ -123,7 +133,6 @@ pub fn build(
     copy::remember(&opts.repo, debs, &copied, &tree, cache, log);
 
     let files_written = copied.written + suite_written;
-    let (packages, added, removed) = report::package_changes(inputs::identities(debs), &before);
     Ok(BuildReport {
         changed: files_written > 0 || files_removed > 0,
         packages,

@@ -35,6 +35,8 @@ pub fn opts(repo: &Path) -> BuildOptions {
         allow_oversize: false,
         force: false,
         boot_test: false,
+        allow_empty: false,
+        allow_removals: false,
     }
 }
 

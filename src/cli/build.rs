@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use elirepo::build::{BuildError, BuildReport};
 use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
+use elirepo::sign::SignError;
 
 use super::config::EXAMPLE_COMMAND;
 use super::exit::{failed, json_error, json_text, out, EXIT_USAGE};
@@ -167,6 +168,18 @@ fn build_hint(e: &BuildError) -> Option<String> {
         BuildError::Debs(_) => {
             Some("fix or leave out those files; a build publishes all of its inputs or none".into())
         }
+        BuildError::Sign(SignError::PassphraseNeeded { .. }) => Some(
+            "put the passphrase in a file only the build can read (chmod 600) and give --passphrase-file FILE (config: passphrase-file in [sign])".into(),
+        ),
+        BuildError::Sign(SignError::WrongPassphrase { .. }) => Some(
+            "the file must hold the key's passphrase on its first line; check that it belongs to this key".into(),
+        ),
+        BuildError::NoPackages { .. } => Some(
+            "check that the --deb inputs are there (a mount, a checkout); to publish an empty suite give --allow-empty (config: allow-empty = true)".into(),
+        ),
+        BuildError::TooManyRemovals { .. } => Some(
+            "a suite holds exactly its inputs: give the missing .debs, or --allow-removals (config: allow-removals = true) if they are meant to go".into(),
+        ),
         _ => None,
     }
 }
@@ -262,8 +275,11 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     for p in &report.added {
         ui.detail(&format!("added {p}"));
     }
-    for p in &report.removed {
-        ui.detail(&format!("removed {p}"));
+    if report.changed && !report.removed.is_empty() {
+        ui.step(&format!(
+            "removed from suite {suite}: {}",
+            report.removed.join(", ")
+        ));
     }
     for n in &report.netboot {
         ui.detail(&format!(

@@ -71,7 +71,7 @@ pub fn run(a: KernelArgs, ui: &mut Ui) -> ExitCode {
         }
         Err(e) => {
             let hint = matches!(e, XenError::NotAKernel { .. }).then_some(
-                "give a vmlinuz (bzImage, ELF vmlinux or gzipped ELF); from a linux-image .deb, take boot/vmlinuz-* (dpkg-deb -x) or use `elirepo build --kernel-deb`",
+                "give a Linux kernel: a vmlinuz (bzImage, ELF vmlinux or gzipped ELF); from a linux-image .deb, take boot/vmlinuz-* (dpkg-deb -x) or use `elirepo build --kernel-deb`",
             );
             failed(ui, json, e, hint)
         }

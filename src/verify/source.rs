@@ -116,12 +116,10 @@ impl Source {
         }
     }
 
-    /// The location of `rel` (for messages).
+    /// The location of `rel` (for messages): what [`Source::fetch`] fetches,
+    /// so an absolute URL (eliloader's) is named as it is, not under the base.
     pub fn location(&self, rel: &str) -> String {
-        match self {
-            Source::Dir(d) => d.join(rel).display().to_string(),
-            Source::Http(_, base) | Source::Ftp(base) => format!("{base}{rel}"),
-        }
+        self.resolve(rel)
     }
 
     /// The file or URL fetched for `rel` (an absolute URL is fetched as it is).

@@ -505,6 +505,11 @@ fn examine_elf(
             &mut report.guest_info,
         )?;
     }
+    if source == NoteSource::None {
+        if let Some(what) = not_linux(&eh, &phdrs) {
+            return Err(ctx.not_kernel(format!("{what}, not a Linux kernel")));
+        }
+    }
     if let Some(e) = report.elf.as_mut() {
         e.linux_build_salt = scan.build_salt.take();
     }
@@ -512,6 +517,30 @@ fn examine_elf(
     report.note_source = source;
     rules::judge_report(report, &eh, pstart, pend);
     Ok(())
+}
+
+/// What an ELF image without Xen notes is when it cannot be a Linux kernel:
+/// a vmlinux is an `ET_EXEC` image with neither a program interpreter nor a
+/// dynamic section (a program, a shared library or an object file has one of
+/// them, or another `e_type`). `None` when it may be a kernel built without Xen.
+fn not_linux(eh: &elf::Ehdr, phdrs: &[elf::Phdr]) -> Option<String> {
+    const ET_EXEC: u16 = 2;
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
+        return Some("an ELF program (it names a program interpreter)".into());
+    }
+    if phdrs.iter().any(|p| p.p_type == PT_DYNAMIC) {
+        return Some("a dynamically linked ELF file".into());
+    }
+    let what = match eh.etype {
+        ET_EXEC => return None,
+        1 => "an ELF object file (ET_REL)",
+        3 => "a position-independent ELF file (ET_DYN): a program or shared library",
+        4 => "an ELF core dump",
+        _ => "an ELF file of an unknown type",
+    };
+    Some(what.into())
 }
 
 #[cfg(test)]
@@ -527,5 +556,20 @@ mod tests {
         assert_eq!(r.verdict, Verdict::PvCapable);
         assert_eq!(r.path, "vmlinux");
         assert_eq!(r.release(), Some("6.1.0-99-amd64"));
+    }
+
+    #[test]
+    fn an_elf_without_xen_notes_is_a_kernel_only_if_it_could_be_linux() {
+        let mut spec = synth::ElfSpec::amd64(&[]);
+        spec.notes = None;
+        let exec = spec.build();
+        let r = inspect_kernel(Cursor::new(exec.clone()), Path::new("vmlinux")).unwrap();
+        assert_eq!(r.verdict, Verdict::NoXen);
+        // The same image as ET_DYN (a PIE program, a shared library): no kernel.
+        let mut dyn_ = exec;
+        dyn_[16] = 3;
+        let e = inspect_kernel(Cursor::new(dyn_), Path::new("prog")).unwrap_err();
+        assert!(matches!(e, XenError::NotAKernel { .. }), "{e}");
+        assert!(e.to_string().ends_with(", not a Linux kernel"), "{e}");
     }
 }
