@@ -167,36 +167,11 @@ fn fetch_kernel_deb(dir: &Path) -> Result<PathBuf, String> {
         .ok_or("apt-get download left no .deb".into())
 }
 
-/// A newc cpio with modes: `(path, mode, data)`; a mode of 0o40755 makes a directory.
-fn cpio(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let trailer: (&str, u32, &[u8]) = ("TRAILER!!!", 0, b"");
-    for (i, (name, mode, data)) in entries.iter().chain([&trailer]).enumerate() {
-        out.extend_from_slice(
-            format!(
-                "070701{:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
-                i + 1, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
-            )
-            .as_bytes(),
-        );
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    }
-    out
-}
-
 /// The test initrd's cpio: busybox and an `/init` that prints [`MARKER`] and powers off.
 fn test_cpio() -> Vec<u8> {
     let busybox = std::fs::read(common::find_on_path("busybox").expect("busybox")).unwrap();
     let init = format!("#!/bin/busybox sh\necho \"{MARKER}\"\n/bin/busybox poweroff -f\n");
-    cpio(&[
+    synth::cpio_newc_modes(&[
         ("init", 0o100755, init.as_bytes()),
         ("bin", 0o40755, b""),
         ("bin/busybox", 0o100755, &busybox),
@@ -486,10 +461,10 @@ fn build_boot_test_refuses_a_pair_that_does_not_boot() {
         (&mods_dir, 0o40755, b""),
         (&modules, 0o100644, b""),
     ];
-    std::fs::write(&bad, gzip(&cpio(&entries))).unwrap();
+    std::fs::write(&bad, gzip(&synth::cpio_newc_modes(&entries))).unwrap();
     let init = format!("#!/bin/busybox sh\necho \"{MARKER}\"\n/bin/busybox poweroff -f\n");
     entries.push(("init", 0o100755, init.as_bytes()));
-    std::fs::write(&good, gzip(&cpio(&entries))).unwrap();
+    std::fs::write(&good, gzip(&synth::cpio_newc_modes(&entries))).unwrap();
     std::fs::create_dir_all(dir.path().join("debs")).unwrap();
     let repo = dir.path().join("repo");
     let build = |initrd: &Path, boot_test: bool| {

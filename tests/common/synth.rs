@@ -490,20 +490,26 @@ pub fn payload_start(spec: &BzSpec) -> usize {
 
 /// A newc cpio archive of `entries` (a path ending in `/` is a directory), then `TRAILER!!!`.
 pub fn cpio_newc(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let with_modes: Vec<(&str, u32, &[u8])> = entries
+        .iter()
+        .map(|(name, data)| match name.strip_suffix('/') {
+            Some(dir) => (dir, 0o40755, *data),
+            None => (*name, 0o100644, *data),
+        })
+        .collect();
+    cpio_newc_modes(&with_modes)
+}
+
+/// A newc cpio archive of `(path, mode, data)` entries (0o40755 makes a directory,
+/// 0o100755 an executable), then `TRAILER!!!`.
+pub fn cpio_newc_modes(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
-    let trailer: (&str, &[u8]) = ("TRAILER!!!", b"");
-    for (ino, (name, data)) in entries.iter().chain(std::iter::once(&trailer)).enumerate() {
-        let mode = match *name {
-            "TRAILER!!!" => 0,
-            n if n.ends_with('/') => 0o40755,
-            _ => 0o100644,
-        };
-        let name = name.trim_end_matches('/');
+    let trailer: (&str, u32, &[u8]) = ("TRAILER!!!", 0, b"");
+    for (ino, (name, mode, data)) in entries.iter().chain(std::iter::once(&trailer)).enumerate() {
         out.extend_from_slice(
             format!(
-                "070701{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+                "070701{:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
                 ino + 1,
-                mode,
                 0,
                 0,
                 1,
