@@ -656,10 +656,10 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
 /// architecture are the first error, even before an unreadable file's (the
 /// file only helps to place them); then the file's errors, then the missing
 /// and wrong values, in the order of [`BuildOptions`]' fields.
-pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
+pub fn resolve(mut flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
     let loaded = flags.config.as_deref().map(load);
     let flag_netboot = flags.netboot(loaded.as_ref().and_then(|f| f.as_ref().ok()))?;
-    let file = loaded.transpose()?.unwrap_or_default();
+    let mut file = loaded.transpose()?.unwrap_or_default();
     let base = flags
         .config
         .as_deref()
@@ -673,109 +673,36 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
             clean(&base.join(p))
         }
     };
-    let repo = flags.repo.or(file.repo.map(rel)).ok_or_else(|| {
+    let repo = flags.repo.take().or(file.repo.map(rel)).ok_or_else(|| {
         ConfigError::Invalid("no repository: give --repo DIR or `repo` in the config file".into())
     })?;
-    let suite = flags.suite.or(file.suite).ok_or_else(|| {
+    let suite = flags.suite.take().or(file.suite).ok_or_else(|| {
         ConfigError::Invalid("no suite: give --suite NAME or `suite` in the config file".into())
     })?;
     let codename = flags
         .codename
+        .take()
         .or(file.codename)
         .unwrap_or_else(|| suite.clone());
     let component = flags
         .component
+        .take()
         .or(file.component)
         .unwrap_or_else(|| "main".into());
     check_names(&suite, &codename, &component)?;
-    let architectures = architectures(flags.architectures, file.architectures)?;
+    let architectures =
+        architectures(std::mem::take(&mut flags.architectures), file.architectures)?;
     let debs = if flags.debs.is_empty() {
         file.debs.unwrap_or_default().into_iter().map(rel).collect()
     } else {
-        flags.debs
+        std::mem::take(&mut flags.debs)
     };
     let config_name = flags
         .config
         .as_deref()
         .map(|c| c.display().to_string())
         .unwrap_or_default();
-    // Signing is one choice: any signing flag (or --unsigned) replaces the
-    // file's [sign] table as a whole. Merged key by key, a key id from one
-    // place was looked for in a key file from the other.
-    let flag_signs = [
-        flags.sign_key.is_some().then_some("--sign-key"),
-        flags.gpg_homedir.is_some().then_some("--gpg-homedir"),
-        flags.sign_key_file.is_some().then_some("--sign-key-file"),
-        flags
-            .passphrase_file
-            .is_some()
-            .then_some("--passphrase-file"),
-    ];
-    let flag_signs: Vec<&str> = flag_signs.into_iter().flatten().collect();
-    let sign = if flags.unsigned {
-        None
-    } else if !flag_signs.is_empty() {
-        let path = |p: PathBuf, name: &str, kind| {
-            let option = format!("{name} {}", p.display());
-            check_key_path(&p, kind, option)
-        };
-        let s = SignOptions {
-            key: flags.sign_key,
-            homedir: flags
-                .gpg_homedir
-                .map(|p| path(p, "--gpg-homedir", KeyFileKind::GpgHome))
-                .transpose()?,
-            key_file: flags
-                .sign_key_file
-                .map(|p| path(p, "--sign-key-file", KeyFileKind::SecretKey))
-                .transpose()?,
-            passphrase_file: flags
-                .passphrase_file
-                .map(|p| path(p, "--passphrase-file", KeyFileKind::Passphrase))
-                .transpose()?,
-        };
-        if s.key.is_none() && s.key_file.is_none() {
-            return Err(ConfigError::SigningFlagsWithoutKey {
-                flags: flag_signs.join(" "),
-            });
-        }
-        Some(s)
-    } else if let Some(file_sign) = file.sign {
-        let path = |p: PathBuf, key: &str, kind| {
-            let option = format!("{key} = {:?} in {config_name}", p.display().to_string());
-            check_key_path(&rel(p), kind, option)
-        };
-        let s = SignOptions {
-            key: file_sign.key,
-            homedir: file_sign
-                .gpg_homedir
-                .map(|p| path(p, "gpg-homedir", KeyFileKind::GpgHome))
-                .transpose()?,
-            key_file: file_sign
-                .key_file
-                .map(|p| path(p, "key-file", KeyFileKind::SecretKey))
-                .transpose()?,
-            passphrase_file: file_sign
-                .passphrase_file
-                .map(|p| path(p, "passphrase-file", KeyFileKind::Passphrase))
-                .transpose()?,
-        };
-        if s.key.is_none() && s.key_file.is_none() {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: [sign] names neither `key` nor `key-file`: give one, \
-                 or leave [sign] out for an unsigned repository"
-            )));
-        }
-        if s.key_file.is_some() && s.homedir.is_some() {
-            return Err(ConfigError::Invalid(format!(
-                "{config_name}: [sign] has both `key-file` and `gpg-homedir`: the key file \
-                 is imported into a temporary gpg home, so give one of them"
-            )));
-        }
-        Some(s)
-    } else {
-        None
-    };
+    let sign = signing(&mut flags, file.sign.take(), &rel, &config_name)?;
     let file_netboot = file
         .netboot
         .unwrap_or_default()
@@ -810,6 +737,111 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         allow_empty: flags.allow_empty || file.allow_empty.unwrap_or(false),
         allow_removals: flags.allow_removals || file.allow_removals.unwrap_or(false),
     })
+}
+
+/// The signing choice. It is one choice: any signing flag (or `--unsigned`)
+/// replaces the file's `[sign]` table as a whole. Merged key by key, a key id
+/// from one place was looked for in a key file from the other.
+fn signing(
+    flags: &mut BuildFlags,
+    file_sign: Option<SignSection>,
+    rel: &dyn Fn(PathBuf) -> PathBuf,
+    config_name: &str,
+) -> Result<Option<SignOptions>, ConfigError> {
+    let flag_signs = [
+        flags.sign_key.is_some().then_some("--sign-key"),
+        flags.gpg_homedir.is_some().then_some("--gpg-homedir"),
+        flags.sign_key_file.is_some().then_some("--sign-key-file"),
+        flags
+            .passphrase_file
+            .is_some()
+            .then_some("--passphrase-file"),
+    ];
+    let flag_signs: Vec<&str> = flag_signs.into_iter().flatten().collect();
+    if flags.unsigned {
+        Ok(None)
+    } else if !flag_signs.is_empty() {
+        signing_from_flags(flags, &flag_signs).map(Some)
+    } else if let Some(file_sign) = file_sign {
+        signing_from_file(file_sign, rel, config_name).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `--sign-key`, `--gpg-homedir`, `--sign-key-file`, `--passphrase-file`, checked.
+fn signing_from_flags(
+    flags: &mut BuildFlags,
+    flag_signs: &[&str],
+) -> Result<SignOptions, ConfigError> {
+    let path = |p: PathBuf, name: &str, kind| {
+        let option = format!("{name} {}", p.display());
+        check_key_path(&p, kind, option)
+    };
+    let s = SignOptions {
+        key: flags.sign_key.take(),
+        homedir: flags
+            .gpg_homedir
+            .take()
+            .map(|p| path(p, "--gpg-homedir", KeyFileKind::GpgHome))
+            .transpose()?,
+        key_file: flags
+            .sign_key_file
+            .take()
+            .map(|p| path(p, "--sign-key-file", KeyFileKind::SecretKey))
+            .transpose()?,
+        passphrase_file: flags
+            .passphrase_file
+            .take()
+            .map(|p| path(p, "--passphrase-file", KeyFileKind::Passphrase))
+            .transpose()?,
+    };
+    if s.key.is_none() && s.key_file.is_none() {
+        return Err(ConfigError::SigningFlagsWithoutKey {
+            flags: flag_signs.join(" "),
+        });
+    }
+    Ok(s)
+}
+
+/// The file's `[sign]` table, its paths relative to the file, checked.
+fn signing_from_file(
+    file_sign: SignSection,
+    rel: &dyn Fn(PathBuf) -> PathBuf,
+    config_name: &str,
+) -> Result<SignOptions, ConfigError> {
+    let path = |p: PathBuf, key: &str, kind| {
+        let option = format!("{key} = {:?} in {config_name}", p.display().to_string());
+        check_key_path(&rel(p), kind, option)
+    };
+    let s = SignOptions {
+        key: file_sign.key,
+        homedir: file_sign
+            .gpg_homedir
+            .map(|p| path(p, "gpg-homedir", KeyFileKind::GpgHome))
+            .transpose()?,
+        key_file: file_sign
+            .key_file
+            .map(|p| path(p, "key-file", KeyFileKind::SecretKey))
+            .transpose()?,
+        passphrase_file: file_sign
+            .passphrase_file
+            .map(|p| path(p, "passphrase-file", KeyFileKind::Passphrase))
+            .transpose()?,
+    };
+    if s.key.is_none() && s.key_file.is_none() {
+        return Err(ConfigError::Invalid(format!(
+            "{config_name}: [sign] names neither `key` nor `key-file`: give one, \
+             or leave [sign] out for an unsigned repository"
+        )));
+    }
+    if s.key_file.is_some() && s.homedir.is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "{config_name}: [sign] has both `key-file` and `gpg-homedir`: the key file \
+             is imported into a temporary gpg home, so give one of them"
+        )));
+    }
+    Ok(s)
 }
 
 /// Suite, codename and component must be names apt and the pool accept.

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use elirepo::remote::{self, Destination, PublishConfig, PublishError, PublishOptions, PublishReport};
+use elirepo::remote::{
+    self, Destination, PublishConfig, PublishError, PublishOptions, PublishReport,
+};
 
 use super::exit::{json_text, out, usage_error};
 use super::ui::{human_bytes, Ui};
@@ -82,10 +84,15 @@ impl remote::Listener for UiListener<'_> {
 /// Reads the `[publish]` table of `path` (other tables are `build`'s).
 fn read_config(path: &PathBuf) -> Result<PublishConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let v: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     match v.get("publish") {
         None => Ok(PublishConfig::default()),
-        Some(t) => t.clone().try_into().map_err(|e| format!("{}: [publish]: {e}", path.display())),
+        Some(t) => t
+            .clone()
+            .try_into()
+            .map_err(|e| format!("{}: [publish]: {e}", path.display())),
     }
 }
 
@@ -143,7 +150,12 @@ fn print_text(r: &PublishReport, ui: &Ui) {
             text.push_str(&format!("send {f}\n"));
         }
         for g in &r.generations {
-            text.push_str(&format!("{} dists/.generations/{}/{}\n", if g.send { "send" } else { "switch" }, g.suite, g.id));
+            text.push_str(&format!(
+                "{} dists/.generations/{}/{}\n",
+                if g.send { "send" } else { "switch" },
+                g.suite,
+                g.id
+            ));
         }
         for f in &r.deleted.files {
             text.push_str(&format!("delete {f}\n"));
@@ -162,6 +174,8 @@ fn print_text(r: &PublishReport, ui: &Ui) {
         r.generations.len(),
         r.deleted.count,
         r.unchanged,
-        r.requests.map(|n| format!(", {n} requests")).unwrap_or_default()
+        r.requests
+            .map(|n| format!(", {n} requests"))
+            .unwrap_or_default()
     ));
 }

@@ -101,9 +101,13 @@ impl PublishConfig {
     /// The Cache-Control header for `path`.
     pub fn cache_control(&self, path: &str) -> String {
         if plan::classify(path).immutable() {
-            self.cache_control_immutable.clone().unwrap_or_else(|| IMMUTABLE_CACHE.into())
+            self.cache_control_immutable
+                .clone()
+                .unwrap_or_else(|| IMMUTABLE_CACHE.into())
         } else {
-            self.cache_control_short.clone().unwrap_or_else(|| SHORT_CACHE.into())
+            self.cache_control_short
+                .clone()
+                .unwrap_or_else(|| SHORT_CACHE.into())
         }
     }
 
@@ -141,8 +145,10 @@ impl PublishConfig {
             "application/pgp-keys"
         } else if name.ends_with(".asc") {
             "text/plain; charset=utf-8"
-        } else if matches!(name, "Release" | "InRelease" | "Packages" | "Sources" | "MD5SUMS" | "SHA256SUMS")
-            || name.starts_with("Translation-")
+        } else if matches!(
+            name,
+            "Release" | "InRelease" | "Packages" | "Sources" | "MD5SUMS" | "SHA256SUMS"
+        ) || name.starts_with("Translation-")
         {
             "text/plain; charset=utf-8"
         } else {
@@ -185,28 +191,53 @@ impl Destination {
                 return Err(bad("no bucket name (s3://BUCKET[/PREFIX])"));
             }
             let prefix = prefix.trim_matches('/');
-            let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
-            return Ok(Destination::S3 { bucket: bucket.into(), prefix });
+            let prefix = if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            };
+            return Ok(Destination::S3 {
+                bucket: bucket.into(),
+                prefix,
+            });
         }
         if let Some(rest) = s.strip_prefix("ssh://") {
-            let (auth, path) = rest.split_once('/').ok_or_else(|| bad("no path (ssh://[USER@]HOST[:PORT]/PATH)"))?;
+            let (auth, path) = rest
+                .split_once('/')
+                .ok_or_else(|| bad("no path (ssh://[USER@]HOST[:PORT]/PATH)"))?;
             let (target, port) = match auth.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| bad("the port is not a number"))?)),
+                Some((h, p)) => (
+                    h,
+                    Some(
+                        p.parse::<u16>()
+                            .map_err(|_| bad("the port is not a number"))?,
+                    ),
+                ),
                 None => (auth, None),
             };
             if target.is_empty() || path.is_empty() {
                 return Err(bad("no host or no path (ssh://[USER@]HOST[:PORT]/PATH)"));
             }
-            return Ok(Destination::Ssh { target: target.into(), port, path: format!("/{path}") });
+            return Ok(Destination::Ssh {
+                target: target.into(),
+                port,
+                path: format!("/{path}"),
+            });
         }
         if s.contains("://") {
-            return Err(bad("unknown scheme: use s3://, ssh://, HOST:PATH or a local path"));
+            return Err(bad(
+                "unknown scheme: use s3://, ssh://, HOST:PATH or a local path",
+            ));
         }
         // rsync's rule: a colon before any slash means HOST:PATH.
         if let Some((host, path)) = s.split_once(':') {
             if !host.contains('/') && !host.is_empty() {
                 let path = if path.is_empty() { "." } else { path };
-                return Ok(Destination::Ssh { target: host.into(), port: None, path: path.into() });
+                return Ok(Destination::Ssh {
+                    target: host.into(),
+                    port: None,
+                    path: path.into(),
+                });
             }
         }
         Ok(Destination::Local(PathBuf::from(s)))
@@ -303,7 +334,12 @@ pub trait Executor {
     /// The state file, if any.
     fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError>;
     /// Sends `files` (one pass: in any order or in parallel).
-    fn send(&mut self, snap: &Snapshot, files: &[String], cfg: &PublishConfig) -> Result<(), PublishError>;
+    fn send(
+        &mut self,
+        snap: &Snapshot,
+        files: &[String],
+        cfg: &PublishConfig,
+    ) -> Result<(), PublishError>;
     /// Sends a generation directory (unless already complete) and switches its suite's link.
     fn generation(&mut self, repo: &Path, op: &GenerationOp) -> Result<(), PublishError>;
     /// Deletes files, then generation directories.
@@ -322,7 +358,10 @@ pub trait Executor {
 }
 
 /// Publishes; see the module documentation.
-pub fn publish(opts: &PublishOptions, log: &mut dyn Listener) -> Result<PublishReport, PublishError> {
+pub fn publish(
+    opts: &PublishOptions,
+    log: &mut dyn Listener,
+) -> Result<PublishReport, PublishError> {
     let dest_text = match &opts.dest {
         Destination::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
         Destination::Ssh { target, port, path } => match port {
@@ -334,7 +373,11 @@ pub fn publish(opts: &PublishOptions, log: &mut dyn Listener) -> Result<PublishR
     log.step(&format!("reading {}", opts.repo.display()));
     let snap = source::scan(&opts.repo)?;
     for s in &opts.suites {
-        if !snap.files.keys().any(|p| p.starts_with(&format!("dists/{s}/"))) {
+        if !snap
+            .files
+            .keys()
+            .any(|p| p.starts_with(&format!("dists/{s}/")))
+        {
             return Err(PublishError::Usage(format!(
                 "{}: no suite {s} in dists/",
                 opts.repo.display()
@@ -374,7 +417,9 @@ pub fn publish(opts: &PublishOptions, log: &mut dyn Listener) -> Result<PublishR
     result.map(|mut r| {
         r.requests = exec.requests();
         if !r.dry_run {
-            r.transferred = exec.transferred().map(|(files, bytes)| Transferred { files, bytes });
+            r.transferred = exec
+                .transferred()
+                .map(|(files, bytes)| Transferred { files, bytes });
         }
         r
     })
@@ -446,7 +491,11 @@ fn run(
         let after = exec.listing().map_err(interrupted)?;
         for (p, f) in state.files.iter_mut() {
             if f.stamp.is_none() {
-                f.stamp = after.files.get(p).filter(|(s, _)| *s == f.size).map(|(_, st)| st.clone());
+                f.stamp = after
+                    .files
+                    .get(p)
+                    .filter(|(s, _)| *s == f.size)
+                    .map(|(_, st)| st.clone());
             }
         }
     }
@@ -477,14 +526,27 @@ fn execute(
     for (i, files) in plan.passes.iter().enumerate() {
         if !files.is_empty() {
             let bytes: u64 = files.iter().map(|f| snap.files[f].size).sum();
-            log.step(&format!("sending {}: {} files, {bytes} bytes", plan::PASSES[i].0, files.len()));
+            log.step(&format!(
+                "sending {}: {} files, {bytes} bytes",
+                plan::PASSES[i].0,
+                files.len()
+            ));
             exec.send(snap, files, &opts.config)?;
             exec.renew()?;
         }
         // Generations go right after the pool: they carry indexes, Release and current/ at once.
         if i == 0 {
             for g in &plan.generations {
-                log.step(&format!("{} generation {} of {}", if g.send { "sending and switching to" } else { "switching to" }, g.id, g.suite));
+                log.step(&format!(
+                    "{} generation {} of {}",
+                    if g.send {
+                        "sending and switching to"
+                    } else {
+                        "switching to"
+                    },
+                    g.id,
+                    g.suite
+                ));
                 exec.generation(&opts.repo, g)?;
                 exec.renew()?;
             }
@@ -510,22 +572,42 @@ mod tests {
     fn destinations() {
         assert_eq!(
             Destination::parse("s3://b/p/q/").unwrap(),
-            Destination::S3 { bucket: "b".into(), prefix: "p/q/".into() }
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p/q/".into()
+            }
         );
         assert_eq!(
             Destination::parse("s3://b").unwrap(),
-            Destination::S3 { bucket: "b".into(), prefix: "".into() }
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "".into()
+            }
         );
         assert_eq!(
             Destination::parse("u@h:www/repo").unwrap(),
-            Destination::Ssh { target: "u@h".into(), port: None, path: "www/repo".into() }
+            Destination::Ssh {
+                target: "u@h".into(),
+                port: None,
+                path: "www/repo".into()
+            }
         );
         assert_eq!(
             Destination::parse("ssh://u@h:2222/srv/repo").unwrap(),
-            Destination::Ssh { target: "u@h".into(), port: Some(2222), path: "/srv/repo".into() }
+            Destination::Ssh {
+                target: "u@h".into(),
+                port: Some(2222),
+                path: "/srv/repo".into()
+            }
         );
-        assert_eq!(Destination::parse("/srv/x:y").unwrap(), Destination::Local("/srv/x:y".into()));
-        assert_eq!(Destination::parse("./a:b").unwrap(), Destination::Local("./a:b".into()));
+        assert_eq!(
+            Destination::parse("/srv/x:y").unwrap(),
+            Destination::Local("/srv/x:y".into())
+        );
+        assert_eq!(
+            Destination::parse("./a:b").unwrap(),
+            Destination::Local("./a:b".into())
+        );
         assert!(Destination::parse("s3://").is_err());
         assert!(Destination::parse("ftp://x/y").is_err());
         assert!(Destination::parse("ssh://h:port/x").is_err());
@@ -559,12 +641,20 @@ mod tests {
             Ok(())
         }
         fn listing(&mut self) -> Result<Listing, PublishError> {
-            Ok(Listing { files: self.files.clone(), links: BTreeMap::new() })
+            Ok(Listing {
+                files: self.files.clone(),
+                links: BTreeMap::new(),
+            })
         }
         fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
             Ok(self.state.clone())
         }
-        fn send(&mut self, snap: &Snapshot, files: &[String], _: &PublishConfig) -> Result<(), PublishError> {
+        fn send(
+            &mut self,
+            snap: &Snapshot,
+            files: &[String],
+            _: &PublishConfig,
+        ) -> Result<(), PublishError> {
             for f in files {
                 self.spend()?;
                 let s = &snap.files[f];
@@ -594,7 +684,12 @@ mod tests {
             files: files
                 .iter()
                 .map(|(p, c)| {
-                    let f = plan::SourceFile { abs: "/nonexistent".into(), size: c.len() as u64, sha256: format!("s{c}"), md5: format!("m{c}") };
+                    let f = plan::SourceFile {
+                        abs: "/nonexistent".into(),
+                        size: c.len() as u64,
+                        sha256: format!("s{c}"),
+                        md5: format!("m{c}"),
+                    };
                     (p.to_string(), f)
                 })
                 .collect(),
@@ -626,14 +721,26 @@ mod tests {
         };
         let files_of = |n: u32| {
             let (r, h, p) = gen(n);
-            vec![(p, format!("p{n}")), (h, format!("h{n}")), ("dists/s/InRelease".to_string(), r)]
+            vec![
+                (p, format!("p{n}")),
+                (h, format!("h{n}")),
+                ("dists/s/InRelease".to_string(), r),
+            ]
         };
         let snap_of = |n: u32| {
             let f = files_of(n);
-            snapshot(&f.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>())
+            snapshot(
+                &f.iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect::<Vec<_>>(),
+            )
         };
         for kill_at in 0..8 {
-            let mut m = Memory { files: BTreeMap::new(), state: None, budget: usize::MAX };
+            let mut m = Memory {
+                files: BTreeMap::new(),
+                state: None,
+                budget: usize::MAX,
+            };
             run(&mut m, &opts, &snap_of(0), "mem", &mut Silent).unwrap();
             m.budget = kill_at;
             let killed = run(&mut m, &opts, &snap_of(1), "mem", &mut Silent);
@@ -647,7 +754,13 @@ mod tests {
                 assert!(st.files.contains_key(path), "kill after {kill_at} writes ({killed:?}): {path} left behind, unknown to the state");
             }
             // Only the kept publishes' files remain: nothing of publish 0 or 1.
-            assert!(m.files.keys().all(|p| !p.ends_with("p0.deb") && !p.ends_with("p1.deb") && !p.ends_with("h1")), "kill after {kill_at}: {:?}", m.files.keys());
+            assert!(
+                m.files.keys().all(|p| !p.ends_with("p0.deb")
+                    && !p.ends_with("p1.deb")
+                    && !p.ends_with("h1")),
+                "kill after {kill_at}: {:?}",
+                m.files.keys()
+            );
             for p in last.files.keys() {
                 assert!(m.files.contains_key(p), "{p} missing");
             }
@@ -657,15 +770,34 @@ mod tests {
     #[test]
     fn headers_per_path() {
         let mut c = PublishConfig::default();
-        assert_eq!(c.cache_control("pool/main/a/a/a_1_all.deb"), IMMUTABLE_CACHE);
+        assert_eq!(
+            c.cache_control("pool/main/a/a/a_1_all.deb"),
+            IMMUTABLE_CACHE
+        );
         assert_eq!(c.cache_control("dists/s/InRelease"), SHORT_CACHE);
-        assert_eq!(c.cache_control("dists/s/main/installer-i386/current/images/netboot/xen/vmlinuz"), SHORT_CACHE);
-        assert_eq!(c.cache_control("dists/s/main/installer-i386/2024/images/netboot/xen/vmlinuz"), IMMUTABLE_CACHE);
-        assert_eq!(c.content_type("pool/a.deb"), "application/vnd.debian.binary-package");
-        assert_eq!(c.content_type("dists/s/main/binary-i386/Packages.xz"), "application/x-xz");
-        assert_eq!(c.content_type("dists/s/main/binary-i386/by-hash/SHA256/00"), "application/octet-stream");
+        assert_eq!(
+            c.cache_control("dists/s/main/installer-i386/current/images/netboot/xen/vmlinuz"),
+            SHORT_CACHE
+        );
+        assert_eq!(
+            c.cache_control("dists/s/main/installer-i386/2024/images/netboot/xen/vmlinuz"),
+            IMMUTABLE_CACHE
+        );
+        assert_eq!(
+            c.content_type("pool/a.deb"),
+            "application/vnd.debian.binary-package"
+        );
+        assert_eq!(
+            c.content_type("dists/s/main/binary-i386/Packages.xz"),
+            "application/x-xz"
+        );
+        assert_eq!(
+            c.content_type("dists/s/main/binary-i386/by-hash/SHA256/00"),
+            "application/octet-stream"
+        );
         c.cache_control_short = Some("no-cache".into());
-        c.content_types.insert(".deb".into(), "application/x-deb".into());
+        c.content_types
+            .insert(".deb".into(), "application/x-deb".into());
         assert_eq!(c.cache_control("dists/s/Release"), "no-cache");
         assert_eq!(c.content_type("pool/a.deb"), "application/x-deb");
     }

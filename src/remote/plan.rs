@@ -79,7 +79,10 @@ pub fn classify(path: &str) -> Class {
 
 /// The passes, in order: each is a set of classes sent together.
 pub const PASSES: &[(&str, &[Class])] = &[
-    ("pool and immutable files", &[Class::Immutable, Class::Other]),
+    (
+        "pool and immutable files",
+        &[Class::Immutable, Class::Other],
+    ),
     ("indexes", &[Class::Index]),
     ("Release.gpg", &[Class::Signature]),
     ("Release", &[Class::Release]),
@@ -206,7 +209,13 @@ fn generation_of(path: &str) -> Option<(&str, &str)> {
 
 /// Computes the plan. `renames`: the destination can switch a generation link
 /// with a rename (local path, ssh); `scope`: the suites published (empty: all).
-pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, scope: &[String]) -> Plan {
+pub fn plan(
+    snap: &Snapshot,
+    state: &State,
+    listing: &Listing,
+    renames: bool,
+    scope: &[String],
+) -> Plan {
     let in_scope = |path: &str| -> bool {
         if scope.is_empty() {
             return true;
@@ -326,7 +335,8 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
         // Generation directories no longer kept.
         for id in present {
             if !ids.contains(&id) {
-                out.delete_dirs.push(format!("dists/.generations/{}/{id}", s.suite));
+                out.delete_dirs
+                    .push(format!("dists/.generations/{}/{id}", s.suite));
             }
         }
         new_state.suites.insert(s.suite.clone(), ids);
@@ -335,7 +345,10 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
         if !in_scope(&format!("dists/{suite}")) || !renames {
             continue;
         }
-        new_state.suites.entry(suite.clone()).or_insert_with(|| ids.clone());
+        new_state
+            .suites
+            .entry(suite.clone())
+            .or_insert_with(|| ids.clone());
     }
     // The publishes kept: this one and the last KEEP-1 in scope.
     this_gen.sort();
@@ -351,7 +364,10 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
     let kept: BTreeSet<&String> = new_state.generations.iter().flatten().collect();
     for (path, f) in &state.files {
         if kept.contains(path) {
-            new_state.files.entry(path.clone()).or_insert_with(|| f.clone());
+            new_state
+                .files
+                .entry(path.clone())
+                .or_insert_with(|| f.clone());
         } else if in_scope(path) && listing.files.contains_key(path) {
             out.delete.push(path.clone());
         } else if !in_scope(path) {
@@ -359,7 +375,10 @@ pub fn plan(snap: &Snapshot, state: &State, listing: &Listing, renames: bool, sc
         }
     }
     // Paths of older generations that are still at the destination stay known.
-    new_state.generations.iter_mut().for_each(|g| g.retain(|p| new_state.files.contains_key(p)));
+    new_state
+        .generations
+        .iter_mut()
+        .for_each(|g| g.retain(|p| new_state.files.contains_key(p)));
     out.state = new_state;
     out
 }
@@ -405,8 +424,14 @@ mod tests {
     #[test]
     fn classes() {
         assert_eq!(classify("pool/main/f/foo/foo_1_all.deb"), Class::Immutable);
-        assert_eq!(classify("dists/s/main/binary-i386/by-hash/SHA256/ab"), Class::Immutable);
-        assert_eq!(classify("dists/s/main/binary-i386/Packages.xz"), Class::Index);
+        assert_eq!(
+            classify("dists/s/main/binary-i386/by-hash/SHA256/ab"),
+            Class::Immutable
+        );
+        assert_eq!(
+            classify("dists/s/main/binary-i386/Packages.xz"),
+            Class::Index
+        );
         assert_eq!(classify("dists/s/main/binary-i386/Release"), Class::Index);
         assert_eq!(classify("dists/s/Release"), Class::Release);
         assert_eq!(classify("dists/s/InRelease"), Class::InRelease);
@@ -429,7 +454,10 @@ mod tests {
             ("dists/s/Release", "r"),
             ("dists/s/Release.gpg", "rg"),
             ("dists/s/main/binary-i386/Packages", "p"),
-            ("dists/s/main/installer-i386/current/images/netboot/xen/vmlinuz", "k"),
+            (
+                "dists/s/main/installer-i386/current/images/netboot/xen/vmlinuz",
+                "k",
+            ),
             ("pool/main/a/a/a_1_all.deb", "a"),
         ]);
         let mut l = Listing::default();
@@ -518,11 +546,15 @@ mod tests {
                 assert!(p.delete_dirs.is_empty());
             }
             st = apply(&p, &s, &mut l);
-            l.files.insert(format!("dists/.generations/s/{id}/Release"), (1, "t".into()));
+            l.files.insert(
+                format!("dists/.generations/s/{id}/Release"),
+                (1, "t".into()),
+            );
             for d in &p.delete_dirs {
                 l.files.retain(|k, _| !k.starts_with(d.as_str()));
             }
-            l.links.insert("dists/s".into(), format!(".generations/s/{id}"));
+            l.links
+                .insert("dists/s".into(), format!(".generations/s/{id}"));
             let again = plan(&s, &st, &l, true, &[]);
             assert!(again.is_empty(), "{again:?}");
         }

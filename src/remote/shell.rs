@@ -17,7 +17,10 @@ use super::{Executor, Listener, PublishConfig, PublishError};
 
 /// Quotes `s` for a POSIX shell.
 pub fn quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -69,18 +72,41 @@ impl Drop for Master {
 impl Shell {
     /// A local directory.
     pub fn local(path: &Path) -> Result<Shell, PublishError> {
-        let p = path.to_str().ok_or_else(|| PublishError::Usage(format!("{}: not a UTF-8 path", path.display())))?;
-        std::fs::create_dir_all(path)
-            .map_err(|e| PublishError::Destination(format!("{}: cannot create the destination: {e}", path.display())))?;
-        let abs = std::fs::canonicalize(path).map_err(|e| PublishError::Destination(format!("{p}: {e}")))?;
-        Ok(Shell { ssh: None, path: abs.to_string_lossy().into_owned(), lock: None, master: None, state: None, transferred: std::cell::Cell::new((0, 0)) })
+        let p = path
+            .to_str()
+            .ok_or_else(|| PublishError::Usage(format!("{}: not a UTF-8 path", path.display())))?;
+        std::fs::create_dir_all(path).map_err(|e| {
+            PublishError::Destination(format!(
+                "{}: cannot create the destination: {e}",
+                path.display()
+            ))
+        })?;
+        let abs = std::fs::canonicalize(path)
+            .map_err(|e| PublishError::Destination(format!("{p}: {e}")))?;
+        Ok(Shell {
+            ssh: None,
+            path: abs.to_string_lossy().into_owned(),
+            lock: None,
+            master: None,
+            state: None,
+            transferred: std::cell::Cell::new((0, 0)),
+        })
     }
 
     /// `target:path` over ssh; `rsh` replaces the `ssh` command (split on spaces).
     /// Connects once (an OpenSSH master connection, unless `rsh` is not `ssh`)
     /// and checks the host has `rsync` and `flock`, before anything is changed.
-    pub fn ssh(target: &str, port: Option<u16>, path: &str, rsh: Option<&str>) -> Result<Shell, PublishError> {
-        let mut cmd: Vec<String> = rsh.unwrap_or("ssh").split_whitespace().map(str::to_string).collect();
+    pub fn ssh(
+        target: &str,
+        port: Option<u16>,
+        path: &str,
+        rsh: Option<&str>,
+    ) -> Result<Shell, PublishError> {
+        let mut cmd: Vec<String> = rsh
+            .unwrap_or("ssh")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
         if cmd.is_empty() {
             return Err(PublishError::Usage("--rsh is empty".into()));
         }
@@ -91,11 +117,23 @@ impl Shell {
         // Never ask for a password or a host key on a terminal: fail instead.
         cmd.push("-o".into());
         cmd.push("BatchMode=yes".into());
-        let mut sh = Shell { ssh: Some((cmd.clone(), target.to_string())), path: path.to_string(), lock: None, master: None, state: None, transferred: std::cell::Cell::new((0, 0)) };
+        let mut sh = Shell {
+            ssh: Some((cmd.clone(), target.to_string())),
+            path: path.to_string(),
+            lock: None,
+            master: None,
+            state: None,
+            transferred: std::cell::Cell::new((0, 0)),
+        };
         if Path::new(&cmd[0]).file_name().is_some_and(|n| n == "ssh") {
             let master = sh.connect(&cmd, target)?;
             let sock = master._dir.path().join("mux");
-            cmd.extend(["-S".into(), sock.to_string_lossy().into_owned(), "-o".into(), "ControlMaster=no".into()]);
+            cmd.extend([
+                "-S".into(),
+                sock.to_string_lossy().into_owned(),
+                "-o".into(),
+                "ControlMaster=no".into(),
+            ]);
             sh.ssh = Some((cmd, target.to_string()));
             sh.master = Some(master);
         } else {
@@ -111,9 +149,15 @@ impl Shell {
         let dir = tempfile::Builder::new()
             .prefix("elirepo-ssh-")
             .tempdir_in("/tmp")
-            .map_err(|e| self.fail("cannot make a directory for the ssh control socket", &e.to_string()))?;
+            .map_err(|e| {
+                self.fail(
+                    "cannot make a directory for the ssh control socket",
+                    &e.to_string(),
+                )
+            })?;
         let err_path = dir.path().join("master.err");
-        let err = std::fs::File::create(&err_path).map_err(|e| self.fail("cannot create a file", &e.to_string()))?;
+        let err = std::fs::File::create(&err_path)
+            .map_err(|e| self.fail("cannot create a file", &e.to_string()))?;
         let mut c = Command::new(&cmd[0]);
         c.args(&cmd[1..])
             .arg("-M")
@@ -122,26 +166,42 @@ impl Shell {
             .args(["-o", "ControlPersist=no"])
             .arg(target)
             .arg("--")
-            .arg(format!("sh -c {}", quote(&format!("{TOOLS_CHECK} && echo elirepo-ready && exec cat >/dev/null"))))
+            .arg(format!(
+                "sh -c {}",
+                quote(&format!(
+                    "{TOOLS_CHECK} && echo elirepo-ready && exec cat >/dev/null"
+                ))
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(err);
-        let mut child = c.spawn().map_err(|e| self.fail(&format!("cannot run {}", cmd[0]), &e.to_string()))?;
+        let mut child = c
+            .spawn()
+            .map_err(|e| self.fail(&format!("cannot run {}", cmd[0]), &e.to_string()))?;
         let stdin = child.stdin.take();
         let mut line = String::new();
         let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
         if line.trim() == "elirepo-ready" {
-            return Ok(Master { child, stdin, _dir: dir });
+            return Ok(Master {
+                child,
+                stdin,
+                _dir: dir,
+            });
         }
         drop(stdin);
-        let status = child.wait().map_err(|e| self.fail("waiting for ssh", &e.to_string()))?;
+        let status = child
+            .wait()
+            .map_err(|e| self.fail("waiting for ssh", &e.to_string()))?;
         let text = std::fs::read_to_string(&err_path).unwrap_or_default();
         let note = if text.contains("Permission denied") || text.contains("verification failed") {
             "; elirepo runs ssh with BatchMode=yes: keys or an agent and a known host key, no prompts"
         } else {
             ""
         };
-        Err(self.fail("cannot connect over ssh", &format!("{} ({status}{note})", text.trim())))
+        Err(self.fail(
+            "cannot connect over ssh",
+            &format!("{} ({status}{note})", text.trim()),
+        ))
     }
 
     fn where_(&self) -> String {
@@ -160,7 +220,10 @@ impl Shell {
             }
             Some((cmd, target)) => {
                 let mut c = Command::new(&cmd[0]);
-                c.args(&cmd[1..]).arg(target).arg("--").arg(format!("sh -c {}", quote(script)));
+                c.args(&cmd[1..])
+                    .arg(target)
+                    .arg("--")
+                    .arg(format!("sh -c {}", quote(script)));
                 c
             }
         }
@@ -169,10 +232,19 @@ impl Shell {
     /// Runs `script` at the destination with `stdin`; returns its stdout.
     fn run(&self, script: &str, stdin: Option<&[u8]>) -> Result<Vec<u8>, PublishError> {
         let mut c = self.command(script);
-        c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| self.fail(&format!("cannot run {}", c.get_program().to_string_lossy()), &e.to_string()))?;
+        c.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().map_err(|e| {
+            self.fail(
+                &format!("cannot run {}", c.get_program().to_string_lossy()),
+                &e.to_string(),
+            )
+        })?;
         if let Some(data) = stdin {
             let mut i = child.stdin.take().expect("piped");
             let data = data.to_vec();
@@ -180,7 +252,9 @@ impl Shell {
                 let _ = i.write_all(&data);
             });
         }
-        let out = child.wait_with_output().map_err(|e| self.fail("waiting", &e.to_string()))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| self.fail("waiting", &e.to_string()))?;
         if !out.status.success() {
             return Err(self.fail("a command failed", &String::from_utf8_lossy(&out.stderr)));
         }
@@ -196,9 +270,22 @@ impl Shell {
     }
 
     /// rsync `files` (relative to `src`) to `dest` (relative to the destination).
-    fn rsync(&self, src: &Path, files: Option<&[String]>, dest: &str, extra: &[String]) -> Result<(), PublishError> {
+    fn rsync(
+        &self,
+        src: &Path,
+        files: Option<&[String]>,
+        dest: &str,
+        extra: &[String],
+    ) -> Result<(), PublishError> {
         let mut c = Command::new("rsync");
-        c.args(["-rlt", "--perms", "--chmod=D0755,F0644", "--safe-links", "--stats", "--no-human-readable"]);
+        c.args([
+            "-rlt",
+            "--perms",
+            "--chmod=D0755,F0644",
+            "--safe-links",
+            "--stats",
+            "--no-human-readable",
+        ]);
         c.args(extra);
         if files.is_some() {
             c.args(["--files-from=-", "--from0"]);
@@ -206,17 +293,25 @@ impl Shell {
         let target = format!("{}/{}", self.path.trim_end_matches('/'), dest);
         match &self.ssh {
             Some((cmd, t)) => {
-                c.arg("-e").arg(cmd.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "));
-                c.arg(format!("{}/", src.display())).arg(format!("{t}:{target}"));
+                c.arg("-e")
+                    .arg(cmd.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "));
+                c.arg(format!("{}/", src.display()))
+                    .arg(format!("{t}:{target}"));
             }
             None => {
                 c.arg(format!("{}/", src.display())).arg(target);
             }
         }
-        c.stdin(if files.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| self.fail("cannot run rsync", &e.to_string()))?;
+        c.stdin(if files.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c
+            .spawn()
+            .map_err(|e| self.fail("cannot run rsync", &e.to_string()))?;
         if let Some(files) = files {
             let mut list = Vec::new();
             for f in files {
@@ -228,7 +323,9 @@ impl Shell {
                 let _ = i.write_all(&list);
             });
         }
-        let out = child.wait_with_output().map_err(|e| self.fail("rsync", &e.to_string()))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| self.fail("rsync", &e.to_string()))?;
         if !out.status.success() {
             return Err(self.fail("rsync failed", &String::from_utf8_lossy(&out.stderr)));
         }
@@ -255,8 +352,12 @@ impl Executor for Shell {
             n = if no_wait { "-n" } else { "" }
         );
         let mut c = self.command(&script);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| self.fail("cannot start the lock", &e.to_string()))?;
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c
+            .spawn()
+            .map_err(|e| self.fail("cannot start the lock", &e.to_string()))?;
         let stdin = child.stdin.take().expect("piped");
         let mut out = BufReader::new(child.stdout.take().expect("piped"));
         let mut line = String::new();
@@ -301,7 +402,10 @@ impl Executor for Shell {
         );
         let out = self.run(&script, None)?;
         let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
-        let n: i64 = String::from_utf8_lossy(&out[..nl]).trim().parse().unwrap_or(-1);
+        let n: i64 = String::from_utf8_lossy(&out[..nl])
+            .trim()
+            .parse()
+            .unwrap_or(-1);
         let rest = out.get(nl + 1..).unwrap_or_default();
         let (state, rest) = match usize::try_from(n) {
             Ok(n) if n <= rest.len() => (Some(rest[..n].to_vec()), &rest[n..]),
@@ -335,18 +439,35 @@ impl Executor for Shell {
         if let Some(state) = self.state.take() {
             return Ok(state.filter(|s| !s.is_empty()));
         }
-        let out = self.run(&format!("{} ; cat {} 2>/dev/null || true", self.cd(), super::state::FILE), None)?;
+        let out = self.run(
+            &format!(
+                "{} ; cat {} 2>/dev/null || true",
+                self.cd(),
+                super::state::FILE
+            ),
+            None,
+        )?;
         Ok((!out.is_empty()).then_some(out))
     }
 
-    fn send(&mut self, snap: &Snapshot, files: &[String], _cfg: &PublishConfig) -> Result<(), PublishError> {
+    fn send(
+        &mut self,
+        snap: &Snapshot,
+        files: &[String],
+        _cfg: &PublishConfig,
+    ) -> Result<(), PublishError> {
         // Every file's source is under the repository: rsync from the root with a list.
         let repo = common_root(snap, files);
         // Resolved paths (dists/<suite>/... through links) are sent as files. The plan
         // chose these files because they are not in place: rsync's quick check (size
         // and mtime in whole seconds) must not skip one (--ignore-times; its delta
         // transfer still sends little of a file that is nearly there).
-        self.rsync(&repo, Some(files), "", &["--copy-links".to_string(), "--ignore-times".to_string()])
+        self.rsync(
+            &repo,
+            Some(files),
+            "",
+            &["--copy-links".to_string(), "--ignore-times".to_string()],
+        )
     }
 
     fn generation(&mut self, repo: &Path, op: &GenerationOp) -> Result<(), PublishError> {
@@ -368,7 +489,14 @@ impl Executor for Shell {
                 self.rsync(&repo.join(&op.source), None, &final_, &extra)?;
             } else {
                 // A killed publish's temporary directory goes first.
-                self.run(&format!("{} && mkdir -p {g} && rm -rf {g}/.tmp-*", self.cd(), g = quote(&gens)), None)?;
+                self.run(
+                    &format!(
+                        "{} && mkdir -p {g} && rm -rf {g}/.tmp-*",
+                        self.cd(),
+                        g = quote(&gens)
+                    ),
+                    None,
+                )?;
                 self.rsync(&repo.join(&op.source), None, &tmp, &extra)?;
                 script.push_str(&format!(" && mv -T {} {}", quote(&tmp), quote(&final_)));
             }
@@ -423,7 +551,10 @@ fn rsync_stats(out: &str) -> (u64, u64) {
             .and_then(|v| v.trim().split(' ').next()?.replace(',', "").parse().ok())
             .unwrap_or(0)
     };
-    (field("Number of regular files transferred:"), field("Total bytes sent:"))
+    (
+        field("Number of regular files transferred:"),
+        field("Total bytes sent:"),
+    )
 }
 
 /// The repository root the snapshot's paths are relative to.

@@ -20,7 +20,9 @@ fn hash_file(path: &Path) -> Result<(u64, String, String), PublishError> {
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| PublishError::source(path, e))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| PublishError::source(path, e))?;
         if n == 0 {
             break;
         }
@@ -28,7 +30,11 @@ fn hash_file(path: &Path) -> Result<(u64, String, String), PublishError> {
         sha.update(&buf[..n]);
         md5.update(&buf[..n]);
     }
-    Ok((size, crate::hash::hex(&sha.finalize()), crate::hash::hex(&md5.finalize())))
+    Ok((
+        size,
+        crate::hash::hex(&sha.finalize()),
+        crate::hash::hex(&md5.finalize()),
+    ))
 }
 
 fn rel_string(p: &Path) -> Result<String, PublishError> {
@@ -58,10 +64,7 @@ pub fn scan(repo: &Path) -> Result<Snapshot, PublishError> {
         });
     for e in walk {
         let e = e.map_err(|e| {
-            PublishError::Source(format!(
-                "{}: {e}",
-                e.path().unwrap_or(repo).display()
-            ))
+            PublishError::Source(format!("{}: {e}", e.path().unwrap_or(repo).display()))
         })?;
         if e.file_type().is_dir() {
             continue;
@@ -87,8 +90,12 @@ pub fn scan(repo: &Path) -> Result<Snapshot, PublishError> {
         .collect();
     names.sort_by_key(|e| e.file_name());
     for e in names {
-        let Ok(name) = e.file_name().into_string() else { continue };
-        let Ok(target) = fs::read_link(e.path()) else { continue };
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        let Ok(target) = fs::read_link(e.path()) else {
+            continue;
+        };
         let t = target.to_string_lossy().to_string();
         let Some(n) = t.strip_prefix(&format!(".generations/{name}/")) else {
             continue;
@@ -100,11 +107,15 @@ pub fn scan(repo: &Path) -> Result<Snapshot, PublishError> {
         let gdir = repo.join(&generation);
         let mut id_input = String::new();
         let mut gfiles = BTreeMap::new();
-        for g in walkdir::WalkDir::new(&gdir).min_depth(1).sort_by_file_name() {
+        for g in walkdir::WalkDir::new(&gdir)
+            .min_depth(1)
+            .sort_by_file_name()
+        {
             let g = g.map_err(|err| PublishError::Source(format!("{}: {err}", gdir.display())))?;
             let rel = rel_string(g.path().strip_prefix(&gdir).unwrap_or(g.path()))?;
             if g.path_is_symlink() {
-                let t = fs::read_link(g.path()).map_err(|err| PublishError::source(g.path(), err))?;
+                let t =
+                    fs::read_link(g.path()).map_err(|err| PublishError::source(g.path(), err))?;
                 id_input.push_str(&format!("L {rel} {}\n", t.display()));
             } else if g.file_type().is_file() {
                 let (size, sha, _) = hash_file(g.path())?;

@@ -67,7 +67,11 @@ mod tests {
         };
         s.files.insert(
             "pool/a.deb".into(),
-            FileState { size: 3, sha256: "ab".into(), stamp: Some("\"e\"".into()) },
+            FileState {
+                size: 3,
+                sha256: "ab".into(),
+                stamp: Some("\"e\"".into()),
+            },
         );
         s.generations.push(vec!["pool/a.deb".into()]);
         assert_eq!(State::parse(&s.to_bytes()), Some(s.clone()));

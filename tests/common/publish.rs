@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-
 use super::{elirepo, fixtures_dir, output_of, DebBuilder};
 
 use super::synth;
@@ -23,9 +22,16 @@ pub struct Demo {
 
 impl Demo {
     pub fn new(dir: &Path) -> Demo {
-        let o = output_of(std::process::Command::new("cp").arg("-a").arg(fixtures_dir().join("demo")).arg(dir.join("demo")));
+        let o = output_of(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(fixtures_dir().join("demo"))
+                .arg(dir.join("demo")),
+        );
         assert!(o.status.success());
-        Demo { dir: dir.to_path_buf() }
+        Demo {
+            dir: dir.to_path_buf(),
+        }
     }
     pub fn repo(&self) -> PathBuf {
         self.dir.join("repo")
@@ -34,8 +40,20 @@ impl Demo {
         self.repo().join("elirepo-demo-archive-keyring.gpg")
     }
     pub fn build(&self) {
-        let o = output_of(elirepo().arg("build").arg("--config").arg(self.dir.join("demo/elirepo.toml")).arg("--repo").arg(self.repo()).arg("-q"));
-        assert!(o.status.success(), "build: {}", String::from_utf8_lossy(&o.stderr));
+        let o = output_of(
+            elirepo()
+                .arg("build")
+                .arg("--config")
+                .arg(self.dir.join("demo/elirepo.toml"))
+                .arg("--repo")
+                .arg(self.repo())
+                .arg("-q"),
+        );
+        assert!(
+            o.status.success(),
+            "build: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     /// Change the inputs: package `n` added, xs-tools-common removed.
     pub fn change(&self, n: u32) {
@@ -44,7 +62,11 @@ impl Demo {
         DebBuilder::new(&format!("extra{n}"))
             .version(&format!("1.{n}"))
             .arch("all")
-            .data_file("./usr/share/doc/extra/x", format!("payload {n}").into_bytes(), 0o644)
+            .data_file(
+                "./usr/share/doc/extra/x",
+                format!("payload {n}").into_bytes(),
+                0o644,
+            )
             .write_to(&debs.join(format!("extra{n}_1.{n}_all.deb")))
             .unwrap();
     }
@@ -56,9 +78,20 @@ impl Demo {
         for e in std::fs::read_dir(nfs.join("boot")).unwrap() {
             std::fs::remove_file(e.unwrap().path()).unwrap();
         }
-        std::fs::write(nfs.join(format!("boot/vmlinuz-{rel}")), synth::pv_amd64_kernel(&rel)).unwrap();
-        std::fs::write(nfs.join(format!("boot/initrd.img-{rel}")), synth::initrd_gz(&rel)).unwrap();
-        for (link, target) in [("vmlinuz", format!("boot/vmlinuz-{rel}")), ("initrd.img", format!("/boot/initrd.img-{rel}"))] {
+        std::fs::write(
+            nfs.join(format!("boot/vmlinuz-{rel}")),
+            synth::pv_amd64_kernel(&rel),
+        )
+        .unwrap();
+        std::fs::write(
+            nfs.join(format!("boot/initrd.img-{rel}")),
+            synth::initrd_gz(&rel),
+        )
+        .unwrap();
+        for (link, target) in [
+            ("vmlinuz", format!("boot/vmlinuz-{rel}")),
+            ("initrd.img", format!("/boot/initrd.img-{rel}")),
+        ] {
             let _ = std::fs::remove_file(nfs.join(link));
             std::os::unix::fs::symlink(target, nfs.join(link)).unwrap();
         }
@@ -85,7 +118,10 @@ impl Demo {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
             })
             .collect()
     }
@@ -117,7 +153,9 @@ pub enum Seen {
 /// the two of one pair if the kernel read before and after the initrd is the same.
 pub fn poll_once(agent: &ureq::Agent, base: &str, pairs: &[Pair]) -> Result<(), Seen> {
     let m = Seen::Mismatch;
-    let inrelease = String::from_utf8_lossy(&get(agent, &format!("{base}dists/lenny/InRelease")).map_err(m)?).into_owned();
+    let inrelease =
+        String::from_utf8_lossy(&get(agent, &format!("{base}dists/lenny/InRelease")).map_err(m)?)
+            .into_owned();
     let mut in_sha = false;
     let mut want = None;
     for l in inrelease.lines() {
@@ -133,14 +171,24 @@ pub fn poll_once(agent: &ureq::Agent, base: &str, pairs: &[Pair]) -> Result<(), 
             want = Some((f[0].to_string(), f[1].to_string()));
         }
     }
-    let (hash, _size) = want.ok_or_else(|| m("InRelease names no main/binary-amd64/Packages".into()))?;
-    let packages = get(agent, &format!("{base}dists/lenny/main/binary-amd64/by-hash/SHA256/{hash}")).map_err(m)?;
+    let (hash, _size) =
+        want.ok_or_else(|| m("InRelease names no main/binary-amd64/Packages".into()))?;
+    let packages = get(
+        agent,
+        &format!("{base}dists/lenny/main/binary-amd64/by-hash/SHA256/{hash}"),
+    )
+    .map_err(m)?;
     if sha256(&packages) != hash {
         return Err(m("Packages by-hash: Hash Sum mismatch".into()));
     }
     let text = String::from_utf8_lossy(&packages).into_owned();
     for stanza in text.split("\n\n") {
-        let field = |n: &str| stanza.lines().find_map(|l| l.strip_prefix(n)).map(str::trim);
+        let field = |n: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(n))
+                .map(str::trim)
+        };
         if let (Some(file), Some(sha)) = (field("Filename:"), field("SHA256:")) {
             let deb = get(agent, &format!("{base}{file}")).map_err(m)?;
             if sha256(&deb) != sha {
@@ -150,16 +198,28 @@ pub fn poll_once(agent: &ureq::Agent, base: &str, pairs: &[Pair]) -> Result<(), 
     }
     let mut got = Vec::new();
     for name in ["vmlinuz", "initrd.gz", "vmlinuz"] {
-        let b = get(agent, &format!("{base}dists/lenny/main/installer-amd64/current/images/netboot/xen/{name}")).map_err(m)?;
+        let b = get(
+            agent,
+            &format!("{base}dists/lenny/main/installer-amd64/current/images/netboot/xen/{name}"),
+        )
+        .map_err(m)?;
         let h = sha256(&b);
-        let known = if name == "vmlinuz" { pairs.iter().any(|p| p.0 == h) } else { pairs.iter().any(|p| p.1 == h) };
+        let known = if name == "vmlinuz" {
+            pairs.iter().any(|p| p.0 == h)
+        } else {
+            pairs.iter().any(|p| p.1 == h)
+        };
         if !known {
             return Err(m(format!("current/{name}: not a published image")));
         }
         got.push(h);
     }
     if got[0] == got[2] && !pairs.contains(&(got[0].clone(), got[1].clone())) {
-        return Err(Seen::Pair(format!("current/vmlinuz {} with current/initrd.gz {}", &got[0][..12], &got[1][..12])));
+        return Err(Seen::Pair(format!(
+            "current/vmlinuz {} with current/initrd.gz {}",
+            &got[0][..12],
+            &got[1][..12]
+        )));
     }
     Ok(())
 }
@@ -179,9 +239,17 @@ impl Poller {
         let rounds = Arc::new(AtomicUsize::new(0));
         let problems = Arc::new(Mutex::new(Vec::new()));
         let pairs = Arc::new(Mutex::new(vec![pair]));
-        let (s, r, p, k, base) = (stop.clone(), rounds.clone(), problems.clone(), pairs.clone(), base.to_string());
+        let (s, r, p, k, base) = (
+            stop.clone(),
+            rounds.clone(),
+            problems.clone(),
+            pairs.clone(),
+            base.to_string(),
+        );
         let handle = std::thread::spawn(move || {
-            let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build();
+            let agent = ureq::AgentBuilder::new()
+                .timeout(std::time::Duration::from_secs(30))
+                .build();
             while !s.load(Ordering::Relaxed) {
                 let known = k.lock().unwrap().clone();
                 if let Err(e) = poll_once(&agent, &base, &known) {
@@ -190,7 +258,13 @@ impl Poller {
                 r.fetch_add(1, Ordering::Relaxed);
             }
         });
-        Poller { stop, rounds, problems, pairs, handle: Some(handle) }
+        Poller {
+            stop,
+            rounds,
+            problems,
+            pairs,
+            handle: Some(handle),
+        }
     }
     /// A new kernel and initrd, before the publish that brings them.
     pub fn allow(&self, pair: Pair) {
@@ -217,7 +291,10 @@ impl Poller {
 /// SHA-256 of the demo's amd64 kernel and initrd (the eliloader pair) in a built repository.
 pub fn demo_images(repo: &Path) -> Pair {
     let d = repo.join("dists/lenny/main/installer-amd64/current/images/netboot/xen");
-    (sha256(&std::fs::read(d.join("vmlinuz")).unwrap()), sha256(&std::fs::read(d.join("initrd.gz")).unwrap()))
+    (
+        sha256(&std::fs::read(d.join("vmlinuz")).unwrap()),
+        sha256(&std::fs::read(d.join("initrd.gz")).unwrap()),
+    )
 }
 
 /// Every file a client can fetch from a built repository (links followed;
@@ -244,11 +321,19 @@ pub fn client_view(repo: &Path) -> BTreeMap<String, String> {
 
 /// The paths of `after` that are new or changed since `before`.
 pub fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
-    after.iter().filter(|(p, h)| before.get(*p) != Some(h)).map(|(p, _)| p.clone()).collect()
+    after
+        .iter()
+        .filter(|(p, h)| before.get(*p) != Some(h))
+        .map(|(p, _)| p.clone())
+        .collect()
 }
 
 /// The parsed `--json` report of a publish run.
 pub fn json(o: &std::process::Output) -> serde_json::Value {
-    assert!(o.status.success(), "publish failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "publish failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }

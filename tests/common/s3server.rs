@@ -16,18 +16,38 @@ pub struct S3Server {
 impl S3Server {
     /// Starts it; None (after [`super::skip`]) if moto is not installed.
     pub fn start() -> Option<S3Server> {
-        let ok = Command::new("python3").args(["-c", "import moto, boto3, flask"]).output().is_ok_and(|o| o.status.success());
+        let ok = Command::new("python3")
+            .args(["-c", "import moto, boto3, flask"])
+            .output()
+            .is_ok_and(|o| o.status.success());
         if !ok {
             super::skip("moto (pip install 'moto[server]') is not installed");
             return None;
         }
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/s3server.py");
-        let mut child = Command::new("python3").arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/s3server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("s3server.py said {line:?}: {e}"));
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("s3server.py said {line:?}: {e}"));
         let s = |k: &str| v[k].as_str().unwrap().to_string();
-        Some(S3Server { endpoint: s("endpoint"), website: format!("{}/", s("website")), key: s("key"), secret: s("secret"), bucket: s("bucket"), child })
+        Some(S3Server {
+            endpoint: s("endpoint"),
+            website: format!("{}/", s("website")),
+            key: s("key"),
+            secret: s("secret"),
+            bucket: s("bucket"),
+            child,
+        })
     }
 }
 
@@ -39,8 +59,16 @@ impl S3Server {
             "import boto3, json, time\ns3 = boto3.client('s3', endpoint_url={:?}, region_name='us-east-1', aws_access_key_id={:?}, aws_secret_access_key={:?})\nB = {:?}\n",
             self.endpoint, self.key, self.secret, self.bucket
         );
-        let o = Command::new("python3").arg("-c").arg(format!("{prelude}{code}")).output().unwrap();
-        assert!(o.status.success(), "boto3: {}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("python3")
+            .arg("-c")
+            .arg(format!("{prelude}{code}"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 

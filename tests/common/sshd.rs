@@ -20,12 +20,24 @@ pub struct Sshd {
 }
 
 fn keygen(path: &Path) {
-    let o = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "elirepo-test", "-f"]).arg(path).output().unwrap();
-    assert!(o.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "elirepo-test", "-f"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Sshd {
@@ -50,7 +62,9 @@ impl Sshd {
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
         let uid = Command::new("id").arg("-u").output().unwrap();
         let root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-        let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().unwrap().stdout).trim().to_string();
+        let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().unwrap().stdout)
+            .trim()
+            .to_string();
         if root {
             // sshd run by root insists on its privilege separation directory,
             // which a container without an init system may not have.
@@ -89,7 +103,12 @@ impl Sshd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let s = Sshd { child, dir, port, target: format!("{user}@127.0.0.1") };
+        let s = Sshd {
+            child,
+            dir,
+            port,
+            target: format!("{user}@127.0.0.1"),
+        };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 let o = s.ssh("true");
@@ -99,7 +118,12 @@ impl Sshd {
                 } else {
                     ""
                 };
-                assert!(o.status.success(), "ssh to the test sshd failed: {}\nsshd log:\n{}{hint}", String::from_utf8_lossy(&o.stderr), s.log());
+                assert!(
+                    o.status.success(),
+                    "ssh to the test sshd failed: {}\nsshd log:\n{}{hint}",
+                    String::from_utf8_lossy(&o.stderr),
+                    s.log()
+                );
                 return Some(s);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -143,7 +167,12 @@ impl Sshd {
     pub fn ssh(&self, command: &str) -> std::process::Output {
         let rsh = self.rsh();
         let mut w = rsh.split_whitespace();
-        Command::new(w.next().unwrap()).args(w).arg(&self.target).arg(command).output().unwrap()
+        Command::new(w.next().unwrap())
+            .args(w)
+            .arg(&self.target)
+            .arg(command)
+            .output()
+            .unwrap()
     }
 
     /// The server's log.

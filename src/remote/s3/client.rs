@@ -97,19 +97,30 @@ impl Client {
         let (base, bucket_path) = match &settings.endpoint {
             Some(e) => {
                 let e = e.trim_end_matches('/');
-                if !(e.starts_with("http://") || e.starts_with("https://")) || e.matches('/').count() > 2 {
+                if !(e.starts_with("http://") || e.starts_with("https://"))
+                    || e.matches('/').count() > 2
+                {
                     return Err(format!("{e}: the endpoint must be http[s]://HOST[:PORT]"));
                 }
                 (e.to_string(), format!("/{}", uri_encode(bucket, false)))
             }
-            None => (format!("https://{bucket}.s3.{}.amazonaws.com", settings.region), String::new()),
+            None => (
+                format!("https://{bucket}.s3.{}.amazonaws.com", settings.region),
+                String::new(),
+            ),
         };
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
             .timeout_read(Duration::from_secs(120))
             .timeout_write(Duration::from_secs(120))
             .build();
-        Ok(Client { agent, settings, base, bucket_path, requests: AtomicU64::new(0) })
+        Ok(Client {
+            agent,
+            settings,
+            base,
+            bucket_path,
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// Requests made so far.
@@ -156,16 +167,32 @@ impl Client {
             Some(k) => format!("{}/{}", self.bucket_path, uri_encode(k, true)),
             None => format!("{}/", self.bucket_path),
         };
-        let q: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let q: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let qs = q
             .iter()
             .map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false)))
             .collect::<Vec<_>>()
             .join("&");
-        let url = if qs.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{qs}", self.base) };
-        let host = self.base.split("://").nth(1).unwrap_or_default().to_string();
+        let url = if qs.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{qs}", self.base)
+        };
+        let host = self
+            .base
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
         let mut h: Vec<(String, String)> = vec![("host".into(), host)];
-        h.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())));
+        h.extend(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())),
+        );
         let (payload, len) = match body {
             Body::Empty => (EMPTY_SHA256.to_string(), 0),
             Body::Bytes(b) => (sigv4::sha256_hex(b), b.len() as u64),
@@ -193,12 +220,16 @@ impl Client {
         }
         req = req.set("authorization", &auth);
         let res = match body {
-            Body::Empty if method == "PUT" || method == "POST" => req.set("content-length", "0").send_bytes(&[]),
+            Body::Empty if method == "PUT" || method == "POST" => {
+                req.set("content-length", "0").send_bytes(&[])
+            }
             Body::Empty => req.call(),
             Body::Bytes(b) => req.send_bytes(b),
             Body::File(p, size, _) => {
-                let f = std::fs::File::open(p).map_err(|e| Error::Transport(format!("{}: {e}", p.display())))?;
-                req.set("content-length", &size.to_string()).send(f.take(len))
+                let f = std::fs::File::open(p)
+                    .map_err(|e| Error::Transport(format!("{}: {e}", p.display())))?;
+                req.set("content-length", &size.to_string())
+                    .send(f.take(len))
             }
         };
         match res {

@@ -26,7 +26,9 @@ fn ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
             continue;
         }
         if let Some((k, v)) = l.split_once('=') {
-            out.entry(section.clone()).or_default().insert(k.trim().to_string(), v.trim().to_string());
+            out.entry(section.clone())
+                .or_default()
+                .insert(k.trim().to_string(), v.trim().to_string());
         }
     }
     out
@@ -37,7 +39,9 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn aws_file(var: &str, name: &str) -> Option<String> {
-    let path = env(var).map(PathBuf::from).or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".aws").join(name)))?;
+    let path = env(var)
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".aws").join(name)))?;
     std::fs::read_to_string(path).ok()
 }
 
@@ -55,14 +59,28 @@ pub struct Settings {
 /// Resolves the settings; `endpoint`, `region`: the flags.
 pub fn resolve(endpoint: Option<&str>, region: Option<&str>) -> Result<Settings, PublishError> {
     let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
-    let config = aws_file("AWS_CONFIG_FILE", "config").map(|t| ini(&t)).unwrap_or_default();
-    let section = if profile == "default" { "default".to_string() } else { format!("profile {profile}") };
+    let config = aws_file("AWS_CONFIG_FILE", "config")
+        .map(|t| ini(&t))
+        .unwrap_or_default();
+    let section = if profile == "default" {
+        "default".to_string()
+    } else {
+        format!("profile {profile}")
+    };
     let pconf = config.get(&section).cloned().unwrap_or_default();
     let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(a), Some(s)) => Credentials { access_key: a, secret_key: s, session_token: env("AWS_SESSION_TOKEN") },
+        (Some(a), Some(s)) => Credentials {
+            access_key: a,
+            secret_key: s,
+            session_token: env("AWS_SESSION_TOKEN"),
+        },
         _ => {
-            let creds = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials").map(|t| ini(&t)).unwrap_or_default();
-            let p = creds.get(&profile).or_else(|| pconf.get("aws_access_key_id").map(|_| &pconf));
+            let creds = aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+                .map(|t| ini(&t))
+                .unwrap_or_default();
+            let p = creds
+                .get(&profile)
+                .or_else(|| pconf.get("aws_access_key_id").map(|_| &pconf));
             match p.and_then(|p| Some((p.get("aws_access_key_id")?, p.get("aws_secret_access_key")?, p.get("aws_session_token")))) {
                 Some((a, s, t)) => Credentials { access_key: a.clone(), secret_key: s.clone(), session_token: t.cloned() },
                 None => {
@@ -84,7 +102,11 @@ pub fn resolve(endpoint: Option<&str>, region: Option<&str>) -> Result<Settings,
         .or_else(|| env("AWS_ENDPOINT_URL_S3"))
         .or_else(|| env("AWS_ENDPOINT_URL"))
         .or_else(|| pconf.get("endpoint_url").cloned());
-    Ok(Settings { credentials, region, endpoint })
+    Ok(Settings {
+        credentials,
+        region,
+        endpoint,
+    })
 }
 
 #[cfg(test)]

@@ -95,13 +95,22 @@ fn lock_body(ttl: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn put_lock(client: &Client, key: &str, ttl: u64, condition: (&str, &str)) -> Result<client::Response, Error> {
+fn put_lock(
+    client: &Client,
+    key: &str,
+    ttl: u64,
+    condition: (&str, &str),
+) -> Result<client::Response, Error> {
     let body = lock_body(ttl);
     client.request(
         "PUT",
         Some(key),
         &[],
-        &[condition, ("content-type", "application/json"), ("cache-control", "no-store")],
+        &[
+            condition,
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ],
         Body::Bytes(&body),
     )
 }
@@ -116,7 +125,11 @@ impl S3 {
             bucket: bucket.into(),
             prefix: prefix.into(),
             jobs: opts.jobs.max(1),
-            threshold: opts.config.multipart_threshold.unwrap_or(MULTIPART_THRESHOLD).max(5 << 20),
+            threshold: opts
+                .config
+                .multipart_threshold
+                .unwrap_or(MULTIPART_THRESHOLD)
+                .max(5 << 20),
             ttl: opts.config.lock_ttl.unwrap_or(LOCK_TTL).max(1),
             heartbeat: None,
             known: Mutex::new(std::collections::HashMap::new()),
@@ -131,10 +144,16 @@ impl S3 {
 
     fn fail(&self, what: &str, key: &str, e: &Error) -> PublishError {
         let hint = match e {
-            Error::Status(403, c, _) if c == "SignatureDoesNotMatch" || c == "InvalidAccessKeyId" || c == "InvalidClientTokenId" => {
+            Error::Status(403, c, _)
+                if c == "SignatureDoesNotMatch"
+                    || c == "InvalidAccessKeyId"
+                    || c == "InvalidClientTokenId" =>
+            {
                 " (wrong credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile)"
             }
-            Error::Status(403, ..) => " (access denied: the credentials lack permission on this bucket)",
+            Error::Status(403, ..) => {
+                " (access denied: the credentials lack permission on this bucket)"
+            }
             Error::Status(404, c, _) if c == "NoSuchBucket" => " (no such bucket)",
             _ => "",
         };
@@ -159,7 +178,9 @@ impl S3 {
                 {
                     let (m, c) = &*st;
                     let stopped = m.lock().expect("no panics");
-                    let (stopped, _) = c.wait_timeout_while(stopped, every, |s| !*s).expect("no panics");
+                    let (stopped, _) = c
+                        .wait_timeout_while(stopped, every, |s| !*s)
+                        .expect("no panics");
                     if *stopped {
                         return;
                     }
@@ -179,12 +200,21 @@ impl S3 {
                 }
             }
         });
-        self.heartbeat = Some(Heartbeat { etag, lost, stop, handle: Some(handle) });
+        self.heartbeat = Some(Heartbeat {
+            etag,
+            lost,
+            stop,
+            handle: Some(handle),
+        });
     }
 
     /// An error if the lock was lost: nothing more may be written.
     fn check_lock(&self) -> Result<(), PublishError> {
-        match self.heartbeat.as_ref().and_then(|h| h.lost.lock().expect("no panics").clone()) {
+        match self
+            .heartbeat
+            .as_ref()
+            .and_then(|h| h.lost.lock().expect("no panics").clone())
+        {
             Some(why) => Err(PublishError::Destination(why)),
             None => Ok(()),
         }
@@ -203,9 +233,19 @@ impl S3 {
     }
 
     /// Copies `from` (if still `etag`) to `rel` inside the store; false if it changed or went.
-    fn copy(&self, rel: &str, from: &str, etag: &str, cfg: &PublishConfig) -> Result<bool, PublishError> {
+    fn copy(
+        &self,
+        rel: &str,
+        from: &str,
+        etag: &str,
+        cfg: &PublishConfig,
+    ) -> Result<bool, PublishError> {
         let key = self.key(rel);
-        let source = format!("/{}/{}", self.bucket, sigv4::uri_encode(&self.key(from), true));
+        let source = format!(
+            "/{}/{}",
+            self.bucket,
+            sigv4::uri_encode(&self.key(from), true)
+        );
         let ct = cfg.content_type(rel);
         let cc = cfg.cache_control(rel);
         let quoted = format!("\"{}\"", etag.trim_matches('"'));
@@ -216,7 +256,10 @@ impl S3 {
             ("content-type", ct.as_str()),
             ("cache-control", cc.as_str()),
         ];
-        match self.client.request("PUT", Some(&key), &[], &headers, Body::Empty) {
+        match self
+            .client
+            .request("PUT", Some(&key), &[], &headers, Body::Empty)
+        {
             // A copy can fail after its 200 has begun: the error is then in the body.
             Ok(r) if !String::from_utf8_lossy(&r.body).contains("<Error>") => Ok(true),
             Ok(_) | Err(Error::Status(412 | 404, ..)) => Ok(false),
@@ -224,16 +267,26 @@ impl S3 {
         }
     }
 
-    fn put_one(&self, rel: &str, f: &super::plan::SourceFile, cfg: &PublishConfig) -> Result<(), PublishError> {
+    fn put_one(
+        &self,
+        rel: &str,
+        f: &super::plan::SourceFile,
+        cfg: &PublishConfig,
+    ) -> Result<(), PublishError> {
         let (path, size, sha) = (f.abs.as_path(), f.size, f.sha256.as_str());
         let key = self.key(rel);
         let ct = cfg.content_type(rel);
         let cc = cfg.cache_control(rel);
-        let headers = [("content-type", ct.as_str()), ("cache-control", cc.as_str())];
+        let headers = [
+            ("content-type", ct.as_str()),
+            ("cache-control", cc.as_str()),
+        ];
         // The same bytes already in the bucket: copied there (objects up to 5 GiB).
         let same = {
             let k = self.known.lock().expect("no panics");
-            k.get(&format!("{size} {sha}")).or_else(|| k.get(&format!("{size} {}", f.md5))).cloned()
+            k.get(&format!("{size} {sha}"))
+                .or_else(|| k.get(&format!("{size} {}", f.md5)))
+                .cloned()
         };
         if let Some((from, etag)) = same.filter(|(from, _)| from != rel && size < 5 << 30) {
             if self.copy(rel, &from, &etag, cfg)? {
@@ -245,7 +298,13 @@ impl S3 {
         if size <= self.threshold {
             let r = self
                 .client
-                .request("PUT", Some(&key), &[], &headers, Body::File(path, size, sha))
+                .request(
+                    "PUT",
+                    Some(&key),
+                    &[],
+                    &headers,
+                    Body::File(path, size, sha),
+                )
                 .map_err(|e| self.fail("upload failed", &key, &e))?;
             self.learn(rel, size, &f.md5, sha, r.etag);
             return Ok(());
@@ -253,10 +312,20 @@ impl S3 {
         // Multipart.
         let r = self
             .client
-            .request("POST", Some(&key), &[("uploads", "")], &headers, Body::Empty)
+            .request(
+                "POST",
+                Some(&key),
+                &[("uploads", "")],
+                &headers,
+                Body::Empty,
+            )
             .map_err(|e| self.fail("cannot start a multipart upload", &key, &e))?;
-        let id = xml_tag(&String::from_utf8_lossy(&r.body), "UploadId")
-            .ok_or_else(|| PublishError::Destination(format!("s3://{}/{key}: no UploadId in the answer", self.bucket)))?;
+        let id = xml_tag(&String::from_utf8_lossy(&r.body), "UploadId").ok_or_else(|| {
+            PublishError::Destination(format!(
+                "s3://{}/{key}: no UploadId in the answer",
+                self.bucket
+            ))
+        })?;
         let result = (|| {
             let mut file = std::fs::File::open(path).map_err(|e| PublishError::source(path, e))?;
             let mut parts = String::new();
@@ -264,7 +333,10 @@ impl S3 {
             let mut buf = Vec::with_capacity(self.threshold as usize);
             loop {
                 buf.clear();
-                (&mut file).take(self.threshold).read_to_end(&mut buf).map_err(|e| PublishError::source(path, e))?;
+                (&mut file)
+                    .take(self.threshold)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| PublishError::source(path, e))?;
                 if buf.is_empty() && n > 0 {
                     break;
                 }
@@ -272,10 +344,18 @@ impl S3 {
                 let num = n.to_string();
                 let r = self
                     .client
-                    .request("PUT", Some(&key), &[("partNumber", &num), ("uploadId", &id)], &[], Body::Bytes(&buf))
+                    .request(
+                        "PUT",
+                        Some(&key),
+                        &[("partNumber", &num), ("uploadId", &id)],
+                        &[],
+                        Body::Bytes(&buf),
+                    )
                     .map_err(|e| self.fail("part upload failed", &key, &e))?;
                 let etag = r.etag.unwrap_or_default();
-                parts.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"));
+                parts.push_str(&format!(
+                    "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+                ));
                 if (buf.len() as u64) < self.threshold {
                     break;
                 }
@@ -283,7 +363,13 @@ impl S3 {
             let xml = format!("<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>");
             let r = self
                 .client
-                .request("POST", Some(&key), &[("uploadId", &id)], &[], Body::Bytes(xml.as_bytes()))
+                .request(
+                    "POST",
+                    Some(&key),
+                    &[("uploadId", &id)],
+                    &[],
+                    Body::Bytes(xml.as_bytes()),
+                )
                 .map_err(|e| self.fail("cannot complete the multipart upload", &key, &e))?;
             // As with a copy, a failure can come in a 200's body.
             let text = String::from_utf8_lossy(&r.body).into_owned();
@@ -299,13 +385,19 @@ impl S3 {
             Ok(())
         })();
         if result.is_err() {
-            let _ = self.client.request("DELETE", Some(&key), &[("uploadId", &id)], &[], Body::Empty);
+            let _ =
+                self.client
+                    .request("DELETE", Some(&key), &[("uploadId", &id)], &[], Body::Empty);
         }
         result
     }
 
     /// Runs `f` on every item with `self.jobs` threads; the first error wins.
-    fn parallel<T: Sync>(&self, items: &[T], f: impl Fn(&T) -> Result<(), PublishError> + Sync) -> Result<(), PublishError> {
+    fn parallel<T: Sync>(
+        &self,
+        items: &[T],
+        f: impl Fn(&T) -> Result<(), PublishError> + Sync,
+    ) -> Result<(), PublishError> {
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let err: Mutex<Option<PublishError>> = Mutex::new(None);
@@ -350,7 +442,10 @@ impl Executor for S3 {
                 Err(e) => return Err(self.fail("cannot take the publish lock", &key, &e)),
             }
             // Held: by whom, until when?
-            let held = match self.client.request("GET", Some(&key), &[], &[], Body::Empty) {
+            let held = match self
+                .client
+                .request("GET", Some(&key), &[], &[], Body::Empty)
+            {
                 Ok(r) => r,
                 Err(Error::Status(404, ..)) => continue, // released meanwhile
                 Err(e) => return Err(self.fail("cannot read the publish lock", &key, &e)),
@@ -382,7 +477,10 @@ impl Executor for S3 {
                 )));
             }
             if !said {
-                log.step(&format!("s3://{}/{key}: waiting for the lock held by {owner}", self.bucket));
+                log.step(&format!(
+                    "s3://{}/{key}: waiting for the lock held by {owner}",
+                    self.bucket
+                ));
                 said = true;
             }
             std::thread::sleep(std::time::Duration::from_secs(2));
@@ -394,7 +492,9 @@ impl Executor for S3 {
     }
 
     fn unlock(&mut self) -> Result<(), PublishError> {
-        let Some(h) = self.heartbeat.take() else { return Ok(()) };
+        let Some(h) = self.heartbeat.take() else {
+            return Ok(());
+        };
         let lost = h.lost.lock().expect("no panics").clone();
         let held = h.stop();
         if let Some(why) = lost {
@@ -424,13 +524,21 @@ impl Executor for S3 {
                 .map_err(|e| self.fail("cannot list the bucket", &self.prefix, &e))?;
             let text = String::from_utf8_lossy(&r.body).into_owned();
             for c in xml_tags(&text, "Contents") {
-                let (Some(k), Some(size)) = (xml_tag(&c, "Key"), xml_tag(&c, "Size")) else { continue };
+                let (Some(k), Some(size)) = (xml_tag(&c, "Key"), xml_tag(&c, "Size")) else {
+                    continue;
+                };
                 if k.starts_with(&skip) {
                     continue;
                 }
-                let Some(rel) = k.strip_prefix(&self.prefix) else { continue };
-                let etag = xml_tag(&c, "ETag").unwrap_or_default().trim_matches('"').to_string();
-                l.files.insert(rel.to_string(), (size.parse().unwrap_or(u64::MAX), etag));
+                let Some(rel) = k.strip_prefix(&self.prefix) else {
+                    continue;
+                };
+                let etag = xml_tag(&c, "ETag")
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string();
+                l.files
+                    .insert(rel.to_string(), (size.parse().unwrap_or(u64::MAX), etag));
             }
             if xml_tag(&text, "IsTruncated").as_deref() == Some("true") {
                 token = xml_tag(&text, "NextContinuationToken");
@@ -456,7 +564,10 @@ impl Executor for S3 {
 
     fn read_state(&mut self) -> Result<Option<Vec<u8>>, PublishError> {
         let key = self.key(state::FILE);
-        match self.client.request("GET", Some(&key), &[], &[], Body::Empty) {
+        match self
+            .client
+            .request("GET", Some(&key), &[], &[], Body::Empty)
+        {
             Ok(r) => {
                 // What the state says of objects still as it recorded them (a multipart ETag is no MD5).
                 if let (Some(st), Some(l)) = (state::State::parse(&r.body), &self.listed) {
@@ -464,7 +575,10 @@ impl Executor for S3 {
                     for (rel, f) in &st.files {
                         if let (Some(stamp), Some((size, etag))) = (&f.stamp, l.files.get(rel)) {
                             if stamp.trim_matches('"') == etag && *size == f.size {
-                                k.insert(format!("{size} {}", f.sha256), (rel.clone(), etag.clone()));
+                                k.insert(
+                                    format!("{size} {}", f.sha256),
+                                    (rel.clone(), etag.clone()),
+                                );
                             }
                         }
                     }
@@ -476,7 +590,12 @@ impl Executor for S3 {
         }
     }
 
-    fn send(&mut self, snap: &Snapshot, files: &[String], cfg: &PublishConfig) -> Result<(), PublishError> {
+    fn send(
+        &mut self,
+        snap: &Snapshot,
+        files: &[String],
+        cfg: &PublishConfig,
+    ) -> Result<(), PublishError> {
         let this = &*self;
         this.parallel(files, |rel| {
             this.check_lock()?;
@@ -485,7 +604,10 @@ impl Executor for S3 {
     }
 
     fn generation(&mut self, _: &Path, op: &GenerationOp) -> Result<(), PublishError> {
-        Err(PublishError::Destination(format!("{}: S3 has no links to switch", op.suite)))
+        Err(PublishError::Destination(format!(
+            "{}: S3 has no links to switch",
+            op.suite
+        )))
     }
 
     fn delete(&mut self, files: &[String], _dirs: &[String]) -> Result<(), PublishError> {
@@ -493,7 +615,10 @@ impl Executor for S3 {
         this.parallel(files, |rel| {
             this.check_lock()?;
             let key = this.key(rel);
-            match this.client.request("DELETE", Some(&key), &[], &[], Body::Empty) {
+            match this
+                .client
+                .request("DELETE", Some(&key), &[], &[], Body::Empty)
+            {
                 Ok(_) | Err(Error::Status(404, ..)) => Ok(()),
                 Err(e) => Err(this.fail("cannot delete", &key, &e)),
             }
@@ -508,7 +633,10 @@ impl Executor for S3 {
                 "PUT",
                 Some(&key),
                 &[],
-                &[("content-type", "application/json"), ("cache-control", "no-store")],
+                &[
+                    ("content-type", "application/json"),
+                    ("cache-control", "no-store"),
+                ],
                 Body::Bytes(bytes),
             )
             .map_err(|e| self.fail("cannot write the publish state", &key, &e))?;
@@ -520,6 +648,9 @@ impl Executor for S3 {
     }
 
     fn transferred(&self) -> Option<(u64, u64)> {
-        Some((self.uploaded.0.load(Ordering::Relaxed), self.uploaded.1.load(Ordering::Relaxed)))
+        Some((
+            self.uploaded.0.load(Ordering::Relaxed),
+            self.uploaded.1.load(Ordering::Relaxed),
+        ))
     }
 }
