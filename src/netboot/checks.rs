@@ -3,7 +3,7 @@
 //! kernel; and their digests, from the cache when the file did not change.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cache::Cache;
 use crate::eliloader;
@@ -11,9 +11,22 @@ use crate::hash::Hashes;
 use crate::progress::ProgressReader;
 use crate::xen::{self, KernelReport, XenError};
 
-use super::choose::Found;
 use super::error::{Image, NetbootError, Refusal, UnsuitableKernel};
 use super::{Checks, Chosen, ProgressFn};
+
+/// A kernel and its initrd, found but not yet checked.
+pub(super) struct Found {
+    /// The kernel file.
+    pub kernel: PathBuf,
+    /// The initrd file.
+    pub initrd: PathBuf,
+    /// Where the pair came from, for messages.
+    pub source: String,
+    /// What the Xen check said of the kernel.
+    pub report: KernelReport,
+    /// Holds a kernel extracted from a .deb.
+    pub temp: Option<tempfile::TempDir>,
+}
 
 /// Checks `found` for the `installer-<arch>` tree and hashes it.
 pub(super) fn check(

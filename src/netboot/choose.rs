@@ -11,24 +11,11 @@ use crate::nfsroot::{self, KernelPair};
 use crate::progress::Progress;
 use crate::xen::{KernelReport, XenError};
 
+use super::checks::Found;
 use super::checks::{self, inspect, inspect_file};
 use super::error::{NetbootError, Rejected, Rejection, UnsuitableKernel};
 use super::extract::extract_kernel;
 use super::{Checks, Chosen, ProgressFn};
-
-/// A kernel and its initrd, found but not yet checked.
-pub(super) struct Found {
-    /// The kernel file.
-    pub kernel: PathBuf,
-    /// The initrd file.
-    pub initrd: PathBuf,
-    /// Where the pair came from, for messages.
-    pub source: String,
-    /// What the Xen check said of the kernel.
-    pub report: KernelReport,
-    /// Holds a kernel extracted from a .deb.
-    pub temp: Option<tempfile::TempDir>,
-}
 
 /// Finds and checks the pair described by `input`.
 pub fn prepare(
