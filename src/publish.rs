@@ -353,6 +353,8 @@ impl Publisher {
                 self.touched_dirs.insert(d);
                 break;
             }
+            // Removed: an earlier removal may have marked it to be synced.
+            self.touched_dirs.remove(&d);
             dir = d.parent().map(Path::to_path_buf);
         }
         fault_at("removed", rel);
@@ -781,6 +783,26 @@ mod tests {
         assert!(!p.stage(Path::new("dists/s/Release"), &c).unwrap());
         drop(p);
         assert!(!repo.join(STATE_DIR).join("staging").exists());
+    }
+
+    #[test]
+    fn a_commit_after_removals_that_emptied_a_directory_succeeds() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let mut p = Publisher::open(&repo, true, &mut |_| {}).unwrap();
+        let c = Content::Bytes(b"x\n".to_vec());
+        for f in ["old/v/a", "old/v/b", "keep"] {
+            p.stage(Path::new(f), &c).unwrap();
+        }
+        p.commit().unwrap();
+        // The first removal leaves old/v behind (to be synced), the second removes it.
+        p.remove(Path::new("old/v/a")).unwrap();
+        p.remove(Path::new("old/v/b")).unwrap();
+        assert!(!repo.join("old").exists());
+        // Elirepo's state is committed after the suite's removals.
+        p.stage(Path::new(".elirepo/state"), &c).unwrap();
+        p.commit().unwrap();
+        p.finish().unwrap();
     }
 
     #[test]
