@@ -738,8 +738,8 @@ fn scenarios() -> Vec<Scenario> {
             history: &[(0, Links)],
             dead: None,
             next: (1, Plain),
-            required: &["unlink-copied", "unlink-link-removed", "unlink-renamed"],
-            broken: Some("cannot copy: the source path is neither a regular file nor a symlink"),
+            required: &["unlink-copied", "unlink-exchanged", "unlink-link-removed"],
+            broken: None,
         },
     ]
 }
@@ -848,14 +848,6 @@ const KNOWN_BUGS: &[KnownBug] = &[
             Check::NetbootFiles,
             Check::Verify,
         ],
-        no_recovery: false,
-    },
-    KnownBug {
-        what: "from links to --no-symlinks: every build fails copying the `current` link \
-               (\"cannot copy: the source path is neither a regular file nor a symlink\")",
-        scenario: "from links to --no-symlinks",
-        at: |_| false,
-        after_fault: &[],
         no_recovery: false,
     },
 ];
