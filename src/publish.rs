@@ -418,9 +418,12 @@ impl Publisher {
 /// Without links (`--no-symlinks`, for hosts that cannot serve them) the files are
 /// renamed into a real directory one by one, Release files last.
 ///
-/// From links to a real directory, the published generation is first copied (hard
-/// links; its own links, the netboot `current`, become real directories) and the
-/// copy swapped with the link in one step (`renameat2` `RENAME_EXCHANGE`).
+/// A change of layout swaps the real directory and the link in one step (`renameat2`
+/// `RENAME_EXCHANGE`), so that `dists/<suite>` never goes missing: to links, with a
+/// link to the new generation; to a real directory, with a copy of the published
+/// generation (hard links; its own links, the netboot `current`, become real
+/// directories), which the files are then renamed into. Where the file system
+/// cannot exchange, the directory is moved aside or the link removed first.
 pub struct SuiteTree {
     repo: PathBuf,
     /// `dists/<suite>`, relative to the repository.
@@ -685,19 +688,39 @@ impl SuiteTree {
         fault_point("before-switch");
         // The switch: one rename of a new link over dists/<suite>.
         let link = self.repo.join(&self.rel);
-        if self.legacy && link.is_dir() {
-            // Once, from a real directory: move it aside first (the only window).
-            let aside = gens.join(format!("pre-{name}"));
-            fs::rename(&link, &aside).map_err(io_err(&link, "cannot move the old tree aside"))?;
-            fault_point("moved-aside");
-        }
-        let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
-        let _ = fs::remove_file(&tmp);
         let target = PathBuf::from(".generations").join(&suite).join(&name);
-        std::os::unix::fs::symlink(&target, &tmp).map_err(io_err(&tmp, "cannot create symlink"))?;
-        fault_point("switch-link-created");
-        fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
-        sync_dir(&dists)?;
+        let mut switched = false;
+        if self.legacy && link.is_dir() {
+            // Once, from a real directory, which no rename can put a link over: a link
+            // made among the generations (its target is read from where it ends up)
+            // swapped with the directory, which takes its place, removed below.
+            let aside = gens.join(format!("pre-{name}"));
+            std::os::unix::fs::symlink(&target, &aside)
+                .map_err(io_err(&aside, "cannot create symlink"))?;
+            fault_point("exchange-link-created");
+            if exchange(&aside, &link)? {
+                sync_dir(&dists)?;
+                sync_dir(&gens)?;
+                fault_point("exchanged");
+                switched = true;
+            } else {
+                // Not on this file system: move it aside (no dists/<suite> until the
+                // link is renamed in).
+                fs::remove_file(&aside).map_err(io_err(&aside, "cannot remove"))?;
+                fs::rename(&link, &aside)
+                    .map_err(io_err(&link, "cannot move the old tree aside"))?;
+                fault_point("moved-aside");
+            }
+        }
+        if !switched {
+            let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(&target, &tmp)
+                .map_err(io_err(&tmp, "cannot create symlink"))?;
+            fault_point("switch-link-created");
+            fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
+            sync_dir(&dists)?;
+        }
         fault_point("after-switch");
         for e in fs::read_dir(&gens)
             .map_err(io_err(&gens, "cannot list"))?

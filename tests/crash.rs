@@ -730,7 +730,7 @@ fn scenarios() -> Vec<Scenario> {
             history: &[(0, Plain)],
             dead: None,
             next: (1, Links),
-            required: &["moved-aside"],
+            required: &["exchange-link-created", "exchanged"],
             broken: None,
         },
         Scenario {
@@ -833,22 +833,6 @@ const KNOWN_BUGS: &[KnownBug] = &[
         at: |p| p == "commit:dists/lenny/Release" || p == "commit:dists/lenny/Release.gpg",
         after_fault: &[],
         no_recovery: true,
-    },
-    KnownBug {
-        what: "from --no-symlinks to links: the real dists/<suite> is moved aside before the \
-               link replaces it, so a build stopped in between leaves no dists/<suite> at all \
-               (apt-get update fails)",
-        scenario: "from --no-symlinks to links",
-        at: |p| p == "moved-aside" || p == "switch-link-created",
-        after_fault: &[
-            Check::AptUpdate,
-            Check::AptUpdateHolder,
-            Check::GpgvInRelease,
-            Check::GpgvReleaseGpg,
-            Check::NetbootFiles,
-            Check::Verify,
-        ],
-        no_recovery: false,
     },
 ];
 
