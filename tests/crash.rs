@@ -812,19 +812,6 @@ struct KnownBug {
 
 const KNOWN_BUGS: &[KnownBug] = &[
     KnownBug {
-        what: "--no-symlinks: a build stopped after renaming a new netboot VERSION's MD5SUMS \
-               but not its SHA256SUMS leaves a VERSION that every later build fails to read \
-               (\"cannot read a kept version's sums\"): the repository cannot be rebuilt",
-        scenario: "--no-symlinks",
-        at: |p| {
-            p.starts_with("commit:dists/")
-                && p.ends_with("/images/MD5SUMS")
-                && !p.contains("/current/")
-        },
-        after_fault: &[],
-        no_recovery: true,
-    },
-    KnownBug {
         what: "--no-symlinks: a build stopped after renaming Release but before InRelease: \
                the next build finds the Release unchanged and keeps the stale InRelease and \
                Release.gpg, which sign the previous Release, for good (apt keeps the old \
