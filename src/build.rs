@@ -785,8 +785,18 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         let keyring_same = keyring
             .as_ref()
             .is_some_and(|(n, k)| fs::read(opts.repo.join(n)).ok().as_ref() == Some(k));
+        // Only signatures proven to sign these bytes: a --no-symlinks build stopped
+        // between renaming Release and InRelease leaves the previous Release's.
+        let proven = |i: &[u8]| {
+            release::inrelease_body(&String::from_utf8_lossy(i)).as_deref()
+                == std::str::from_utf8(&release_bytes).ok()
+                && keyring.as_ref().is_some_and(|(n, _)| {
+                    let (gpg, rel) = (suite_abs.join("Release.gpg"), suite_abs.join("Release"));
+                    crate::sign::gpgv(&opts.repo.join(n), &gpg, Some(&rel)).is_ok()
+                })
+        };
         match (release_unchanged && keyring_same, old_in, old_gpg) {
-            (true, Some(i), Some(g)) => {
+            (true, Some(i), Some(g)) if proven(&i) => {
                 signed_files.push(("Release.gpg", g));
                 signed_files.push(("InRelease", i));
             }
