@@ -669,12 +669,17 @@ pub fn build(opts: &BuildOptions, log: &mut dyn Listener) -> Result<BuildReport,
         ));
     }
     let published_dir = opts.repo.join(&suite_dir);
+    // The previous Release describes the published files only in a linked tree (one
+    // build's whole): a real directory may hold files that a --no-symlinks build
+    // renamed in before it stopped, under the previous Release.
+    let linked = fs::symlink_metadata(&published_dir).is_ok_and(|m| m.file_type().is_symlink());
+    let describing = old_release.as_ref().filter(|_| linked);
     // Indexes proven byte-identical to the published ones are kept, not compared again.
     let mut identical: BTreeSet<String> = BTreeSet::new();
     let mut listed: BTreeMap<String, Hashes> = index_files
         .iter()
         .map(|(p, b)| {
-            let h = match known_digests(old_release.as_ref(), p, b, &published_dir.join(p)) {
+            let h = match known_digests(describing, p, b, &published_dir.join(p)) {
                 Some(h) => {
                     identical.insert(p.clone());
                     h
