@@ -966,7 +966,10 @@ mod tests {
         let real = |rel: &str| fs::symlink_metadata(repo.join(suite).join(rel)).unwrap();
         assert!(real("").is_dir() && real("current").is_dir());
         assert_eq!(fs::read(repo.join(suite).join("v1/f")).unwrap(), b"one");
-        assert_eq!(fs::read(repo.join(suite).join("current/f")).unwrap(), b"two");
+        assert_eq!(
+            fs::read(repo.join(suite).join("current/f")).unwrap(),
+            b"two"
+        );
         assert!(!repo.join("dists/.generations").exists());
         assert!(!repo.join(STATE_DIR).join(UNLINKED).exists());
     }
