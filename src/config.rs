@@ -13,9 +13,13 @@
 //! fills in the defaults and checks the result, including the rule for which
 //! architecture the netboot flags are for. Relative paths in the file are
 //! relative to the file's directory; relative paths on the command line are
-//! relative to the working directory. No build option comes from the
-//! environment: the one variable a build reads, `SOURCE_DATE_EPOCH`, is the
-//! time it stamps ([`crate::release::build_time`]), not a setting.
+//! relative to the working directory. Every file or directory that holds a
+//! key (`--sign-key-file`, `--passphrase-file`, `--gpg-homedir` and their
+//! `[sign]` keys, and `verify --keyring`) is made absolute and checked by
+//! [`check_key_path`] before gpg or gpgv sees it. No build option comes from the
+//! environment: `SOURCE_DATE_EPOCH` is the time a build stamps, not a setting;
+//! the front end reads it ([`crate::release::BuildTime::from_env`]) and hands
+//! it to [`crate::build::build`].
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +45,17 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// What toml says, with line and column.
+        /// What toml says, with line and column, its lines kept (the line of
+        /// the file and the caret under the mistake).
         message: String,
+    },
+    /// An architecture by another name than Debian's (`x86_64` for `amd64`).
+    #[error("architecture {given:?} is not a Debian architecture name")]
+    ArchName {
+        /// The name given.
+        given: String,
+        /// The Debian architecture it means.
+        meant: &'static str,
     },
     /// A value is missing or wrong.
     #[error("{0}")]
@@ -51,6 +64,221 @@ pub enum ConfigError {
     /// neither `--netboot-arch` nor the file says which one they are for.
     #[error("netboot flags need --netboot-arch ARCH when the suite has several architectures")]
     NetbootArchNeeded,
+    /// Signing flags that name no key (`--passphrase-file` or `--gpg-homedir`
+    /// alone): they replace the file's `[sign]` table, so they need a key too.
+    #[error("{flags} without a key: give --sign-key KEYID or --sign-key-file FILE too")]
+    SigningFlagsWithoutKey {
+        /// The signing flags given.
+        flags: String,
+    },
+    /// A key, keyring, passphrase file or gpg home directory that an option
+    /// names cannot be used. `path` is absolute: where elirepo looked.
+    #[error("{}: {problem} ({option})", path.display())]
+    KeyFile {
+        /// The file or directory, absolute.
+        path: PathBuf,
+        /// The option as the user wrote it: `--keyring ring.gpg`, or
+        /// `key-file = "k.asc" in elirepo.toml`.
+        option: String,
+        /// What is wrong with it.
+        problem: KeyFileProblem,
+    },
+}
+
+/// What an option that takes a key, a keyring, a passphrase file or a gpg home
+/// directory must name ([`check_key_path`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileKind {
+    /// A public keyring for gpgv: binary OpenPGP public keys or a GnuPG keybox.
+    Keyring,
+    /// A secret key to import into gpg: armored or binary.
+    SecretKey,
+    /// A file holding a passphrase.
+    Passphrase,
+    /// A gpg home directory.
+    GpgHome,
+}
+
+/// Why a file named by a key option cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileProblem {
+    /// Nothing is there.
+    #[error("does not exist")]
+    Missing,
+    /// A gpg home directory that is not there.
+    #[error("directory does not exist")]
+    NoDirectory,
+    /// A directory or a device where a file is wanted.
+    #[error("not a file")]
+    NotAFile,
+    /// A file where a gpg home directory is wanted.
+    #[error("not a directory")]
+    NotADirectory,
+    /// It cannot be read.
+    #[error("cannot read: {0}")]
+    Unreadable(String),
+    /// Neither binary OpenPGP public keys nor a GnuPG keybox.
+    #[error("not an OpenPGP keyring (neither binary public keys nor a GnuPG keybox)")]
+    NotAKeyring,
+    /// An armored public key, which gpgv does not read as a keyring.
+    #[error("an armored key, not a keyring: gpgv reads binary keyrings only")]
+    ArmoredKeyring,
+    /// Not an OpenPGP secret key, armored or binary.
+    #[error("not an OpenPGP key (no \"-----BEGIN PGP PRIVATE KEY BLOCK-----\" and no binary key)")]
+    NotAKey,
+    /// Public keys only: nothing to sign with.
+    #[error("holds a public key, not a secret key: it cannot sign")]
+    PublicKeyOnly,
+}
+
+/// How a file's first bytes say what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyBytes {
+    /// A binary OpenPGP packet with this tag (5 secret key, 6 public key).
+    Packet(u8),
+    /// A GnuPG keybox (`pubring.kbx`).
+    Keybox,
+    /// An ASCII-armored public key block.
+    ArmoredPublic,
+    /// An ASCII-armored private key block.
+    ArmoredPrivate,
+    /// Anything else.
+    Other,
+}
+
+/// What `head` (a file's first bytes) holds: RFC 4880's packet header (old
+/// format: tag in bits 5-2; new format: bits 5-0), GnuPG's keybox magic at
+/// offset 8, or an armor header line anywhere in the text.
+fn key_bytes(head: &[u8]) -> KeyBytes {
+    if head.len() >= 12 && &head[8..12] == b"KBXf" {
+        return KeyBytes::Keybox;
+    }
+    match head.first() {
+        Some(&b) if b & 0x80 != 0 => {
+            let tag = if b & 0x40 != 0 {
+                b & 0x3f
+            } else {
+                (b >> 2) & 0x0f
+            };
+            KeyBytes::Packet(tag)
+        }
+        _ => {
+            let text = String::from_utf8_lossy(head);
+            if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+                KeyBytes::ArmoredPrivate
+            } else if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+                KeyBytes::ArmoredPublic
+            } else {
+                KeyBytes::Other
+            }
+        }
+    }
+}
+
+/// `path` made absolute (relative to the working directory) and checked to be
+/// what `kind` wants, before gpg or gpgv sees it: gpgv looks a name without a
+/// slash up in `~/.gnupg`, and a missing or wrong file is better reported by
+/// name than by gpg. `option` names the option as the user wrote it, for the
+/// error.
+pub fn check_key_path(
+    path: &Path,
+    kind: KeyFileKind,
+    option: impl Into<String>,
+) -> Result<PathBuf, ConfigError> {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let fail = |problem| ConfigError::KeyFile {
+        path: abs.clone(),
+        option: option.into(),
+        problem,
+    };
+    let meta = match std::fs::metadata(&abs) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail(if kind == KeyFileKind::GpgHome {
+                KeyFileProblem::NoDirectory
+            } else {
+                KeyFileProblem::Missing
+            }))
+        }
+        Err(e) => return Err(fail(KeyFileProblem::Unreadable(e.to_string()))),
+    };
+    if kind == KeyFileKind::GpgHome {
+        return if meta.is_dir() {
+            Ok(abs)
+        } else {
+            Err(fail(KeyFileProblem::NotADirectory))
+        };
+    }
+    if !meta.is_file() {
+        return Err(fail(KeyFileProblem::NotAFile));
+    }
+    let mut head = Vec::with_capacity(4096);
+    let read = std::fs::File::open(&abs).and_then(|f| {
+        use std::io::Read;
+        f.take(4096).read_to_end(&mut head)
+    });
+    if let Err(e) = read {
+        return Err(fail(KeyFileProblem::Unreadable(e.to_string())));
+    }
+    let problem = match (kind, key_bytes(&head)) {
+        (KeyFileKind::Passphrase, _) => None,
+        (KeyFileKind::Keyring, KeyBytes::Packet(6) | KeyBytes::Keybox) => None,
+        (KeyFileKind::Keyring, KeyBytes::ArmoredPublic) => Some(KeyFileProblem::ArmoredKeyring),
+        (KeyFileKind::Keyring, _) => Some(KeyFileProblem::NotAKeyring),
+        (KeyFileKind::SecretKey, KeyBytes::Packet(5) | KeyBytes::ArmoredPrivate) => None,
+        (
+            KeyFileKind::SecretKey,
+            KeyBytes::Packet(6) | KeyBytes::Keybox | KeyBytes::ArmoredPublic,
+        ) => Some(KeyFileProblem::PublicKeyOnly),
+        (KeyFileKind::SecretKey, _) => Some(KeyFileProblem::NotAKey),
+        (KeyFileKind::GpgHome, _) => None,
+    };
+    match problem {
+        Some(p) => Err(fail(p)),
+        None => Ok(abs),
+    }
+}
+
+impl ConfigError {
+    /// For an unknown key, the known key it is likely a typo of: the one
+    /// toml lists as expected that is closest by edit distance (at most 3, and
+    /// less than half the key), `valid_for` giving `valid-for`.
+    pub fn suggestion(&self) -> Option<String> {
+        let ConfigError::Parse { message, .. } = self else {
+            return None;
+        };
+        let rest = &message[message.find("unknown field `")? + "unknown field `".len()..];
+        let unknown = &rest[..rest.find('`')?];
+        let expected = &rest[rest.find("expected")?..];
+        let expected = expected.lines().next().unwrap_or_default();
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let kebab = unknown.replace('_', "-");
+        candidates
+            .iter()
+            .map(|c| (edit_distance(&kebab, c), *c))
+            .filter(|&(d, c)| d <= 3 && d * 2 < c.len().max(kebab.len()))
+            .min()
+            .map(|(_, c)| c.to_string())
+    }
+}
+
+/// Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// `[sign]` in the file.
@@ -119,6 +347,13 @@ pub struct ConfigFile {
     pub no_symlinks: Option<bool>,
     /// Allow kernels over 32 MiB and initrds over 128 MiB.
     pub allow_oversize: Option<bool>,
+    /// The `[publish]` table, read by `elirepo publish --config`; checked here too,
+    /// so a typo in it fails `build` as well.
+    pub publish: Option<crate::remote::PublishConfig>,
+    /// Publish a suite with no package (default false).
+    pub allow_empty: Option<bool>,
+    /// Let one build remove more than half of the suite's packages (default false).
+    pub allow_removals: Option<bool>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
@@ -141,7 +376,12 @@ pub struct BuildFlags {
     #[arg(long)]
     pub codename: Option<String>,
     /// Architecture (repeatable): i386, amd64, ...
-    #[arg(long = "arch", value_name = "ARCH")]
+    #[arg(
+        long = "arch",
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&COMMON_ARCHITECTURES),
+        hide_possible_values = true
+    )]
     pub architectures: Vec<String>,
     /// Component (default: main)
     #[arg(long)]
@@ -171,7 +411,7 @@ pub struct BuildFlags {
     #[arg(long, value_name = "DIR")]
     pub gpg_homedir: Option<PathBuf>,
     /// Armored secret key file (imported into a temporary gpg home)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "gpg_homedir")]
     pub sign_key_file: Option<PathBuf>,
     /// File holding the key's passphrase
     #[arg(long, value_name = "FILE")]
@@ -179,7 +419,7 @@ pub struct BuildFlags {
     /// Ignore the config file's [sign] table and publish unsigned
     // `[sign]` is the help text's, not a link.
     #[allow(rustdoc::broken_intra_doc_links)]
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["sign_key", "gpg_homedir", "sign_key_file", "passphrase_file"])]
     pub unsigned: bool,
     /// Fail at once if another build holds the repository's lock
     #[arg(long)]
@@ -200,7 +440,12 @@ pub struct BuildFlags {
     #[arg(long, value_name = "VERSION")]
     pub kernel_version: Option<String>,
     /// Netboot: the installer architecture (default: the suite's only one)
-    #[arg(long, value_name = "ARCH")]
+    #[arg(
+        long,
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&crate::eliloader::ARCHITECTURES),
+        hide_possible_values = true
+    )]
     pub netboot_arch: Option<String>,
     /// Put real files in installer-ARCH/current/ instead of a symlink
     #[arg(long)]
@@ -211,6 +456,15 @@ pub struct BuildFlags {
     /// Publish a kernel that fails the Xen PV check (the guest will not boot)
     #[arg(long)]
     pub force: bool,
+    /// Boot each netboot pair under Xen in QEMU first (see boot-test); publish only if it boots
+    #[arg(long)]
+    pub boot_test: bool,
+    /// Publish even when the inputs hold no package (an empty suite)
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Publish even when more than half of the suite's packages would go at once
+    #[arg(long)]
+    pub allow_removals: bool,
 }
 
 impl BuildFlags {
@@ -300,6 +554,67 @@ pub struct BuildOptions {
     pub allow_oversize: bool,
     /// Publish a kernel that fails the PV check.
     pub force: bool,
+    /// Boot each netboot pair under Xen before publishing ([`crate::boot`]).
+    pub boot_test: bool,
+    /// Publish a suite with no package.
+    pub allow_empty: bool,
+    /// Remove more than half of the suite's packages at once.
+    pub allow_removals: bool,
+}
+
+/// A clap value parser that accepts any string and offers `names` to shell
+/// completion (`--arch <TAB>`), without restricting what is accepted: the
+/// names help, the checks stay elirepo's (with hints clap could not give).
+#[derive(Clone, Copy, Debug)]
+pub struct SuggestedValues(pub &'static [&'static str]);
+
+impl clap::builder::TypedValueParser for SuggestedValues {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(
+            &clap::builder::StringValueParser::new(),
+            cmd,
+            arg,
+            value,
+        )
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().map(|n| clap::builder::PossibleValue::new(*n)),
+        ))
+    }
+}
+
+/// Debian architecture names people most often mean, for completion and
+/// suggestions (any valid name is accepted).
+pub const COMMON_ARCHITECTURES: [&str; 10] = [
+    "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "riscv64", "mips64el",
+    "loong64",
+];
+
+/// The Debian architecture `name` means when it is not one itself: the
+/// kernel's names (`uname -m`: `x86_64` is `amd64`, `i686` is `i386`,
+/// `aarch64` is `arm64`) and the right name in capitals.
+pub fn debian_arch_for(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let meant = match lower.as_str() {
+        "x86_64" | "x86-64" | "x64" => "amd64",
+        "i686" | "i586" | "i486" | "x86" | "ia32" => "i386",
+        "aarch64" | "armv8" | "armv8l" => "arm64",
+        "armv7" | "armv7l" => "armhf",
+        "ppc64le" => "ppc64el",
+        other => COMMON_ARCHITECTURES.into_iter().find(|a| *a == other)?,
+    };
+    (meant != name).then_some(meant)
 }
 
 /// `a/b/../c` as `a/c`, textually, keeping leading `..` of a relative path: paths
@@ -331,7 +646,7 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
+        message: e.to_string().trim().to_string(),
     })
 }
 
@@ -379,17 +694,87 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
     } else {
         flags.debs
     };
-    let file_sign = file.sign.unwrap_or_default();
+    let config_name = flags
+        .config
+        .as_deref()
+        .map(|c| c.display().to_string())
+        .unwrap_or_default();
+    // Signing is one choice: any signing flag (or --unsigned) replaces the
+    // file's [sign] table as a whole. Merged key by key, a key id from one
+    // place was looked for in a key file from the other.
+    let flag_signs = [
+        flags.sign_key.is_some().then_some("--sign-key"),
+        flags.gpg_homedir.is_some().then_some("--gpg-homedir"),
+        flags.sign_key_file.is_some().then_some("--sign-key-file"),
+        flags
+            .passphrase_file
+            .is_some()
+            .then_some("--passphrase-file"),
+    ];
+    let flag_signs: Vec<&str> = flag_signs.into_iter().flatten().collect();
     let sign = if flags.unsigned {
         None
-    } else {
-        let s = SignOptions {
-            key: flags.sign_key.or(file_sign.key),
-            homedir: flags.gpg_homedir.or(file_sign.gpg_homedir.map(rel)),
-            key_file: flags.sign_key_file.or(file_sign.key_file.map(rel)),
-            passphrase_file: flags.passphrase_file.or(file_sign.passphrase_file.map(rel)),
+    } else if !flag_signs.is_empty() {
+        let path = |p: PathBuf, name: &str, kind| {
+            let option = format!("{name} {}", p.display());
+            check_key_path(&p, kind, option)
         };
-        (s.key.is_some() || s.key_file.is_some()).then_some(s)
+        let s = SignOptions {
+            key: flags.sign_key,
+            homedir: flags
+                .gpg_homedir
+                .map(|p| path(p, "--gpg-homedir", KeyFileKind::GpgHome))
+                .transpose()?,
+            key_file: flags
+                .sign_key_file
+                .map(|p| path(p, "--sign-key-file", KeyFileKind::SecretKey))
+                .transpose()?,
+            passphrase_file: flags
+                .passphrase_file
+                .map(|p| path(p, "--passphrase-file", KeyFileKind::Passphrase))
+                .transpose()?,
+        };
+        if s.key.is_none() && s.key_file.is_none() {
+            return Err(ConfigError::SigningFlagsWithoutKey {
+                flags: flag_signs.join(" "),
+            });
+        }
+        Some(s)
+    } else if let Some(file_sign) = file.sign {
+        let path = |p: PathBuf, key: &str, kind| {
+            let option = format!("{key} = {:?} in {config_name}", p.display().to_string());
+            check_key_path(&rel(p), kind, option)
+        };
+        let s = SignOptions {
+            key: file_sign.key,
+            homedir: file_sign
+                .gpg_homedir
+                .map(|p| path(p, "gpg-homedir", KeyFileKind::GpgHome))
+                .transpose()?,
+            key_file: file_sign
+                .key_file
+                .map(|p| path(p, "key-file", KeyFileKind::SecretKey))
+                .transpose()?,
+            passphrase_file: file_sign
+                .passphrase_file
+                .map(|p| path(p, "passphrase-file", KeyFileKind::Passphrase))
+                .transpose()?,
+        };
+        if s.key.is_none() && s.key_file.is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: [sign] names neither `key` nor `key-file`: give one, \
+                 or leave [sign] out for an unsigned repository"
+            )));
+        }
+        if s.key_file.is_some() && s.homedir.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: [sign] has both `key-file` and `gpg-homedir`: the key file \
+                 is imported into a temporary gpg home, so give one of them"
+            )));
+        }
+        Some(s)
+    } else {
+        None
     };
     let file_netboot = file
         .netboot
@@ -421,6 +806,9 @@ pub fn resolve(flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         no_symlinks: flags.no_symlinks || file.no_symlinks.unwrap_or(false),
         allow_oversize: flags.allow_oversize || file.allow_oversize.unwrap_or(false),
         force: flags.force,
+        boot_test: flags.boot_test,
+        allow_empty: flags.allow_empty || file.allow_empty.unwrap_or(false),
+        allow_removals: flags.allow_removals || file.allow_removals.unwrap_or(false),
     })
 }
 
@@ -459,6 +847,12 @@ fn architectures(
         ));
     }
     for a in &architectures {
+        if let Some(meant) = debian_arch_for(a) {
+            return Err(ConfigError::ArchName {
+                given: a.clone(),
+                meant,
+            });
+        }
         if !valid_arch(a) || a == "all" {
             return Err(ConfigError::Invalid(format!(
                 "architecture {a:?} is not a valid architecture name"
@@ -504,6 +898,7 @@ mod tests {
             "repo = \"public\"\nsuite = \"lenny\"\narchitectures = [\"i386\", \"amd64\"]\ndebs = [\"debs\"]\n[sign]\nkey-file = \"k.asc\"\n",
         )
         .unwrap();
+        std::fs::copy("fixtures/demo/demo-signing-key.asc", t.path().join("k.asc")).unwrap();
         let o = resolve(BuildFlags {
             config: Some(cfg.clone()),
             label: Some("L".into()),
@@ -531,6 +926,180 @@ mod tests {
         assert_eq!(o.repo, PathBuf::from("elsewhere"));
         assert_eq!(o.architectures, vec!["amd64"]);
         assert!(o.sign.is_none());
+    }
+
+    #[test]
+    fn a_signing_flag_replaces_the_files_sign_table_as_a_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let key = t.path().join("k.asc");
+        std::fs::copy("fixtures/demo/demo-signing-key.asc", &key).unwrap();
+        let cfg = t.path().join("elirepo.toml");
+        std::fs::write(
+            &cfg,
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\n\
+             [sign]\nkey-file = \"k.asc\"\npassphrase-file = \"k.asc\"\n",
+        )
+        .unwrap();
+        let flags = || BuildFlags {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        };
+        let file = resolve(flags()).unwrap().sign.unwrap();
+        assert_eq!(file.key_file.as_deref(), Some(key.as_path()));
+        assert_eq!(file.passphrase_file.as_deref(), Some(key.as_path()));
+        // --sign-key with --gpg-homedir: nothing of the file's table is left.
+        let home = t.path().to_path_buf();
+        let s = resolve(BuildFlags {
+            sign_key: Some("0xABCD".into()),
+            gpg_homedir: Some(home.clone()),
+            ..flags()
+        })
+        .unwrap()
+        .sign
+        .unwrap();
+        assert_eq!(
+            s,
+            SignOptions {
+                key: Some("0xABCD".into()),
+                homedir: Some(home),
+                key_file: None,
+                passphrase_file: None,
+            }
+        );
+        // A passphrase file alone names no key: an error, not the file's key.
+        let err = resolve(BuildFlags {
+            passphrase_file: Some(key.clone()),
+            ..flags()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::SigningFlagsWithoutKey { .. }),
+            "{err}"
+        );
+        assert!(resolve(BuildFlags {
+            unsigned: true,
+            ..flags()
+        })
+        .unwrap()
+        .sign
+        .is_none());
+        // A [sign] table with no key is an error, not an unsigned build.
+        std::fs::write(
+            &cfg,
+            "repo = \"r\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\n[sign]\n",
+        )
+        .unwrap();
+        assert!(matches!(resolve(flags()), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn an_unknown_key_gets_the_key_it_is_a_typo_of() {
+        let t = tempfile::tempdir().unwrap();
+        let typo = |text: &str| {
+            let cfg = t.path().join("elirepo.toml");
+            std::fs::write(&cfg, text).unwrap();
+            let e = load(&cfg).unwrap_err();
+            assert!(e.to_string().lines().count() > 1, "squashed: {e}");
+            e.suggestion()
+        };
+        assert_eq!(typo("architecture = []").as_deref(), Some("architectures"));
+        assert_eq!(typo("valid_for = 3").as_deref(), Some("valid-for"));
+        assert_eq!(typo("[sign]\nkeyfile = \"k\"").as_deref(), Some("key-file"));
+        assert_eq!(
+            typo("[[netboot]]\narch = \"amd64\"\nnfs-root = \"n\"").as_deref(),
+            Some("nfsroot")
+        );
+        assert_eq!(typo("colour = true"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "ab"), 2);
+    }
+
+    #[test]
+    fn the_debian_name_of_an_architecture() {
+        assert_eq!(debian_arch_for("x86_64"), Some("amd64"));
+        assert_eq!(debian_arch_for("i686"), Some("i386"));
+        assert_eq!(debian_arch_for("aarch64"), Some("arm64"));
+        assert_eq!(debian_arch_for("AMD64"), Some("amd64"));
+        assert_eq!(debian_arch_for("amd64"), None);
+        assert_eq!(debian_arch_for("sparc64"), None);
+    }
+
+    #[test]
+    fn key_files_are_told_by_their_first_bytes() {
+        assert_eq!(key_bytes(&[0x99, 0x00, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0x98, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0xc6, 0x33]), KeyBytes::Packet(6));
+        assert_eq!(key_bytes(&[0x95, 0x01, 0x00]), KeyBytes::Packet(5));
+        assert_eq!(key_bytes(&[0xc5, 0x58]), KeyBytes::Packet(5));
+        let mut kbx = vec![0, 0, 0, 0x20, 1, 1, 0, 2];
+        kbx.extend(b"KBXf\0\0\0\0");
+        assert_eq!(key_bytes(&kbx), KeyBytes::Keybox);
+        assert_eq!(
+            key_bytes(b"Comment: x\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n"),
+            KeyBytes::ArmoredPublic
+        );
+        assert_eq!(
+            key_bytes(b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n"),
+            KeyBytes::ArmoredPrivate
+        );
+        assert_eq!(key_bytes(b""), KeyBytes::Other);
+        assert_eq!(key_bytes(b"hello"), KeyBytes::Other);
+    }
+
+    #[test]
+    fn key_paths_are_absolute_and_checked() {
+        let t = tempfile::tempdir().unwrap();
+        let demo = Path::new("fixtures/demo/demo-signing-key.asc");
+        let abs = check_key_path(demo, KeyFileKind::SecretKey, "--sign-key-file x").unwrap();
+        assert!(
+            abs.is_absolute() && abs.ends_with(demo),
+            "{}",
+            abs.display()
+        );
+        let problem = |p: &Path, kind| match check_key_path(p, kind, "--opt") {
+            Err(ConfigError::KeyFile {
+                problem,
+                path,
+                option,
+            }) => {
+                assert!(path.is_absolute() && option == "--opt");
+                problem
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            problem(demo, KeyFileKind::Keyring),
+            KeyFileProblem::NotAKeyring
+        );
+        let missing = t.path().join("missing");
+        assert_eq!(
+            problem(&missing, KeyFileKind::Passphrase),
+            KeyFileProblem::Missing
+        );
+        assert_eq!(
+            problem(&missing, KeyFileKind::GpgHome),
+            KeyFileProblem::NoDirectory
+        );
+        assert_eq!(
+            problem(t.path(), KeyFileKind::Keyring),
+            KeyFileProblem::NotAFile
+        );
+        assert_eq!(
+            problem(demo, KeyFileKind::GpgHome),
+            KeyFileProblem::NotADirectory
+        );
+        assert!(check_key_path(t.path(), KeyFileKind::GpgHome, "--opt").is_ok());
+        let public = t.path().join("pub.asc");
+        std::fs::write(&public, "-----BEGIN PGP PUBLIC KEY BLOCK-----\n").unwrap();
+        assert_eq!(
+            problem(&public, KeyFileKind::Keyring),
+            KeyFileProblem::ArmoredKeyring
+        );
+        assert_eq!(
+            problem(&public, KeyFileKind::SecretKey),
+            KeyFileProblem::PublicKeyOnly
+        );
+        assert!(check_key_path(&public, KeyFileKind::Passphrase, "--opt").is_ok());
     }
 
     #[test]
@@ -708,12 +1277,25 @@ mod tests {
             netboot,
             no_symlinks,
             allow_oversize,
+            publish,
+            allow_empty,
+            allow_removals,
         } = toml::from_str(&all).expect("the example parses with every key");
         assert!(repo.is_some() && suite.is_some() && codename.is_some());
         assert!(architectures.is_some() && component.is_some() && debs.is_some());
         assert!(origin.is_some() && label.is_some() && description.is_some());
         assert!(valid_for.is_some() && by_hash.is_some());
         assert!(no_symlinks.is_some() && allow_oversize.is_some());
+        let crate::remote::PublishConfig {
+            cache_control_immutable,
+            cache_control_short,
+            content_types,
+            multipart_threshold,
+            lock_ttl,
+        } = publish.expect("[publish]");
+        assert!(cache_control_immutable.is_some() && cache_control_short.is_some());
+        assert!(!content_types.is_empty() && multipart_threshold.is_some() && lock_ttl.is_some());
+        assert!(allow_empty.is_some() && allow_removals.is_some());
         let SignSection {
             key,
             gpg_homedir,

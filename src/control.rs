@@ -285,6 +285,41 @@ fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.push(b'\n');
 }
 
+/// The paragraphs of a file of several (a Packages index), as apt steps through them:
+/// each ends where [`Paragraph::parse`] stops (a newline, then a blank line, also with CRs
+/// between), the blank lines between paragraphs are skipped, and a stretch of whitespace
+/// only is no paragraph. A stretch without any field (a line without a colon) is one, and
+/// its [`Paragraph`] is empty.
+pub fn paragraphs(text: &[u8]) -> impl Iterator<Item = Paragraph> + '_ {
+    let mut rest = text;
+    std::iter::from_fn(move || loop {
+        let start = rest.iter().position(|&b| b != b'\n' && b != b'\r')?;
+        let (paragraph, next) = rest[start..].split_at(paragraph_end(&rest[start..]));
+        rest = next;
+        if !paragraph.iter().all(|&b| is_space(b)) {
+            return Some(Paragraph::parse(paragraph));
+        }
+    })
+}
+
+/// Where the first paragraph of `text` ends: just after the newline a blank line follows
+/// (`\n`, any CRs, `\n`), else at the end.
+fn paragraph_end(text: &[u8]) -> usize {
+    let mut from = 0;
+    while let Some(i) = memchr(b'\n', &text[from..]) {
+        let after = from + i + 1;
+        let blank = text[after..]
+            .iter()
+            .find(|&&b| b != b'\r')
+            .is_some_and(|&b| b == b'\n');
+        if blank {
+            return after;
+        }
+        from = after;
+    }
+    text.len()
+}
+
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
@@ -292,6 +327,40 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paragraphs_are_split_at_blank_lines() {
+        let text = b"\n\nPackage: a\nDescription: x\n Package: not-a-field\n\r\n\n\nPackage: b\r\nVersion: 2\n\nPackage: c";
+        let got: Vec<(String, String)> = paragraphs(text)
+            .map(|p| (p.get_str("Package"), p.get_str("Version")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), String::new()),
+                ("b".to_string(), "2".to_string()),
+                ("c".to_string(), String::new())
+            ]
+        );
+        assert_eq!(paragraphs(b"").count(), 0);
+        assert_eq!(paragraphs(b"\n\r\n").count(), 0);
+    }
+
+    #[test]
+    fn paragraphs_split_on_blank_lines() {
+        assert_eq!(paragraphs(b"A: 1\n\nB: 2\n\n").count(), 2);
+        assert_eq!(paragraphs(b"").count(), 0);
+        let got: Vec<String> =
+            paragraphs(b"\n\nA: 1\n\n\n\nB: 2\n \n\r\n\r\nC: 3\r\n\r\r\nno colon\n\n  \t\n\n")
+                .map(|p| String::from_utf8_lossy(p.source()).into_owned())
+                .collect();
+        // A line of spaces continues a field; CR-only lines are blank, as apt reads them.
+        assert_eq!(got, ["A: 1\n", "B: 2\n \n", "C: 3\r\n", "no colon\n"]);
+        let last = paragraphs(b"Package: a\nSize: 1\n\nno colon\n")
+            .last()
+            .unwrap();
+        assert!(last.is_empty());
+    }
 
     fn render(text: &[u8], order: &[&str], changes: &[Change]) -> String {
         let mut out = Vec::new();

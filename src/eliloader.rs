@@ -14,8 +14,6 @@
 //!
 //! This module reads no file and writes none.
 
-use crate::xen::{KernelReport, Verdict};
-
 /// eliloader's default limit on the kernel: a larger download aborts the install.
 pub const KERNEL_LIMIT: u64 = 32 << 20;
 /// eliloader's default limit on the initrd: a larger download aborts the install.
@@ -77,23 +75,73 @@ pub fn urls(repository: &str, release: &str, arch: &str) -> (String, String) {
     )
 }
 
+/// The `install-arch` values eliloader's Debian installs take: it uses the value
+/// as-is in the URL, and xapi's templates set `i386` (32-bit) or `amd64` (64-bit).
+pub const ARCHITECTURES: [&str; 2] = ["i386", "amd64"];
+
+/// Why eliloader cannot fetch from an `install-repository` URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryUrlProblem {
+    /// `https://`: its fetcher rejects it ("Unknown source type").
+    Https,
+    /// `user:password@host`: it sends no credentials.
+    Credentials,
+    /// Neither `http://`, `ftp://` nor `nfs:`.
+    Scheme,
+}
+
+/// Whether eliloader can fetch the repository at `url` (`install-repository`):
+/// it must start with `http://`, `ftp://` or `nfs:` (an NFS export is mounted,
+/// then read as files), never `https://`, and hold no credentials.
+pub fn check_repository_url(url: &str) -> Result<(), RepositoryUrlProblem> {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https:") {
+        return Err(RepositoryUrlProblem::Https);
+    }
+    let rest = ["http://", "ftp://"]
+        .iter()
+        .find_map(|s| lower.strip_prefix(s));
+    match rest {
+        Some(rest) => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            if authority.contains('@') {
+                Err(RepositoryUrlProblem::Credentials)
+            } else {
+                Ok(())
+            }
+        }
+        None if lower.starts_with("nfs:") => Ok(()),
+        None => Err(RepositoryUrlProblem::Scheme),
+    }
+}
+
+/// What eliloader's rule needs to know of a kernel. [`crate::xen::KernelReport`]
+/// answers it; this module depends on no reader, so that the readers can use its limits.
+pub trait KernelFacts {
+    /// `Ok` when Xen's PV domain builder loads the kernel, else the name of the verdict
+    /// (e.g. `PVH-only`).
+    fn pv_verdict(&self) -> Result<(), &'static str>;
+    /// The `install-arch` the kernel belongs to (`amd64`, `i386`), `None` if not x86.
+    fn install_arch(&self) -> Option<&'static str>;
+}
+
 /// Why a kernel cannot be published in the `installer-<arch>` tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelProblem {
-    /// Xen would not load it as a PV guest (no Xen support, or PVH only).
-    NotPv(Verdict),
+    /// Xen would not load it as a PV guest (no Xen support, or PVH only): the verdict.
+    NotPv(&'static str),
     /// A kernel of another x86 architecture.
     OtherArch(&'static str),
     /// Not an x86 kernel at all.
     NotX86,
 }
 
-/// Why `report`'s kernel does not suit `installer-<arch>`, or `None` if eliloader can boot it.
-pub fn kernel_problem(report: &KernelReport, arch: &str) -> Option<KernelProblem> {
-    if !report.verdict.is_pv_capable() {
-        return Some(KernelProblem::NotPv(report.verdict));
+/// Why `kernel` does not suit `installer-<arch>`, or `None` if eliloader can boot it.
+pub fn kernel_problem(kernel: &impl KernelFacts, arch: &str) -> Option<KernelProblem> {
+    if let Err(verdict) = kernel.pv_verdict() {
+        return Some(KernelProblem::NotPv(verdict));
     }
-    match report.arch() {
+    match kernel.install_arch() {
         Some(a) if a == arch => None,
         Some(a) => Some(KernelProblem::OtherArch(a)),
         None => Some(KernelProblem::NotX86),
@@ -146,6 +194,28 @@ mod tests {
             ),
             image_path("i386", KERNEL_NAME)
         );
+    }
+
+    #[test]
+    fn repository_urls_eliloader_can_fetch() {
+        use RepositoryUrlProblem::*;
+        for ok in [
+            "http://h/debian",
+            "HTTP://h/debian",
+            "ftp://h/debian",
+            "nfs:h:/srv/debian",
+            "http://h/a@b",
+        ] {
+            assert_eq!(check_repository_url(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(check_repository_url("https://h/debian"), Err(Https));
+        assert_eq!(
+            check_repository_url("http://u:p@h/debian"),
+            Err(Credentials)
+        );
+        assert_eq!(check_repository_url("ftp://u@h/debian"), Err(Credentials));
+        assert_eq!(check_repository_url("file:///srv/debian"), Err(Scheme));
+        assert_eq!(check_repository_url("h/debian"), Err(Scheme));
     }
 
     #[test]

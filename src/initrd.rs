@@ -71,12 +71,12 @@ impl Default for Limits {
     }
 }
 
-/// Why an initrd could not be inspected. Display reads `<path>: <what is wrong>`.
+/// Why an initrd could not be inspected. Display reads `<path>: <what is wrong>`:
+/// [`InitrdError::path`], then [`InitrdError::reason`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InitrdError {
     /// Opening or reading the file failed.
-    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -85,13 +85,11 @@ pub enum InitrdError {
         source: io::Error,
     },
     /// The file is empty (or only zeros).
-    #[error("{}: empty initrd", path.display())]
     Empty {
         /// The file.
         path: PathBuf,
     },
     /// Neither a cpio archive nor a known compression at `offset`.
-    #[error("{}: not an initrd: {reason} at offset {offset}", path.display())]
     Unrecognised {
         /// The file.
         path: PathBuf,
@@ -101,7 +99,6 @@ pub enum InitrdError {
         reason: String,
     },
     /// A cpio archive is malformed.
-    #[error("{}: cpio archive at offset {offset}: {reason}", path.display())]
     BadCpio {
         /// The file.
         path: PathBuf,
@@ -111,7 +108,6 @@ pub enum InitrdError {
         reason: String,
     },
     /// A compressed part does not decompress.
-    #[error("{}: {compression} part at offset {offset}: {source}", path.display())]
     Decompress {
         /// The file.
         path: PathBuf,
@@ -124,7 +120,6 @@ pub enum InitrdError {
         source: io::Error,
     },
     /// A format the Linux kernel cannot unpack.
-    #[error("{}: {compression} part at offset {offset}: {reason}", path.display())]
     KernelCannotUnpack {
         /// The file.
         path: PathBuf,
@@ -148,6 +143,47 @@ impl InitrdError {
             | InitrdError::Decompress { path, .. }
             | InitrdError::KernelCannotUnpack { path, .. } => path,
         }
+    }
+
+    /// What is wrong, without the path: for a message that names the file its own way.
+    pub fn reason(&self) -> impl fmt::Display + '_ {
+        Reason(self)
+    }
+}
+
+/// [`InitrdError::reason`].
+struct Reason<'a>(&'a InitrdError);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            InitrdError::Io { source, .. } => write!(f, "{source}"),
+            InitrdError::Empty { .. } => write!(f, "empty initrd"),
+            InitrdError::Unrecognised { offset, reason, .. } => {
+                write!(f, "not an initrd: {reason} at offset {offset}")
+            }
+            InitrdError::BadCpio { offset, reason, .. } => {
+                write!(f, "cpio archive at offset {offset}: {reason}")
+            }
+            InitrdError::Decompress {
+                offset,
+                compression,
+                source,
+                ..
+            } => write!(f, "{compression} part at offset {offset}: {source}"),
+            InitrdError::KernelCannotUnpack {
+                offset,
+                compression,
+                reason,
+                ..
+            } => write!(f, "{compression} part at offset {offset}: {reason}"),
+        }
+    }
+}
+
+impl fmt::Display for InitrdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path().display(), self.reason())
     }
 }
 

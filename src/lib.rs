@@ -22,6 +22,7 @@
 //! * [`pool`]: pool paths and the name checks that keep them inside the pool.
 //! * [`sign`]: gpg signatures (InRelease, Release.gpg) and the public key.
 //! * [`publish`]: the lock, the staging area and the ordered atomic switch.
+//! * [`remote`]: `elirepo publish`: the built repository sent to S3, ssh or a path, never half-visible.
 //! * [`config`]: `elirepo.toml` and the flags that override it.
 //! * [`build`]: `elirepo build`, the whole job in order.
 //! * [`ftparchive`]: `elirepo packages`, the apt-ftparchive drop-in.
@@ -31,11 +32,13 @@
 //! * [`xe`]: the `xe` commands of the XenServer recipe.
 //! * [`xen`]: will Xen boot this kernel as a PV guest (bzImage/ELF, Xen notes, verdict).
 //! * [`initrd`]: what an initrd is made of and which kernel's modules it carries.
+//! * [`boot`]: boot the netboot pair as a PV guest of a real Xen in QEMU, and the verdict.
 //!
 //! Library errors are typed per module (`thiserror`) and name the file they concern.
 
 #![forbid(unsafe_code)]
 
+pub mod boot;
 pub mod build;
 pub mod cache;
 pub mod compress;
@@ -52,6 +55,7 @@ pub mod nfsroot;
 pub mod pool;
 pub mod progress;
 pub mod publish;
+pub mod remote;
 pub mod release;
 pub mod scan;
 pub mod sign;

@@ -22,14 +22,18 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let mut ui = cli::ui::Ui::new(cli.level());
+    cli::ui::handle_interrupts(&ui);
     let code = match cli.command {
         Command::Build(a) => cli::build::run(a, &mut ui),
         Command::Verify(a) => cli::verify::run(a, &mut ui),
-        Command::XeCommands(a) => cli::xe::run(a),
+        Command::Publish(a) => cli::publish::run(a, &mut ui),
+        Command::XeCommands(a) => cli::xe::run(a, &mut ui),
         Command::Kernel(a) => cli::kernel::run(a, &mut ui),
+        Command::BootTest(a) => cli::boot_test::run(a, &mut ui),
         Command::Packages(a) => cli::packages::run(a, &mut ui),
         Command::Man(a) => cli::man::run(a, &mut ui),
         Command::Completions(a) => cli::man::run_completions(a),
+        Command::Config(a) => cli::config::run(a),
     };
     ui.finish();
     code

@@ -10,6 +10,7 @@
 //! file contents.
 
 use std::ffi::OsString;
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -17,12 +18,12 @@ use std::path::{Component, Path, PathBuf};
 /// Links followed before a path is declared a loop (as Linux's ELOOP limit).
 const MAX_LINKS: usize = 40;
 
-/// Why a path inside the nfsroot cannot be used.
+/// Why a path inside the nfsroot cannot be used. Display reads `<nfsroot>: <what is wrong>`:
+/// [`NfsrootError::root`], then [`NfsrootError::reason`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NfsrootError {
     /// The nfsroot itself is missing or not a directory.
-    #[error("{}: not an nfsroot directory: {reason}", root.display())]
     Root {
         /// The nfsroot.
         root: PathBuf,
@@ -30,7 +31,6 @@ pub enum NfsrootError {
         reason: String,
     },
     /// A path or a link in it is unusable.
-    #[error("{}: {path}: {reason}", root.display())]
     Path {
         /// The nfsroot.
         root: PathBuf,
@@ -40,13 +40,47 @@ pub enum NfsrootError {
         reason: String,
     },
     /// No kernel, or no initrd for it.
-    #[error("{}: {reason}", root.display())]
     NotFound {
         /// The nfsroot.
         root: PathBuf,
         /// What is missing and what to do.
         reason: String,
     },
+}
+
+impl NfsrootError {
+    /// The nfsroot concerned.
+    pub fn root(&self) -> &Path {
+        match self {
+            NfsrootError::Root { root, .. }
+            | NfsrootError::Path { root, .. }
+            | NfsrootError::NotFound { root, .. } => root,
+        }
+    }
+
+    /// What is wrong, without the nfsroot: for a message that names it its own way.
+    pub fn reason(&self) -> impl fmt::Display + '_ {
+        Reason(self)
+    }
+}
+
+/// [`NfsrootError::reason`].
+struct Reason<'a>(&'a NfsrootError);
+
+impl fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            NfsrootError::Root { reason, .. } => write!(f, "not an nfsroot directory: {reason}"),
+            NfsrootError::Path { path, reason, .. } => write!(f, "{path}: {reason}"),
+            NfsrootError::NotFound { reason, .. } => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl fmt::Display for NfsrootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.root().display(), self.reason())
+    }
 }
 
 /// Resolves `rel` (a path inside the nfsroot, absolute or relative to its top)

@@ -67,39 +67,68 @@ pub fn valid_dist_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+-._~".contains(&b))
 }
 
+/// Why a control paragraph names no valid package: the field and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// A required field is missing.
+    #[error("control file has no {0} field")]
+    Missing(&'static str),
+    /// A field is not UTF-8.
+    #[error("{field} field is not UTF-8")]
+    NotUtf8 {
+        /// The field.
+        field: &'static str,
+        /// Where the bytes stop being UTF-8.
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
+    /// A field's value would not be a safe, valid name.
+    #[error("{field} {value:?} is not a valid {}", what(field))]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
+}
+
+/// What a field's value must be, for [`IdError::Invalid`].
+fn what(field: &str) -> &'static str {
+    match field {
+        "Package" => "Debian package name",
+        "Version" => "Debian version",
+        "Architecture" => "architecture name",
+        _ => "source package name",
+    }
+}
+
 impl PackageId {
     /// Reads and checks the identity fields; `Err` says which field is wrong.
-    pub fn from_control(c: &Paragraph) -> Result<PackageId, String> {
-        let field = |name: &str| -> Result<String, String> {
-            let v = c
-                .get(name)
-                .ok_or_else(|| format!("control file has no {name} field"))?;
-            String::from_utf8(v.to_vec()).map_err(|_| format!("{name} field is not UTF-8"))
+    pub fn from_control(c: &Paragraph) -> Result<PackageId, IdError> {
+        let field = |field: &'static str, valid: fn(&str) -> bool| -> Result<String, IdError> {
+            let v = c.get(field).ok_or(IdError::Missing(field))?;
+            let value = String::from_utf8(v.to_vec())
+                .map_err(|source| IdError::NotUtf8 { field, source })?;
+            if !valid(&value) {
+                return Err(IdError::Invalid { field, value });
+            }
+            Ok(value)
         };
-        let name = field("Package")?;
-        if !valid_package_name(&name) {
-            return Err(format!(
-                "Package {name:?} is not a valid Debian package name"
-            ));
-        }
-        let version = field("Version")?;
-        if !valid_version(&version) {
-            return Err(format!("Version {version:?} is not a valid Debian version"));
-        }
-        let arch = field("Architecture")?;
-        if !valid_arch(&arch) {
-            return Err(format!(
-                "Architecture {arch:?} is not a valid architecture name"
-            ));
-        }
+        let name = field("Package", valid_package_name)?;
+        let version = field("Version", valid_version)?;
+        let arch = field("Architecture", valid_arch)?;
         let source = match c.get("Source") {
             Some(s) => {
                 let s = String::from_utf8_lossy(s);
-                let s = s.split_whitespace().next().unwrap_or("").to_string();
-                if !valid_package_name(&s) {
-                    return Err(format!("Source {s:?} is not a valid source package name"));
+                let value = s.split_whitespace().next().unwrap_or("").to_string();
+                if !valid_package_name(&value) {
+                    return Err(IdError::Invalid {
+                        field: "Source",
+                        value,
+                    });
                 }
-                s
+                value
             }
             None => name.clone(),
         };
@@ -146,7 +175,7 @@ pub fn pool_prefix(source: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn id(text: &str) -> Result<PackageId, String> {
+    fn id(text: &str) -> Result<PackageId, IdError> {
         PackageId::from_control(&Paragraph::parse(text.as_bytes()))
     }
 
@@ -185,5 +214,37 @@ mod tests {
         assert!(valid_version("1:1.35.0-4+deb12u1+b1"));
         assert!(!valid_version("a1"));
         assert!(!valid_dist_name(".."));
+    }
+
+    #[test]
+    fn an_identity_error_names_the_field_and_its_value() {
+        assert_eq!(
+            id("Package: ok\nVersion: 1/x\nArchitecture: all\n")
+                .unwrap_err()
+                .to_string(),
+            "Version \"1/x\" is not a valid Debian version"
+        );
+        assert_eq!(
+            id("Package: ok\nArchitecture: all\n")
+                .unwrap_err()
+                .to_string(),
+            "control file has no Version field"
+        );
+        assert_eq!(
+            id("Package: ok\nVersion: 1\nArchitecture: all\nSource: ../x (1)\n")
+                .unwrap_err()
+                .to_string(),
+            "Source \"../x\" is not a valid source package name"
+        );
+        let e = PackageId::from_control(&Paragraph::parse(
+            b"Package: ok\nVersion: 1\xff\nArchitecture: all\n",
+        ));
+        assert!(matches!(
+            e,
+            Err(IdError::NotUtf8 {
+                field: "Version",
+                ..
+            })
+        ));
     }
 }

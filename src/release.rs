@@ -4,21 +4,59 @@
 //! header fields in byte order of their names, `Date` in RFC 2822 form in UTC,
 //! then the `MD5Sum`, `SHA1`, `SHA256` and `SHA512` sections, each listing every
 //! index as `" <hex> <size right-aligned in 16> <path>"`, all sorted bytewise by
-//! path. This module also owns the clock: [`build_time`] honours
-//! `SOURCE_DATE_EPOCH`. It does no I/O.
+//! path. This module also owns the clock: [`BuildTime::from_env`] (and
+//! [`build_time`]) honour `SOURCE_DATE_EPOCH`. It does no other I/O.
 
 use std::collections::BTreeMap;
 
 use crate::hash::{hex, Hashes};
 
+/// `SOURCE_DATE_EPOCH` is set but is not a time.
+#[derive(Debug, thiserror::Error)]
+#[error("SOURCE_DATE_EPOCH={value:?} is not a number of seconds since 1970")]
+pub struct TimeError {
+    /// The variable's value, as given.
+    pub value: String,
+    /// Why it does not parse.
+    #[source]
+    pub source: std::num::ParseIntError,
+}
+
+/// When a build happens: the time it stamps into `Date`, and whether that time
+/// was given (`SOURCE_DATE_EPOCH`) or read from the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildTime {
+    /// Seconds since 1970.
+    pub now: i64,
+    /// Given by `SOURCE_DATE_EPOCH`: the `Date` is always `now`, a function of
+    /// the inputs. From the clock, a build that changes nothing keeps the
+    /// previous Release's `Date` instead.
+    pub pinned: bool,
+}
+
+impl BuildTime {
+    /// `SOURCE_DATE_EPOCH` if set, else the clock.
+    pub fn from_env() -> Result<BuildTime, TimeError> {
+        Ok(BuildTime {
+            now: epoch_or_clock(std::env::var("SOURCE_DATE_EPOCH").ok())?,
+            pinned: std::env::var_os("SOURCE_DATE_EPOCH").is_some(),
+        })
+    }
+}
+
 /// The time a build stamps into `Date`: `SOURCE_DATE_EPOCH` if set, else now.
-pub fn build_time() -> Result<i64, String> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v
+pub fn build_time() -> Result<i64, TimeError> {
+    BuildTime::from_env().map(|t| t.now)
+}
+
+/// `epoch` (the variable's value) parsed, or the clock's time when there is none.
+fn epoch_or_clock(epoch: Option<String>) -> Result<i64, TimeError> {
+    match epoch {
+        Some(value) => value
             .trim()
             .parse::<i64>()
-            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds since 1970")),
-        Err(_) => Ok(std::time::SystemTime::now()
+            .map_err(|source| TimeError { value, source }),
+        None => Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)),
@@ -231,11 +269,44 @@ impl ParsedRelease {
     }
 }
 
-/// Parses a Release (or the signed body of an InRelease); `Err` says why not.
-pub fn parse_release(text: &str) -> Result<ParsedRelease, String> {
+/// Why a Release does not parse: the line and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct ParseError {
+    /// The line, counted from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    #[source]
+    pub kind: ParseErrorKind,
+}
+
+/// What is wrong with a line of a Release.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// A file line of a digest section without three words.
+    #[error("expected \"<hash> <size> <path>\"")]
+    FileLine,
+    /// A file line whose size is not a number.
+    #[error("size {size:?} is not a number")]
+    Size {
+        /// The size as written.
+        size: String,
+        /// Why it does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// A header line without a colon.
+    #[error("not a field: {0:?}")]
+    NotAField(String),
+}
+
+/// Parses a Release (or the signed body of an InRelease); `Err` says where and why not.
+pub fn parse_release(text: &str) -> Result<ParsedRelease, ParseError> {
     let mut r = ParsedRelease::default();
     let mut section: Option<String> = None;
     for (n, line) in text.lines().enumerate() {
+        let at = |kind| ParseError { line: n + 1, kind };
         if line.is_empty() {
             continue;
         }
@@ -245,11 +316,14 @@ pub fn parse_release(text: &str) -> Result<ParsedRelease, String> {
             };
             let parts: Vec<&str> = line.split_whitespace().collect();
             if parts.len() != 3 {
-                return Err(format!("line {}: expected \"<hash> <size> <path>\"", n + 1));
+                return Err(at(ParseErrorKind::FileLine));
             }
-            let size: u64 = parts[1]
-                .parse()
-                .map_err(|_| format!("line {}: size {:?} is not a number", n + 1, parts[1]))?;
+            let size: u64 = parts[1].parse().map_err(|source| {
+                at(ParseErrorKind::Size {
+                    size: parts[1].to_string(),
+                    source,
+                })
+            })?;
             let entry = r.files.entry(parts[2].to_string()).or_default();
             entry.size = size;
             let h = Some(parts[0].to_ascii_lowercase());
@@ -264,7 +338,7 @@ pub fn parse_release(text: &str) -> Result<ParsedRelease, String> {
         }
         let (k, v) = line
             .split_once(':')
-            .ok_or_else(|| format!("line {}: not a field: {line:?}", n + 1))?;
+            .ok_or_else(|| at(ParseErrorKind::NotAField(line.to_string())))?;
         let k = k.trim();
         let v = v.trim();
         match k.to_ascii_lowercase().as_str() {
@@ -347,6 +421,35 @@ mod tests {
             parsed.files["main/binary-amd64/Packages"].sha256.as_deref(),
             Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         );
+    }
+
+    #[test]
+    fn a_bad_release_names_its_line_and_cause() {
+        let e = parse_release("Origin: x\nSHA256:\n abc 12x main/Packages\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert_eq!(e.to_string(), "line 3: size \"12x\" is not a number");
+        assert!(matches!(e.kind, ParseErrorKind::Size { ref size, .. } if size == "12x"));
+        assert!(std::error::Error::source(&e.kind).is_some());
+        let e = parse_release("Origin: x\nSHA256:\n abc 12\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 3: expected \"<hash> <size> <path>\"");
+        let e = parse_release("Origin: x\ngarbage\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 2: not a field: \"garbage\"");
+    }
+
+    #[test]
+    fn a_bad_epoch_names_the_value_and_its_cause() {
+        let e = epoch_or_clock(Some("soon".into())).unwrap_err();
+        assert_eq!(e.value, "soon");
+        assert_eq!(
+            e.to_string(),
+            "SOURCE_DATE_EPOCH=\"soon\" is not a number of seconds since 1970"
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(
+            epoch_or_clock(Some(" 946684800\n".into())).unwrap(),
+            946_684_800
+        );
+        assert!(epoch_or_clock(None).unwrap() > 946_684_800);
     }
 
     #[test]

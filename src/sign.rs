@@ -37,13 +37,12 @@ pub enum SignError {
     #[error("no signing key: give --sign-key KEYID or a key file")]
     NoKey,
     /// The key is not in the keyring.
-    #[error(
-        "secret key {key:?} not found in {home}; list keys with `gpg --list-secret-keys`{hint}"
-    )]
+    #[error("secret key {key:?} not found in {home}; {hint}")]
     UnknownKey {
         /// The key asked for.
         key: String,
-        /// The home directory searched.
+        /// Where it was looked for, as the user named it: the gpg home, or the
+        /// key file (never the temporary home it was imported into).
         home: String,
         /// Extra advice.
         hint: String,
@@ -55,6 +54,20 @@ pub enum SignError {
         what: &'static str,
         /// What gpg said.
         stderr: String,
+    },
+    /// The key needs a passphrase and no passphrase file was given.
+    #[error("the key {key} is protected by a passphrase: give --passphrase-file FILE")]
+    PassphraseNeeded {
+        /// The key.
+        key: String,
+    },
+    /// The passphrase file's passphrase is not the key's.
+    #[error("the passphrase in {} does not unlock the key {key}", file.display())]
+    WrongPassphrase {
+        /// The passphrase file, as given.
+        file: PathBuf,
+        /// The key.
+        key: String,
     },
     /// A file named in the options cannot be used.
     #[error("{}: {reason}", path.display())]
@@ -71,6 +84,8 @@ pub struct GpgSigner {
     home: Option<PathBuf>,
     key: String,
     passphrase_file: Option<PathBuf>,
+    /// The key file imported into `_temp`, to name in errors instead of it.
+    key_file: Option<PathBuf>,
     /// Keeps an imported key's temporary home directory alive.
     _temp: Option<tempfile::TempDir>,
 }
@@ -88,12 +103,9 @@ fn gpg_output(mut cmd: Command, input: &[u8], what: &'static str) -> Result<Vec<
     let out = child.wait_with_output().map_err(SignError::NoGpg)?;
     let _ = writer.join();
     if !out.status.success() {
-        let mut stderr = String::from_utf8_lossy(&out.stderr)
+        let stderr = String::from_utf8_lossy(&out.stderr)
             .trim()
             .replace('\n', "; ");
-        if stderr.contains("passphrase") || stderr.contains("Inappropriate ioctl") {
-            stderr.push_str(" (the key needs a passphrase: give --passphrase-file FILE)");
-        }
         return Err(SignError::Failed { what, stderr });
     }
     Ok(out.stdout)
@@ -164,28 +176,82 @@ impl GpgSigner {
             home,
             key,
             passphrase_file: opts.passphrase_file.clone(),
+            key_file: opts.key_file.clone(),
             _temp: temp,
         };
         let mut cmd = signer.command();
         cmd.args(["--list-secret-keys", &signer.key]);
         gpg_output(cmd, b"", "--list-secret-keys").map_err(|e| match e {
-            SignError::Failed { .. } => SignError::UnknownKey {
-                key: signer.key.clone(),
-                home: signer
-                    .home
-                    .as_ref()
-                    .map_or("gpg's default home".to_string(), |h| {
-                        h.display().to_string()
-                    }),
-                hint: if opts.homedir.is_none() && opts.key_file.is_none() {
-                    " (or pass --gpg-homedir)".into()
-                } else {
-                    String::new()
+            SignError::Failed { .. } => match (&opts.key_file, &opts.homedir) {
+                (Some(file), _) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: format!("the key file {}", file.display()),
+                    hint: format!("list its keys with `gpg --show-keys {}`", file.display()),
+                },
+                (None, Some(h)) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: h.display().to_string(),
+                    hint: format!(
+                        "list keys with `gpg --homedir {} --list-secret-keys`",
+                        h.display()
+                    ),
+                },
+                (None, None) => SignError::UnknownKey {
+                    key: signer.key.clone(),
+                    home: "gpg's default home".into(),
+                    hint: "list keys with `gpg --list-secret-keys` (or pass --gpg-homedir)".into(),
                 },
             },
             e => e,
         })?;
         Ok(signer)
+    }
+
+    /// `e` with the temporary home, which is gone by the time anyone reads
+    /// the message, told as the key file the user gave.
+    fn in_user_terms(&self, e: SignError) -> SignError {
+        match (e, &self._temp, &self.key_file) {
+            (SignError::Failed { what, stderr }, Some(temp), Some(file)) => SignError::Failed {
+                what,
+                stderr: stderr.replace(
+                    &temp.path().display().to_string(),
+                    &format!(
+                        "<the temporary gpg home {} was imported into>",
+                        file.display()
+                    ),
+                ),
+            },
+            (e, _, _) => e,
+        }
+    }
+
+    /// A signing failure that is the passphrase's, said as such: gpg's "we are
+    /// in batchmode" (or "No passphrase given") without a passphrase file is a
+    /// missing passphrase; gpg's "Bad passphrase" with one is the wrong one.
+    fn passphrase_problem(&self, e: SignError) -> SignError {
+        let SignError::Failed { stderr, .. } = &e else {
+            return e;
+        };
+        let key = self.key.clone();
+        match &self.passphrase_file {
+            None if ["batchmode", "passphrase", "Inappropriate ioctl"]
+                .iter()
+                .any(|m| stderr.contains(m)) =>
+            {
+                SignError::PassphraseNeeded { key }
+            }
+            Some(file)
+                if ["Bad passphrase", "bad passphrase", "No passphrase given"]
+                    .iter()
+                    .any(|m| stderr.contains(m)) =>
+            {
+                SignError::WrongPassphrase {
+                    file: file.clone(),
+                    key,
+                }
+            }
+            _ => e,
+        }
     }
 
     /// The key id or fingerprint in use.
@@ -225,6 +291,7 @@ impl GpgSigner {
         let mut cmd = self.sign_command();
         cmd.arg("--clearsign");
         gpg_output(cmd, release, "--clearsign")
+            .map_err(|e| self.in_user_terms(self.passphrase_problem(e)))
     }
 
     /// A detached, armored signature of `release` (Release.gpg).
@@ -232,13 +299,14 @@ impl GpgSigner {
         let mut cmd = self.sign_command();
         cmd.args(["--armor", "--detach-sign"]);
         gpg_output(cmd, release, "--detach-sign")
+            .map_err(|e| self.in_user_terms(self.passphrase_problem(e)))
     }
 
     /// The public key, binary, for `signed-by=`.
     pub fn public_key(&self) -> Result<Vec<u8>, SignError> {
         let mut cmd = self.command();
         cmd.args(["--export", &self.key]);
-        let key = gpg_output(cmd, b"", "--export")?;
+        let key = gpg_output(cmd, b"", "--export").map_err(|e| self.in_user_terms(e))?;
         if key.is_empty() {
             return Err(SignError::Failed {
                 what: "--export",
@@ -277,5 +345,334 @@ pub fn gpgv(keyring: &Path, signature: &Path, data: Option<&Path>) -> Result<(),
                 .trim()
                 .replace('\n', "; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn args(cmd: &Command) -> Vec<&OsStr> {
+        cmd.get_args().collect()
+    }
+
+    /// The argument after `flag`, if `flag` is there.
+    fn after<'a>(args: &[&'a OsStr], flag: &str) -> Option<&'a OsStr> {
+        let i = args.iter().position(|a| *a == flag)?;
+        args.get(i + 1).copied()
+    }
+
+    #[test]
+    fn files_named_in_the_options_are_checked_before_gpg_runs() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("no-such-passphrase");
+        let opts = SignOptions {
+            key: Some("0xDEADBEEF".into()),
+            passphrase_file: Some(missing.clone()),
+            ..Default::default()
+        };
+        match GpgSigner::new(&opts) {
+            Err(e @ SignError::File { .. }) => {
+                let SignError::File { path, .. } = &e else {
+                    unreachable!()
+                };
+                assert_eq!(path, &missing);
+                let text = e.to_string();
+                assert!(
+                    text.starts_with(&format!("{}: ", missing.display())),
+                    "{text}"
+                );
+            }
+            other => panic!("{:?}", other.err()),
+        }
+        let key_file = t.path().join("no-such-key.asc");
+        let opts = SignOptions {
+            key_file: Some(key_file.clone()),
+            ..Default::default()
+        };
+        match GpgSigner::new(&opts) {
+            Err(SignError::File { path, .. }) => assert_eq!(path, key_file),
+            other => panic!("{:?}", other.err()),
+        }
+        assert!(matches!(
+            GpgSigner::new(&SignOptions::default()),
+            Err(SignError::NoKey)
+        ));
+    }
+
+    /// True if gpg, gpgv and gpgconf can run; else skips (a failure under
+    /// `ELIREPO_REQUIRE_TOOLS=1`, as in tests/common).
+    fn have_gpg() -> bool {
+        let runs = |tool: &str| {
+            Command::new(tool)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if gpg_available() && runs("gpgv") && runs("gpgconf") {
+            return true;
+        }
+        let why = "gpg, gpgv or gpgconf not installed";
+        if std::env::var("ELIREPO_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{why}; ELIREPO_REQUIRE_TOOLS=1 forbids skipping this test");
+        }
+        eprintln!("skipped: {why}");
+        false
+    }
+
+    /// Stops the gpg-agent of `home` (best effort; it would exit on its own
+    /// once its socket is gone).
+    fn stop_agent(home: &Path) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+
+    /// A throwaway gpg home holding one fresh ed25519 signing key.
+    struct Home {
+        dir: tempfile::TempDir,
+        fingerprint: String,
+    }
+
+    impl Home {
+        /// The key is protected by `passphrase` if it is not empty; the agent
+        /// protects it cheaply (no calibration) and is stopped afterwards, so
+        /// that no passphrase stays cached.
+        fn new(passphrase: &str) -> Home {
+            let dir = tempfile::Builder::new()
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir()
+                .unwrap();
+            std::fs::write(dir.path().join("gpg-agent.conf"), "s2k-count 65536\n").unwrap();
+            let mut home = Home {
+                dir,
+                fingerprint: String::new(),
+            };
+            home.gpg(&["--passphrase", passphrase, "--quick-gen-key"])
+                .args([
+                    "elirepo test <test@elirepo.invalid>",
+                    "ed25519",
+                    "sign",
+                    "never",
+                ])
+                .output()
+                .unwrap();
+            let listing = home
+                .gpg(&["--with-colons", "--list-secret-keys"])
+                .output()
+                .unwrap();
+            home.fingerprint = String::from_utf8_lossy(&listing.stdout)
+                .lines()
+                .find_map(|l| Some(l.strip_prefix("fpr:")?.split(':').nth(8)?.to_string()))
+                .expect("gpg made a key");
+            stop_agent(home.dir.path());
+            home
+        }
+
+        fn gpg(&self, args: &[&str]) -> Command {
+            let mut cmd = Command::new("gpg");
+            cmd.arg("--homedir")
+                .arg(self.dir.path())
+                .args(["--batch", "--no-tty", "--pinentry-mode", "loopback"])
+                .args(args);
+            cmd
+        }
+
+        /// The secret key, armored, as a CI secret would hold it.
+        fn export_secret(&self, passphrase: &str, to: &Path) {
+            let out = self
+                .gpg(&[
+                    "--passphrase",
+                    passphrase,
+                    "--armor",
+                    "--export-secret-keys",
+                ])
+                .arg(&self.fingerprint)
+                .output()
+                .unwrap();
+            assert!(out.status.success() && !out.stdout.is_empty());
+            std::fs::write(to, out.stdout).unwrap();
+        }
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            stop_agent(self.dir.path());
+        }
+    }
+
+    /// Checks `release`'s InRelease and Release.gpg from `s` with gpgv.
+    fn verify_with_gpgv(s: &GpgSigner, release: &[u8], dir: &Path) {
+        let keyring = dir.join("keyring.gpg");
+        std::fs::write(&keyring, s.public_key().unwrap()).unwrap();
+        let (rel, inrel, sig) = (
+            dir.join("Release"),
+            dir.join("InRelease"),
+            dir.join("Release.gpg"),
+        );
+        std::fs::write(&rel, release).unwrap();
+        let clear = s.clearsign(release).unwrap();
+        assert!(String::from_utf8_lossy(&clear).contains("\nHash: SHA512\n"));
+        std::fs::write(&inrel, clear).unwrap();
+        std::fs::write(&sig, s.detach_sign(release).unwrap()).unwrap();
+        gpgv(&keyring, &inrel, None).unwrap();
+        gpgv(&keyring, &sig, Some(&rel)).unwrap();
+        std::fs::write(&rel, b"Origin: someone else\n").unwrap();
+        assert!(matches!(
+            gpgv(&keyring, &sig, Some(&rel)),
+            Err(SignError::Failed { what: "gpgv", .. })
+        ));
+    }
+
+    #[test]
+    fn the_gpg_arguments_never_hold_the_passphrase() {
+        if !have_gpg() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let secret = "correct horse battery staple";
+        let home = Home::new(secret);
+        let file = t.path().join("passphrase");
+        std::fs::write(&file, secret).unwrap();
+        let opts = SignOptions {
+            key: Some(home.fingerprint.clone()),
+            homedir: Some(home.dir.path().to_path_buf()),
+            passphrase_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let s = GpgSigner::new(&opts).unwrap();
+        for cmd in [s.sign_command(), s.command()] {
+            for a in args(&cmd) {
+                let a = a.to_string_lossy();
+                assert!(!a.contains(secret) && a != "--passphrase", "{a}");
+            }
+        }
+        let sign = s.sign_command();
+        let a = args(&sign);
+        assert_eq!(after(&a, "--passphrase-file"), Some(file.as_os_str()));
+        // Never a prompt: batch mode, no tty, loopback pinentry.
+        assert!(a.contains(&OsStr::new("--batch")) && a.contains(&OsStr::new("--no-tty")));
+        assert_eq!(after(&a, "--pinentry-mode"), Some(OsStr::new("loopback")));
+        assert_eq!(
+            after(&a, "--local-user"),
+            Some(OsStr::new(&home.fingerprint))
+        );
+        assert_eq!(after(&a, "--digest-algo"), Some(OsStr::new("SHA512")));
+        assert_eq!(after(&a, "--homedir"), Some(home.dir.path().as_os_str()));
+        let without = GpgSigner::new(&SignOptions {
+            passphrase_file: None,
+            ..opts
+        })
+        .unwrap();
+        let cmd = without.sign_command();
+        let a = args(&cmd);
+        assert_eq!(after(&a, "--passphrase-file"), None);
+        assert_eq!(after(&a, "--pinentry-mode"), Some(OsStr::new("loopback")));
+    }
+
+    #[test]
+    fn a_key_file_is_imported_into_a_private_home_that_goes_with_the_signer() {
+        if !have_gpg() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::new("");
+        let key_file = t.path().join("signing-key.asc");
+        home.export_secret("", &key_file);
+        let opts = SignOptions {
+            key_file: Some(key_file),
+            ..Default::default()
+        };
+        let s = GpgSigner::new(&opts).unwrap();
+        // The key is found in the file; the home is a new one, private.
+        assert_eq!(s.key(), home.fingerprint);
+        let private = s.home.clone().unwrap();
+        assert_ne!(private, home.dir.path());
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        verify_with_gpgv(&s, b"Origin: elirepo\nSuite: s\n", t.path());
+        stop_agent(&private);
+        drop(s);
+        assert!(!private.exists());
+    }
+
+    #[test]
+    fn a_key_is_found_by_id_in_its_home_and_an_unknown_one_is_named() {
+        if !have_gpg() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::new("");
+        let opts = SignOptions {
+            key: Some(home.fingerprint.clone()),
+            homedir: Some(home.dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        verify_with_gpgv(&GpgSigner::new(&opts).unwrap(), b"Suite: s\n", t.path());
+        let unknown = SignOptions {
+            key: Some("0xDEADBEEFDEADBEEF".into()),
+            ..opts
+        };
+        match GpgSigner::new(&unknown) {
+            Err(e @ SignError::UnknownKey { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("\"0xDEADBEEFDEADBEEF\""), "{text}");
+                assert!(
+                    text.contains(&home.dir.path().display().to_string()),
+                    "{text}"
+                );
+            }
+            other => panic!("{:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn a_protected_key_signs_with_its_passphrase_file_only() {
+        if !have_gpg() {
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::new("correct horse");
+        let opts = SignOptions {
+            key: Some(home.fingerprint.clone()),
+            homedir: Some(home.dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        // Without the passphrase, or with a wrong one: which of the two it is.
+        match GpgSigner::new(&opts).unwrap().clearsign(b"Suite: s\n") {
+            Err(SignError::PassphraseNeeded { key }) => assert_eq!(key, home.fingerprint),
+            other => panic!("signed without the passphrase: {:?}", other.map(|_| ())),
+        }
+        let wrong = t.path().join("wrong");
+        std::fs::write(&wrong, "battery staple\n").unwrap();
+        let with_wrong = SignOptions {
+            passphrase_file: Some(wrong),
+            ..opts.clone()
+        };
+        match GpgSigner::new(&with_wrong)
+            .unwrap()
+            .detach_sign(b"Suite: s\n")
+        {
+            Err(e @ SignError::WrongPassphrase { .. }) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "the passphrase in {} does not unlock the key {}",
+                    t.path().join("wrong").display(),
+                    home.fingerprint
+                )
+            ),
+            other => panic!("signed with a wrong passphrase: {:?}", other.map(|_| ())),
+        }
+        let file = t.path().join("passphrase");
+        std::fs::write(&file, "correct horse\n").unwrap();
+        let with = SignOptions {
+            passphrase_file: Some(file),
+            ..opts
+        };
+        verify_with_gpgv(&GpgSigner::new(&with).unwrap(), b"Suite: s\n", t.path());
     }
 }

@@ -11,21 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{elirepo, fixtures_dir, have_tool, output_of, tempdir};
+use common::{both, elirepo, fixtures_dir, have_tool, json, output_of, set, tempdir, text};
 use synth::{initrd_gz as initrd, no_xen_kernel, pv_amd64_kernel as pv_kernel};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn both(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
 
 fn run(args: &[&str]) -> Output {
     output_of(elirepo().args(args).env_remove("NO_COLOR"))
@@ -57,15 +44,6 @@ fn keys(v: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", both(o)))
-}
-
 /// A FAI-like nfsroot with one PV kernel and its initrd.
 fn nfsroot(dir: &Path) -> PathBuf {
     let root = dir.join("nfsroot");
@@ -87,12 +65,11 @@ fn demo_debs() -> PathBuf {
     fixtures_dir().join("demo/debs")
 }
 
-/// An unsigned build of the demo .debs (and a netboot tree from `nfsroot`) into `repo`.
+/// An unsigned build of the demo .debs (and a netboot tree from `nfsroot`) into `repo`,
+/// at [`common::SDE`].
 fn build(repo: &Path, nfsroot: Option<&Path>, extra: &[&str]) -> Output {
-    let mut c = elirepo();
-    c.args(["build", "--suite", "lenny", "--arch", "amd64"])
-        .arg("--repo")
-        .arg(repo)
+    let mut c = common::build_cmd(repo);
+    c.args(["--suite", "lenny", "--arch", "amd64"])
         .arg("--deb")
         .arg(demo_debs().join("xe-guest-utilities_5.6.0-578_amd64.deb"))
         .arg("--deb")
@@ -165,7 +142,7 @@ fn a_bad_input_reads_elirepo_error_path_what_and_exits_2() {
         both(&o)
     );
     assert!(
-        text(&o.stderr).contains("elirepo: hint: an example with every key is"),
+        text(&o.stderr).contains("elirepo: hint: `elirepo config example` prints an example"),
         "{}",
         both(&o)
     );
@@ -382,6 +359,7 @@ fn json_shapes_are_stable() {
         keys(&b),
         set(&[
             "schema_version",
+            "ok",
             "repo",
             "suite",
             "changed",
@@ -399,6 +377,7 @@ fn json_shapes_are_stable() {
         "{b:#}"
     );
     assert_eq!(b["schema_version"], 1);
+    assert_eq!(b["ok"], true);
     assert_eq!(b["suite"], "lenny");
     assert_eq!(b["changed"], true);
     assert_eq!(b["signed"], false);
@@ -442,11 +421,7 @@ fn json_shapes_are_stable() {
     let index = fs::read(repo.join("dists/lenny/main/binary-amd64/Packages")).unwrap();
     let (sha, size) = (rf["sha256"].as_str().unwrap(), rf["size"].as_u64().unwrap());
     assert_eq!(size, index.len() as u64, "{rf}");
-    let real: String = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(&index);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
-    };
+    let real = common::sha256_hex(&index);
     assert_eq!(sha, real, "{rf}");
     let release = fs::read_to_string(repo.join("dists/lenny/Release")).unwrap();
     let sha256_lines: Vec<&str> = release
@@ -494,6 +469,7 @@ fn json_shapes_are_stable() {
         keys(&kj),
         set(&[
             "schema_version",
+            "ok",
             "path",
             "file_size",
             "container",
@@ -515,6 +491,7 @@ fn json_shapes_are_stable() {
         "{kj:#}"
     );
     assert_eq!(kj["verdict"], "pv_capable");
+    assert_eq!(kj["ok"], true);
     assert_eq!(kj["arch"], "amd64");
 }
 

@@ -50,10 +50,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use common::apt::{both, text, Apt};
-use common::{elirepo, have_tool, output_of, seed_from_env, tempdir, DebBuilder, Rng};
+use common::gpg::{gpgv, Key};
+use common::{
+    build_cmd_at, elirepo, have_tools, output_of, seed_from_env, sha256_hex, tempdir, DebBuilder,
+    Rng,
+};
 use synth::{initrd_gz as initrd, pv_amd64_kernel as kernel};
 
 const SDE: &str = "1795000000"; // Wed, 18 Nov 2026: in the past, so apt accepts the Date
@@ -67,13 +69,6 @@ const SIGABRT: i32 = 6;
 
 fn slow() -> bool {
     std::env::var("ELIREPO_SLOW_TESTS").as_deref() == Ok("1")
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 /// One set of inputs: some packages and a kernel/initrd pair.
@@ -122,27 +117,24 @@ fn inputs(root: &Path, tag: &str, packages: &[&str], release: &str) -> Inputs {
 
 /// An unsigned build (the full-disk test).
 fn build_cmd(repo: &Path, i: &Inputs) -> Command {
-    let mut c = elirepo();
-    c.env("SOURCE_DATE_EPOCH", SDE)
-        .args([
-            "build",
-            "-q",
-            "--unsigned",
-            "--suite",
-            SUITE,
-            "--arch",
-            "amd64",
-            "--repo",
-        ])
-        .arg(repo)
-        .arg("--deb")
-        .arg(i.dir.join("debs"))
-        .arg("--kernel")
-        .arg(i.dir.join("vmlinuz"))
-        .arg("--initrd")
-        .arg(i.dir.join("initrd"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut c = build_cmd_at(repo, Some(SDE));
+    c.args([
+        "-q",
+        "--unsigned",
+        "--allow-removals",
+        "--suite",
+        SUITE,
+        "--arch",
+        "amd64",
+    ])
+    .arg("--deb")
+    .arg(i.dir.join("debs"))
+    .arg("--kernel")
+    .arg(i.dir.join("vmlinuz"))
+    .arg("--initrd")
+    .arg(i.dir.join("initrd"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     c
 }
 
@@ -184,55 +176,6 @@ fn assert_consistent(repo: &Path, a: &Inputs, b: &Inputs, what: &str) {
     );
 }
 
-/// A throwaway signing key in its own gpg home; its agent is stopped on drop.
-struct Key {
-    home: tempfile::TempDir,
-    fpr: String,
-}
-
-impl Key {
-    fn new() -> Key {
-        let home = tempdir();
-        let gpg = || {
-            let mut c = Command::new("gpg");
-            c.arg("--homedir")
-                .arg(home.path())
-                .args(["--batch", "--no-tty"]);
-            c
-        };
-        let o = output_of(gpg().args([
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "elirepo crash test <crash@example.org>",
-            "ed25519",
-            "sign",
-            "never",
-        ]));
-        assert!(o.status.success(), "gpg --quick-gen-key:\n{}", both(&o));
-        let o = output_of(gpg().args(["--with-colons", "--list-secret-keys"]));
-        let fpr = text(&o.stdout)
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .expect("a fingerprint")
-            .to_string();
-        Key { home, fpr }
-    }
-}
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "gpg-agent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// How `dists/<suite>` is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
@@ -244,9 +187,7 @@ enum Layout {
 
 /// The tools the real-client judges need; false (after a message) to skip.
 fn have_clients() -> bool {
-    ["apt-get", "apt-cache", "gpg", "gpgv", "gpgconf"]
-        .iter()
-        .all(|t| have_tool(t))
+    have_tools(&["apt-get", "apt-cache", "gpg", "gpgv", "gpgconf"])
 }
 
 /// The inputs, the key, and builds of them.
@@ -272,7 +213,7 @@ impl Fixture {
         ];
         Fixture {
             t,
-            key: Key::new(),
+            key: Key::new(None),
             sets,
         }
     }
@@ -291,17 +232,23 @@ impl Fixture {
     /// A signed build of the packages of input set `set`, with no netboot tree.
     fn build_debs(&self, repo: &Path, set: usize, layout: Layout) -> Command {
         let i = &self.sets[set];
-        let mut c = elirepo();
-        c.env("SOURCE_DATE_EPOCH", SDE)
-            .args(["build", "-q", "--suite", SUITE, "--arch", "amd64", "--repo"])
-            .arg(repo)
-            .arg("--deb")
-            .arg(i.dir.join("debs"))
-            .args(["--sign-key", &self.key.fpr, "--gpg-homedir"])
-            .arg(self.key.home.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut c = build_cmd_at(repo, Some(SDE));
+        // The input sets replace most of the suite in turn: on purpose.
+        c.args([
+            "-q",
+            "--allow-removals",
+            "--suite",
+            SUITE,
+            "--arch",
+            "amd64",
+        ])
+        .arg("--deb")
+        .arg(i.dir.join("debs"))
+        .args(["--sign-key", &self.key.fpr, "--gpg-homedir"])
+        .arg(self.key.home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if layout == Layout::Plain {
             c.arg("--no-symlinks");
         }
@@ -316,16 +263,6 @@ impl Fixture {
             both(&o)
         );
     }
-}
-
-/// Runs `gpgv --keyring KEYRING ARGS...`.
-fn gpgv(keyring: &Path, args: &[&Path]) -> std::process::Output {
-    output_of(
-        Command::new("gpgv")
-            .arg("--keyring")
-            .arg(keyring)
-            .args(args),
-    )
 }
 
 /// The checks of a judge, named in its verdict.
@@ -1247,10 +1184,10 @@ fn a_full_disk_while_staging_changes_nothing() {
         "{err}"
     );
     common::assert_failed_cleanly(&o, "a build onto a full disk");
-    assert_eq!(
-        before,
-        common::snapshot_tree(&repo),
-        "the repository changed"
+    common::assert_same_snapshot(
+        &before,
+        &common::snapshot_tree(&repo),
+        "a build onto a full disk",
     );
     assert_consistent(&repo, &a, &a, "after a full disk");
 }

@@ -6,26 +6,26 @@ mod common;
 use common::synth;
 
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{elirepo, have_tool, output_of, tempdir, DebBuilder};
+use common::{
+    assert_same_snapshot, build_cmd, elirepo, have_tool, output_of, snapshot_tree, tempdir,
+    DebBuilder, SDE,
+};
 use synth::{
     initrd_gz as initrd, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64,
     pv_i386_kernel as pv_i386, pvh_i386_kernel as pvh_i386,
 };
 
-const SDE: &str = "1795651200"; // Thu, 26 Nov 2026 00:00:00 UTC
-
+/// An unsigned amd64 build of suite lenny at [`common::SDE`].
 fn build(repo: &Path, extra: &[&str]) -> std::process::Output {
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(repo)
-        .args(["--suite", "lenny", "--arch", "amd64", "--unsigned", "-q"])
-        .args(extra);
-    output_of(&mut cmd)
+    output_of(
+        build_cmd(repo)
+            .args(["--suite", "lenny", "--arch", "amd64", "--unsigned", "-q"])
+            .args(extra),
+    )
 }
 
 fn ok(out: &std::process::Output) {
@@ -46,47 +46,6 @@ fn fails_with(out: &std::process::Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
     }
-}
-
-/// (path, size, mtime ns, inode, symlink target) of everything but .elirepo/.
-fn snapshot(repo: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in walk(repo) {
-        if e.strip_prefix(repo).unwrap().starts_with(".elirepo") {
-            continue;
-        }
-        let m = fs::symlink_metadata(&e).unwrap();
-        let link = fs::read_link(&e)
-            .map(|t| t.display().to_string())
-            .unwrap_or_default();
-        out.push(format!(
-            "{} {} {}.{} {} {}",
-            e.display(),
-            m.len(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ino(),
-            link
-        ));
-    }
-    out.sort();
-    out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let ft = e.file_type().unwrap();
-        out.push(p.clone());
-        if ft.is_dir() {
-            out.extend(walk(&p));
-        }
-    }
-    out
 }
 
 /// An nfsroot like FAI's, with a stock kernel, a Xen PV kernel, absolute and
@@ -172,9 +131,9 @@ fn nfsroot_kernel_and_initrd_are_published_where_eliloader_looks() {
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 
     // A rerun changes nothing: no new VERSION, nothing rewritten.
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
-    assert_eq!(before, snapshot(&repo));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "a rerun");
 }
 
 #[test]
@@ -283,12 +242,12 @@ fn no_symlinks_puts_real_files_in_current() {
         fs::read(current.join("images/netboot/xen/vmlinuz")).unwrap(),
         pv_amd64("6.1.0-56-amd64")
     );
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     ok(&build(
         &repo,
         &["--nfsroot", root.to_str().unwrap(), "--no-symlinks"],
     ));
-    assert_eq!(before, snapshot(&repo));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "a --no-symlinks rerun");
 }
 
 #[test]
@@ -299,22 +258,19 @@ fn i386_tree_needs_a_32bit_pae_pv_kernel() {
     fs::write(&good, pv_i386("2.6.32-4-686-bigmem")).unwrap();
     let r = t.path().join("initrd");
     fs::write(&r, initrd("2.6.32-4-686-bigmem")).unwrap();
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite",
-            "lenny",
-            "--arch",
-            "i386",
-            "--unsigned",
-            "-q",
-            "--kernel",
-        ])
-        .arg(&good)
-        .arg("--initrd")
-        .arg(&r);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--unsigned",
+        "-q",
+        "--kernel",
+    ])
+    .arg(&good)
+    .arg("--initrd")
+    .arg(&r);
     ok(&output_of(&mut cmd));
     assert!(repo
         .join("dists/lenny/main/installer-i386/current/images/netboot/xen/vmlinuz")
@@ -323,28 +279,25 @@ fn i386_tree_needs_a_32bit_pae_pv_kernel() {
     // Debian 12's 686-pae kernel is PVH-only: refused, and the repository stays as it was.
     let pvh = t.path().join("vmlinuz-6.1.0-56-686-pae");
     fs::write(&pvh, pvh_i386("6.1.0-56-686-pae")).unwrap();
-    let before = snapshot(&repo);
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite",
-            "lenny",
-            "--arch",
-            "i386",
-            "--unsigned",
-            "-q",
-            "--kernel",
-        ])
-        .arg(&pvh)
-        .arg("--initrd")
-        .arg(&r);
+    let before = snapshot_tree(&repo);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "--suite",
+        "lenny",
+        "--arch",
+        "i386",
+        "--unsigned",
+        "-q",
+        "--kernel",
+    ])
+    .arg(&pvh)
+    .arg("--initrd")
+    .arg(&r);
     fails_with(
         &output_of(&mut cmd),
         &["vmlinuz-6.1.0-56-686-pae", "PVH-only", "--force"],
     );
-    assert_eq!(before, snapshot(&repo));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "a refused PVH-only kernel");
 }
 
 #[test]
@@ -354,7 +307,7 @@ fn refusals_leave_the_repository_untouched() {
     nfsroot(&root);
     let repo = t.path().join("repo");
     ok(&build(&repo, &["--nfsroot", root.to_str().unwrap()]));
-    let before = snapshot(&repo);
+    let before = snapshot_tree(&repo);
     let w = |name: &str, bytes: &[u8]| {
         let p = t.path().join(name);
         fs::write(&p, bytes).unwrap();
@@ -420,7 +373,7 @@ fn refusals_leave_the_repository_untouched() {
     for (args, needles) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         fails_with(&build(&repo, &args), &needles);
-        assert_eq!(before, snapshot(&repo), "{args:?} changed the repository");
+        assert_same_snapshot(&before, &snapshot_tree(&repo), &format!("{args:?}"));
     }
     // A kernel over eliloader's 32 MiB limit, unless the hosts raised it.
     let mut big = pv_amd64("6.1.0-70-amd64");
@@ -430,7 +383,7 @@ fn refusals_leave_the_repository_untouched() {
         &build(&repo, &["--kernel", &big, "--initrd", &good_i]),
         &["/big", "32 MiB", "--allow-oversize"],
     );
-    assert_eq!(before, snapshot(&repo));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "a kernel over 32 MiB");
     ok(&build(
         &repo,
         &["--kernel", &big, "--initrd", &good_i, "--allow-oversize"],
@@ -627,13 +580,8 @@ fn the_two_url_spellings_reach_both_arches_over_http() {
     }
     let conf = t.path().join("elirepo.toml");
     fs::write(&conf, config).unwrap();
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "--config"])
-        .arg(&conf)
-        .arg("--repo")
-        .arg(&repo)
-        .args(["--unsigned", "-q"]);
+    let mut cmd = build_cmd(&repo);
+    cmd.arg("--config").arg(&conf).args(["--unsigned", "-q"]);
     ok(&output_of(&mut cmd));
 
     let server = common::Server::http(&www);

@@ -8,7 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{elirepo, have_tool, have_tools, output_of, tempdir, DebBuilder};
+use common::gpg::Key;
+use common::{build_cmd, elirepo, have_tool, have_tools, output_of, tempdir, DebBuilder, SDE};
 use synth::{compress_raw, cpio_newc, no_xen_kernel as no_xen, pv_amd64_kernel as pv_amd64, Comp};
 
 /// A gzip initrd with `lib/modules/<release>/` and `pad` bytes of filler.
@@ -21,50 +22,14 @@ fn initrd(release: &str, pad: usize) -> Vec<u8> {
     )
 }
 
-/// A throwaway ed25519 key, exported armored; returns the key file.
-fn make_key(dir: &Path) -> PathBuf {
-    let home = dir.join("gnupg");
-    fs::create_dir_all(&home).unwrap();
-    let st = Command::new("gpg")
-        .arg("--homedir")
-        .arg(&home)
-        .args([
-            "--batch",
-            "--quiet",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "elirepo test <test@example.org>",
-            "ed25519",
-            "sign",
-            "never",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let key = Command::new("gpg")
-        .arg("--homedir")
-        .arg(&home)
-        .args(["--batch", "--armor", "--export-secret-keys"])
-        .output()
-        .unwrap();
-    let p = dir.join("key.asc");
-    fs::write(&p, key.stdout).unwrap();
-    p
-}
-
 struct Repo {
     _t: tempfile::TempDir,
     repo: PathBuf,
     keyring: Option<PathBuf>,
     inputs: PathBuf,
+    /// The signing key, if signed.
+    key: Option<Key>,
 }
-
-const SDE: &str = "1795651200";
 
 /// Builds a repository with two packages and an amd64 netboot tree.
 fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
@@ -84,22 +49,21 @@ fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
     fs::write(t.path().join("vmlinuz"), kernel).unwrap();
     fs::write(t.path().join("initrd"), init).unwrap();
     let repo = t.path().join("repo");
-    let mut cmd = elirepo();
-    cmd.env("SOURCE_DATE_EPOCH", SDE)
-        .args(["build", "-q", "--repo"])
-        .arg(&repo)
-        .args([
-            "--suite", "lenny", "--arch", "amd64", "--label", "Test", "--deb",
-        ])
-        .arg(&inputs)
-        .arg("--kernel")
-        .arg(t.path().join("vmlinuz"))
-        .arg("--initrd")
-        .arg(t.path().join("initrd"))
-        .args(extra);
-    if signed {
-        let key = make_key(t.path());
-        cmd.arg("--sign-key-file").arg(key);
+    let mut cmd = build_cmd(&repo);
+    cmd.args([
+        "-q", "--suite", "lenny", "--arch", "amd64", "--label", "Test", "--deb",
+    ])
+    .arg(&inputs)
+    .arg("--kernel")
+    .arg(t.path().join("vmlinuz"))
+    .arg("--initrd")
+    .arg(t.path().join("initrd"))
+    .args(extra);
+    let key = signed.then(|| Key::new(None));
+    if let Some(key) = &key {
+        let key_file = t.path().join("key.asc");
+        fs::write(&key_file, key.secret_armored()).unwrap();
+        cmd.arg("--sign-key-file").arg(key_file);
     } else {
         cmd.arg("--unsigned");
     }
@@ -115,6 +79,7 @@ fn make_repo(signed: bool, extra: &[&str], kernel: &[u8], init: &[u8]) -> Repo {
         repo,
         keyring,
         inputs,
+        key,
     }
 }
 
@@ -232,6 +197,59 @@ fn a_missing_pool_file() {
         ],
     );
     let _ = &r.inputs;
+}
+
+/// The stanzas of a Packages index as apt reads them: one without Filename, one without
+/// Size and one naming a file that is not there are each named once, the last with the
+/// cause only (its location is the FAIL line's).
+#[test]
+fn packages_stanzas_without_filename_or_size_or_file() {
+    if !have_tools(SIGNING) {
+        return;
+    }
+    let r = good();
+    let p = r.repo.join("dists/lenny/main/binary-amd64/Packages");
+    let text = fs::read_to_string(&p).unwrap();
+    let mut stanzas: Vec<String> = text
+        .trim_end()
+        .split("\n\n")
+        .map(|s| {
+            s.lines()
+                .filter(|l| {
+                    let drop = if s.contains("Package: fai-helper") {
+                        "Filename:"
+                    } else {
+                        "Size:"
+                    };
+                    !l.starts_with(drop)
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    assert_eq!(stanzas.len(), 2, "{text}");
+    stanzas.push("Package: ghost\nFilename: pool/main/g/ghost.deb\nSize: 10".into());
+    // Blank lines of CRs and several newlines between stanzas, as apt accepts them.
+    fs::write(&p, stanzas.join("\n\r\n\n\n") + "\n\n").unwrap();
+    let out = verify(&r, r.repo.to_str().unwrap(), &[]);
+    caught(
+        &out,
+        &[
+            "binary-amd64/Packages: ",
+            "a stanza has no Filename (fai-helper)",
+        ],
+    );
+    caught(
+        &out,
+        &["xe-guest-utilities", "its stanza has no valid Size"],
+    );
+    let ghost = format!(
+        "FAIL {}: named by {}/dists/lenny/main/binary-amd64/Packages but cannot be fetched: No such file or directory (os error 2)",
+        r.repo.join("pool/main/g/ghost.deb").display(),
+        r.repo.display()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l == ghost), "no {ghost:?} in:\n{text}");
 }
 
 #[test]
@@ -367,11 +385,13 @@ fn xe_commands_are_quoted_for_the_shell() {
         "--arch",
         "i386",
         "--template",
-        "abc-123",
+        "5f1d3a2b-0c4e-4f6a-9b8c-7d6e5f4a3b2c",
         "--nfsroot",
         "10.1.1.6:/srv/fai/nfsroot",
+        "--boot-style",
+        "live",
         "--vm",
-        "vm-1",
+        "9a2c8e7f-1b3d-4c5e-8f9a-0b1c2d3e4f5a",
     ]));
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -427,56 +447,6 @@ fn over_ftp_too() {
 // way, a corrupted pool file, a bad Release.gpg, a wrong keyring.
 // ---------------------------------------------------------------------------
 
-/// `gpg --homedir HOME --batch ARGS`, asserted to succeed.
-fn gpg_ok(home: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {
-    let out = output_of(
-        Command::new("gpg")
-            .arg("--homedir")
-            .arg(home)
-            .args(["--batch", "--no-tty", "--yes"])
-            .args(args),
-    );
-    assert!(
-        out.status.success(),
-        "gpg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// A second throwaway ed25519 key in `<dir>/<name>` (a gpg home, 0700): returns
-/// the home and a keyring file holding only its public key.
-fn another_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let home = dir.join(name);
-    fs::create_dir_all(&home).unwrap();
-    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
-    gpg_ok(
-        &home,
-        &[
-            "--passphrase".as_ref(),
-            "".as_ref(),
-            "--quick-gen-key".as_ref(),
-            "someone else <other@example.org>".as_ref(),
-            "ed25519".as_ref(),
-            "sign".as_ref(),
-            "never".as_ref(),
-        ],
-    );
-    let ring = dir.join(format!("{name}.gpg"));
-    fs::write(&ring, gpg_ok(&home, &["--export".as_ref()])).unwrap();
-    (home, ring)
-}
-
-/// Stops the gpg-agent that gpg started for `home`.
-fn stop_agent(home: &Path) {
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home)
-        .args(["--kill", "gpg-agent"])
-        .output();
-}
-
 /// `elirepo verify <repo> --keyring <keyring>`.
 fn verify_with(r: &Repo, keyring: &Path) -> Output {
     output_of(
@@ -517,7 +487,8 @@ fn signed_repo() -> Option<Repo> {
 #[test]
 fn a_release_re_signed_by_another_key_does_not_verify() {
     let Some(r) = signed_repo() else { return };
-    let (home, other_ring) = another_key(r._t.path(), "other");
+    let other = Key::new(None);
+    let other_ring = other.write_keyring(&r._t.path().join("other.gpg"));
     let dists = r.repo.join("dists/lenny");
     // An edited Release, and both signatures made over exactly it by the other
     // key: every check but the signature's holds.
@@ -528,26 +499,20 @@ fn a_release_re_signed_by_another_key_does_not_verify() {
     assert!(edited.contains("Label: Evil\n"), "{edited}");
     fs::write(&release, &edited).unwrap();
     let (inrelease, detached) = (dists.join("InRelease"), dists.join("Release.gpg"));
-    gpg_ok(
-        &home,
-        &[
-            "--clearsign".as_ref(),
-            "--output".as_ref(),
-            inrelease.as_os_str(),
-            release.as_os_str(),
-        ],
-    );
-    gpg_ok(
-        &home,
-        &[
-            "--armor".as_ref(),
-            "--detach-sign".as_ref(),
-            "--output".as_ref(),
-            detached.as_os_str(),
-            release.as_os_str(),
-        ],
-    );
-    stop_agent(&home);
+    other.gpg_ok(&[
+        "--clearsign".as_ref(),
+        "--output".as_ref(),
+        inrelease.as_os_str(),
+        release.as_os_str(),
+    ]);
+    other.gpg_ok(&[
+        "--armor".as_ref(),
+        "--detach-sign".as_ref(),
+        "--output".as_ref(),
+        detached.as_os_str(),
+        release.as_os_str(),
+    ]);
+    other.stop_agent();
     // The forgery is consistent: gpgv with the other key's keyring gives back
     // exactly the edited Release, and verify against that keyring passes.
     let body = r._t.path().join("body");
@@ -579,7 +544,6 @@ fn a_release_re_signed_by_another_key_does_not_verify() {
 
 #[test]
 fn a_pool_file_corrupted_in_place_at_the_same_size() {
-    use sha2::Digest;
     let r = good();
     let name = "xe-guest-utilities_5.6.0-578_amd64.deb";
     let p = r.repo.join("pool/main/x/xe-guest-utilities").join(name);
@@ -594,11 +558,7 @@ fn a_pool_file_corrupted_in_place_at_the_same_size() {
         .and_then(|mut f| std::io::Write::write_all(&mut f, &b))
         .unwrap();
     assert_eq!(fs::metadata(&p).unwrap().len(), before.len() as u64);
-    let hex = |d: &[u8]| d.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let (want, have) = (
-        hex(&sha2::Sha256::digest(&before)),
-        hex(&sha2::Sha256::digest(&b)),
-    );
+    let (want, have) = (common::sha256_hex(&before), common::sha256_hex(&b));
     let out = verify(&r, r.repo.to_str().unwrap(), &[]);
     caught(
         &out,
@@ -631,19 +591,16 @@ fn a_bad_release_gpg_fails_by_name() {
     .unwrap();
     only_release_gpg(&verify(&r, r.repo.to_str().unwrap(), &[]));
     // A genuine signature by the repository's own key, of other data (InRelease).
-    let home = r._t.path().join("gnupg");
+    let key = r.key.as_ref().unwrap();
     let other_data = dists.join("InRelease");
-    gpg_ok(
-        &home,
-        &[
-            "--armor".as_ref(),
-            "--detach-sign".as_ref(),
-            "--output".as_ref(),
-            detached.as_os_str(),
-            other_data.as_os_str(),
-        ],
-    );
-    stop_agent(&home);
+    key.gpg_ok(&[
+        "--armor".as_ref(),
+        "--detach-sign".as_ref(),
+        "--output".as_ref(),
+        detached.as_os_str(),
+        other_data.as_os_str(),
+    ]);
+    key.stop_agent();
     let o = output_of(
         Command::new("gpgv")
             .arg("--keyring")
@@ -658,8 +615,9 @@ fn a_bad_release_gpg_fails_by_name() {
 #[test]
 fn a_keyring_holding_another_key_fails() {
     let Some(r) = signed_repo() else { return };
-    let (home, other_ring) = another_key(r._t.path(), "other");
-    stop_agent(&home);
+    let other = Key::new(None);
+    let other_ring = other.write_keyring(&r._t.path().join("other.gpg"));
+    other.stop_agent();
     let out = verify_with(&r, &other_ring);
     caught(
         &out,

@@ -7,12 +7,15 @@ use std::io;
 use std::process::ExitCode;
 
 use elirepo::build::{BuildError, BuildReport};
-use elirepo::config::{BuildFlags, BuildOptions, ConfigError};
+use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
+use elirepo::sign::SignError;
 
-use super::exit::{json_text, out, usage_error, EXIT_USAGE};
-use super::ui::{Level, Ui};
+use super::config::EXAMPLE_COMMAND;
+use super::exit::{failed, json_error, json_text, out, EXIT_USAGE};
+use super::ui::{Level, Phase, Ui};
 
-/// Where the Debian package installs the commented example configuration.
+/// Where the Debian package installs the commented example configuration
+/// (`elirepo config example` prints it wherever elirepo is installed).
 pub const EXAMPLE_CONFIG: &str = "/usr/share/doc/elirepo/examples/elirepo.toml";
 
 /// `elirepo build --help`'s description.
@@ -21,8 +24,10 @@ Build and publish the repository: the pool, the Packages and Release \
 indexes, by-hash copies, the signatures and, with netboot inputs, the eliloader kernel and \
 initrd. Everything is read and checked before the repository is touched; a failed build \
 publishes nothing. A rerun with unchanged inputs rewrites nothing.\n\n\
-Settings come from --config FILE (TOML, every key in \
-/usr/share/doc/elirepo/examples/elirepo.toml) and flags override them.";
+Settings come from --config FILE (TOML; `elirepo config example` prints \
+every key) and flags override them. A signing \
+flag (--sign-key, --gpg-homedir, --sign-key-file, --passphrase-file, --unsigned) \
+replaces the file's [sign] table as a whole.";
 
 /// Examples and exit status, after the options in `--help` and the man page.
 pub const AFTER_HELP: &str = "Examples:
@@ -53,11 +58,19 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             let hint = config_hint(&e);
-            return usage_error(ui, e, hint.as_deref());
+            return failed(ui, a.json, e, hint.as_deref());
         }
     };
     show_options(ui, &opts);
-    match elirepo::build::build(&opts, ui) {
+    // The time the build stamps is an input of the build, read here once.
+    let time = match elirepo::release::BuildTime::from_env() {
+        Ok(t) => t,
+        Err(e) => return nothing_published(ui, &opts, a.json, e, None),
+    };
+    ui.set_phase(Phase::Building);
+    let result = elirepo::build::build(&opts, time, ui);
+    ui.set_phase(Phase::Other);
+    match result {
         Ok(report) => {
             if a.json {
                 print_json(&opts, &report);
@@ -66,31 +79,79 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            ui.error(&e);
-            if let Some(h) = build_hint(&e) {
-                ui.hint(&h);
-            }
-            ui.error(format!(
-                "{}: nothing was published; the repository is unchanged",
-                opts.repo.display()
-            ));
-            ExitCode::from(EXIT_USAGE)
+            let hint = build_hint(&e);
+            nothing_published(ui, &opts, a.json, e, hint)
         }
     }
+}
+
+/// A build that failed: the error, its hint, and that nothing was published.
+fn nothing_published(
+    ui: &Ui,
+    opts: &BuildOptions,
+    json: bool,
+    error: impl std::fmt::Display,
+    hint: Option<String>,
+) -> ExitCode {
+    if json {
+        let _ = out(&json_error(&error, hint.as_deref()));
+    }
+    ui.error(error);
+    if let Some(h) = hint {
+        ui.hint(&h);
+    }
+    ui.error(format!(
+        "{}: nothing was published; the repository is unchanged",
+        opts.repo.display()
+    ));
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// The hint for a settings error whose fix is obvious, if any.
 fn config_hint(e: &ConfigError) -> Option<String> {
     match e {
         ConfigError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound => Some(
-            format!("an example with every key is {EXAMPLE_CONFIG}; flags alone work too (elirepo build --help)"),
+            format!("`{EXAMPLE_COMMAND}` prints an example with every key; flags alone work too (elirepo build --help)"),
         ),
-        ConfigError::Parse { message, .. } if message.contains("unknown field") => Some(format!(
-            "keys are kebab-case; every key is in {EXAMPLE_CONFIG}"
+        ConfigError::Parse { message, .. } if message.contains("unknown field") => {
+            let meant = e
+                .suggestion()
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            Some(format!(
+                "{meant}keys are kebab-case; `{EXAMPLE_COMMAND}` prints every key"
+            ))
+        }
+        ConfigError::ArchName { meant, .. } => Some(format!(
+            "Debian calls it {meant}: give --arch {meant} (in the config file, architectures = [\"{meant}\"])"
         )),
         ConfigError::NetbootArchNeeded => {
             Some("or describe each architecture in a [[netboot]] table of the config file".into())
         }
+        ConfigError::KeyFile { problem, .. } => key_file_hint(problem).map(str::to_string),
+        ConfigError::SigningFlagsWithoutKey { .. } => Some(
+            "signing flags replace the config file's [sign] table as a whole: give the key on the command line too, or no signing flag to sign as [sign] says".into(),
+        ),
+        _ => None,
+    }
+}
+
+/// The hint for a key, keyring, passphrase file or gpg home that cannot be
+/// used (`build` and `verify`).
+pub fn key_file_hint(problem: &KeyFileProblem) -> Option<&'static str> {
+    match problem {
+        KeyFileProblem::ArmoredKeyring => Some(
+            "make a binary keyring of it: gpg --dearmor < KEY.asc > KEY.gpg (a build publishes one: <label>-archive-keyring.gpg)",
+        ),
+        KeyFileProblem::NotAKeyring => Some(
+            "give the keyring a build published (<label>-archive-keyring.gpg at the repository's top) or gpg --export KEYID > KEY.gpg",
+        ),
+        KeyFileProblem::NotAKey | KeyFileProblem::PublicKeyOnly => {
+            Some("export the secret key: gpg --armor --export-secret-keys KEYID > KEY.asc")
+        }
+        KeyFileProblem::NoDirectory | KeyFileProblem::NotADirectory => Some(
+            "give the gpg home that holds the key (gpg's default is ~/.gnupg), or the key itself with --sign-key-file",
+        ),
         _ => None,
     }
 }
@@ -98,7 +159,7 @@ fn config_hint(e: &ConfigError) -> Option<String> {
 /// The hint for a build error whose fix is obvious, if any.
 fn build_hint(e: &BuildError) -> Option<String> {
     match e {
-        BuildError::Input { reason, .. } if reason.contains("No such file") => {
+        BuildError::Input { source, .. } if source.kind() == io::ErrorKind::NotFound => {
             Some("--deb takes a .deb file or a directory holding .debs".into())
         }
         BuildError::Debs(errors) if errors.len() == 1 => Some(
@@ -107,6 +168,18 @@ fn build_hint(e: &BuildError) -> Option<String> {
         BuildError::Debs(_) => {
             Some("fix or leave out those files; a build publishes all of its inputs or none".into())
         }
+        BuildError::Sign(SignError::PassphraseNeeded { .. }) => Some(
+            "put the passphrase in a file only the build can read (chmod 600) and give --passphrase-file FILE (config: passphrase-file in [sign])".into(),
+        ),
+        BuildError::Sign(SignError::WrongPassphrase { .. }) => Some(
+            "the file must hold the key's passphrase on its first line; check that it belongs to this key".into(),
+        ),
+        BuildError::NoPackages { .. } => Some(
+            "check that the --deb inputs are there (a mount, a checkout); to publish an empty suite give --allow-empty (config: allow-empty = true)".into(),
+        ),
+        BuildError::TooManyRemovals { .. } => Some(
+            "a suite holds exactly its inputs: give the missing .debs, or --allow-removals (config: allow-removals = true) if they are meant to go".into(),
+        ),
         _ => None,
     }
 }
@@ -148,20 +221,31 @@ fn show_options(ui: &Ui, o: &BuildOptions) {
     }
 }
 
-/// `--json`: the report on stdout, with the repository and suite.
+/// `--json`: the report on stdout, with `ok: true`, the repository and suite.
 fn print_json(opts: &BuildOptions, report: &BuildReport) {
     #[derive(serde::Serialize)]
     struct BuildJson<'a> {
+        ok: bool,
         repo: &'a std::path::Path,
         suite: &'a str,
         #[serde(flatten)]
         report: &'a BuildReport,
     }
     let _ = out(&json_text(&BuildJson {
+        ok: true,
         repo: &opts.repo,
         suite: &opts.suite,
         report,
     }));
+}
+
+/// `1 package`, `2 packages`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// What a successful build did: one step line, details with -v.
@@ -169,13 +253,18 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     let suite = &opts.suite;
     if report.changed {
         ui.step(&format!(
-            "published {} suite {suite}: {} packages ({} added, {} removed), {} files written, {} removed",
+            "published {} suite {suite}: {} ({} added, {} removed), {} written, {} removed{}",
             opts.repo.display(),
-            report.packages.len(),
+            count(report.packages.len(), "package"),
             report.added.len(),
             report.removed.len(),
-            report.files_written,
-            report.files_removed
+            count(report.files_written, "file"),
+            report.files_removed,
+            report
+                .keyring
+                .as_ref()
+                .map(|k| format!("; clients' keyring: {k}"))
+                .unwrap_or_default()
         ));
     } else {
         ui.step(&format!(
@@ -186,8 +275,11 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     for p in &report.added {
         ui.detail(&format!("added {p}"));
     }
-    for p in &report.removed {
-        ui.detail(&format!("removed {p}"));
+    if report.changed && !report.removed.is_empty() {
+        ui.step(&format!(
+            "removed from suite {suite}: {}",
+            report.removed.join(", ")
+        ));
     }
     for n in &report.netboot {
         ui.detail(&format!(
@@ -220,12 +312,17 @@ mod tests {
             path: "elirepo.toml".into(),
             source: io::Error::from(io::ErrorKind::NotFound),
         };
-        assert!(config_hint(&missing).is_some_and(|h| h.contains(EXAMPLE_CONFIG)));
+        assert!(config_hint(&missing).is_some_and(|h| h.contains(EXAMPLE_COMMAND)));
         let typo = ConfigError::Parse {
             path: "elirepo.toml".into(),
-            message: "unknown field `architecture`".into(),
+            message: "unknown field `architecture`, expected one of `repo`, `architectures`".into(),
         };
-        assert!(config_hint(&typo).is_some_and(|h| h.starts_with("keys are kebab-case")));
+        assert_eq!(
+            config_hint(&typo).as_deref(),
+            Some("did you mean `architectures`? keys are kebab-case; `elirepo config example` prints every key")
+        );
+        assert_eq!(count(1, "package"), "1 package");
+        assert_eq!(count(0, "file"), "0 files");
         assert_eq!(
             config_hint(&ConfigError::NetbootArchNeeded).as_deref(),
             Some("or describe each architecture in a [[netboot]] table of the config file")

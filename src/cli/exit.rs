@@ -59,6 +59,41 @@ pub fn json_text(report: &impl serde::Serialize) -> String {
     s
 }
 
+/// `--json` for a run that failed before it had a report: `ok: false` and the
+/// error's message (every line, without the `elirepo: error: ` that stderr
+/// puts before each) and hint (null when none).
+pub fn json_error(error: impl Display, hint: Option<&str>) -> String {
+    #[derive(serde::Serialize)]
+    struct Error<'a> {
+        message: String,
+        hint: Option<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Failed<'a> {
+        ok: bool,
+        error: Error<'a>,
+    }
+    let message = error
+        .to_string()
+        .lines()
+        .map(|l| l.strip_prefix("elirepo: error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    json_text(&Failed {
+        ok: false,
+        error: Error { message, hint },
+    })
+}
+
+/// A usage or input error (exit 2): on stderr, and with `json` also as
+/// [`json_error`] on stdout.
+pub fn failed(ui: &Ui, json: bool, error: impl Display, hint: Option<&str>) -> ExitCode {
+    if json {
+        let _ = out(&json_error(&error, hint));
+    }
+    usage_error(ui, error, hint)
+}
+
 /// A panic is a bug: say so in elirepo's error format (exit status 101). With
 /// `RUST_BACKTRACE` set, Rust's own report follows.
 pub fn report_panics() {
@@ -103,5 +138,24 @@ mod tests {
             json_text(&R { ok: true }),
             "{\n  \"schema_version\": 1,\n  \"ok\": true\n}\n"
         );
+    }
+
+    #[test]
+    fn a_failure_in_json_has_ok_false_and_the_error() {
+        let v: serde_json::Value = serde_json::from_str(&json_error(
+            "a.deb: bad\nelirepo: error: b.deb: bad",
+            Some("fix them"),
+        ))
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "schema_version": 1,
+                "ok": false,
+                "error": {"message": "a.deb: bad\nb.deb: bad", "hint": "fix them"}
+            })
+        );
+        let v: serde_json::Value = serde_json::from_str(&json_error("x", None)).unwrap();
+        assert!(v["error"]["hint"].is_null());
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use elirepo::progress::ProgressReader;
 use elirepo::xen::{InspectOptions, XenError};
 
-use super::exit::{json_text, out, usage_error, EXIT_PROBLEM};
+use super::exit::{failed, json_text, out, EXIT_PROBLEM};
 use super::ui::Ui;
 
 /// Examples and exit status, after the options in `--help` and the man page.
@@ -33,7 +33,7 @@ pub fn run(a: KernelArgs, ui: &mut Ui) -> ExitCode {
     let KernelArgs { file, json } = a;
     let f = match std::fs::File::open(&file) {
         Ok(f) => f,
-        Err(e) => return usage_error(ui, format!("{}: {e}", file.display()), None),
+        Err(e) => return failed(ui, json, format!("{}: {e}", file.display()), None),
     };
     let len = f.metadata().map_or(0, |m| m.len());
     let name = file
@@ -49,7 +49,17 @@ pub fn run(a: KernelArgs, ui: &mut Ui) -> ExitCode {
     match result {
         Ok(report) => {
             let _ = out(&if json {
-                json_text(&report)
+                // `ok` as verify's: true exactly when the exit status is 0.
+                #[derive(serde::Serialize)]
+                struct KernelJson<'a> {
+                    ok: bool,
+                    #[serde(flatten)]
+                    report: &'a elirepo::xen::KernelReport,
+                }
+                json_text(&KernelJson {
+                    ok: report.verdict.is_pv_capable(),
+                    report: &report,
+                })
             } else {
                 report.to_text()
             });
@@ -61,9 +71,9 @@ pub fn run(a: KernelArgs, ui: &mut Ui) -> ExitCode {
         }
         Err(e) => {
             let hint = matches!(e, XenError::NotAKernel { .. }).then_some(
-                "give a vmlinuz (bzImage, ELF vmlinux or gzipped ELF); from a linux-image .deb, take boot/vmlinuz-* (dpkg-deb -x) or use `elirepo build --kernel-deb`",
+                "give a Linux kernel: a vmlinuz (bzImage, ELF vmlinux or gzipped ELF); from a linux-image .deb, take boot/vmlinuz-* (dpkg-deb -x) or use `elirepo build --kernel-deb`",
             );
-            usage_error(ui, e, hint)
+            failed(ui, json, e, hint)
         }
     }
 }

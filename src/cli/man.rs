@@ -154,9 +154,10 @@ fn reference_sections(r: &mut Roff) {
         r,
         "EXIT STATUS",
         &[
-            ("0", "Success: published, or nothing changed (build); every check holds (verify); PV-capable (kernel)."),
-            ("1", "The command ran and found a problem: verify found problems, kernel is not PV-capable, packages could not read some .deb (the others are still written)."),
-            ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was."),
+            ("0", "Success: published, or nothing changed (build); every check holds (verify); PV-capable (kernel); booted (boot-test)."),
+            ("1", "The command ran and found a problem: verify found problems, kernel is not PV-capable, boot-test did not boot, packages could not read some .deb (the others are still written)."),
+            ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was. A publish that exits 2 changed nothing (unreachable, refused, locked), or stopped midway with the destination still serving a consistent repository (a rerun completes it)."),
+            ("130", "Interrupted (Ctrl-C); the last line says what is true of the repository (before a build starts writing: unchanged)."),
             ("101", "elirepo crashed: a bug, please report it."),
         ],
     );
@@ -166,7 +167,8 @@ fn reference_sections(r: &mut Roff) {
         &[
             ("NO_COLOR", "When set and not empty, no colour is written, even on a terminal."),
             ("SOURCE_DATE_EPOCH", "Seconds since 1970 to use as the Release Date (reproducible builds); verify uses it as now."),
-            ("COLUMNS", "Width of the progress bar line (default 80)."),
+            ("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL", "The S3 settings of publish, read as the AWS tools read them (with ~/.aws/credentials and ~/.aws/config)."),
+            ("COLUMNS", "Width of the progress bar line when the terminal does not tell its own (default 80)."),
             ("TERM", "When dumb, neither colour nor progress bars."),
         ],
     );
@@ -175,7 +177,7 @@ fn reference_sections(r: &mut Roff) {
         "FILES",
         &[
             ("/etc/elirepo/elirepo.toml", "The configuration the FAI nfsroot hook reads (any file works with --config)."),
-            (EXAMPLE_CONFIG, "A commented example with every key."),
+            (EXAMPLE_CONFIG, "A commented example with every key, installed by the Debian package; elirepo config example prints it wherever elirepo is installed."),
             ("/usr/share/elirepo/fai-nfsroot-hook", "Republishes the kernel and initrd after every fai-make-nfsroot: link it as /etc/fai/nfsroot-hooks/50-elirepo."),
             ("<repo>/.elirepo/", "elirepo's private state: the lock, the staging area, the by-hash history. It need not be served."),
         ],
@@ -185,7 +187,7 @@ fn reference_sections(r: &mut Roff) {
         "OUTPUT",
         &[
             "Steps, warnings and errors go to stderr, one line each, each starting with elirepo:. Errors read elirepo: error: PATH: WHAT WENT WRONG, sometimes followed by elirepo: hint: WHAT TO DO. On a terminal a progress bar shows long work (hashing, copying, decompressing); off a terminal there are no bars and no escape sequences.",
-            "Data goes to stdout: the --json reports of build, verify and kernel (one JSON object with a schema_version key; keys are only ever added), the Packages index of packages, the commands of xe-commands.",
+            "Data goes to stdout: the --json reports of build, verify and kernel (one JSON object with a schema_version key; keys are only ever added), the Packages index of packages, the commands of xe-commands. Each --json object has an ok key, true exactly when the exit status is 0; a run that fails before it has a report (exit 2) writes {\"schema_version\": 1, \"ok\": false, \"error\": {\"message\": ..., \"hint\": ... or null}}.",
         ],
     );
 }
@@ -335,12 +337,15 @@ mod tests {
             [
                 "elirepo.1",
                 "elirepo-build.1",
+                "elirepo-publish.1",
                 "elirepo-verify.1",
                 "elirepo-xe-commands.1",
                 "elirepo-kernel.1",
+                "elirepo-boot-test.1",
                 "elirepo-packages.1",
                 "elirepo-man.1",
-                "elirepo-completions.1"
+                "elirepo-completions.1",
+                "elirepo-config.1"
             ]
         );
         let main = String::from_utf8_lossy(&pages[0].1);

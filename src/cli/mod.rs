@@ -7,21 +7,27 @@
 //!
 //! * [`build`]: `elirepo build`, its hints and the `-v` settings.
 //! * [`verify`]: `elirepo verify` and its text report.
+//! * [`publish`]: `elirepo publish`: the repository sent to S3, ssh or a path.
 //! * [`kernel`]: `elirepo kernel`.
+//! * [`boot_test`]: `elirepo boot-test`: the pair booted under Xen in QEMU.
 //! * [`packages`]: `elirepo packages`: apt-ftparchive's command line, read here.
 //! * [`xe`]: `elirepo xe-commands`.
 //! * [`man`]: `elirepo man` and `elirepo completions`, generated from [`Cli`].
+//! * [`config`]: `elirepo config example`, the commented example configuration.
 //!
 //! What people see on stderr (steps, warnings, errors with hints, progress bars,
 //! colour) is [`ui`]'s; how a run ends (exit status, data on stdout, `--json`,
 //! crashes) is [`exit`]'s. No build, check or index logic lives here: that is
 //! the library's.
 
+pub mod boot_test;
 pub mod build;
+pub mod config;
 pub mod exit;
 pub mod kernel;
 pub mod man;
 pub mod packages;
+pub mod publish;
 pub mod ui;
 pub mod verify;
 pub mod xe;
@@ -59,9 +65,10 @@ Examples:
       --nfsroot /srv/fai/nfsroot --sign-key-file key.asc
   elirepo verify /srv/repo --keyring /srv/repo/mysite-archive-keyring.gpg
   elirepo kernel /srv/fai/nfsroot/boot/vmlinuz-6.1.0-26-amd64
+  elirepo config example > elirepo.toml
 
 Exit status: 0 success, 1 a problem found (verify, kernel, packages),
-2 usage or input error (build: nothing was published).
+2 usage or input error (build: nothing was published), 130 interrupted.
 
 See elirepo(1) and elirepo-<command>(1); environment: NO_COLOR,
 SOURCE_DATE_EPOCH, COLUMNS.";
@@ -75,8 +82,7 @@ SOURCE_DATE_EPOCH, COLUMNS.";
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = MAIN_AFTER_HELP,
-    propagate_version = true,
-    disable_help_subcommand = true
+    propagate_version = true
 )]
 pub struct Cli {
     /// Print only errors (no steps, warnings or progress bars)
@@ -97,6 +103,9 @@ pub enum Command {
     /// Build and publish the repository (pool, indexes, Release, signatures)
     #[command(long_about = build::LONG_ABOUT, after_help = build::AFTER_HELP)]
     Build(build::BuildArgs),
+    /// Copy a built repository to S3, an ssh host or a path, never half-visible
+    #[command(long_about = publish::LONG_ABOUT, after_help = publish::AFTER_HELP)]
+    Publish(publish::PublishArgs),
     /// Check a published repository (directory or http:// URL) as eliloader and apt use it
     #[command(long_about = verify::LONG_ABOUT, after_help = verify::AFTER_HELP)]
     Verify(verify::VerifyArgs),
@@ -106,6 +115,9 @@ pub enum Command {
     /// Inspect a kernel: will Xen boot it as a PV guest? (exit 0 only if PV-capable)
     #[command(after_help = kernel::AFTER_HELP)]
     Kernel(kernel::KernelArgs),
+    /// Boot the kernel and initrd as a Xen PV guest in QEMU (exit 0 only if booted)
+    #[command(long_about = boot_test::LONG_ABOUT, after_help = boot_test::AFTER_HELP)]
+    BootTest(boot_test::BootTestArgs),
     /// Write a Packages index to stdout, byte-identical to `apt-ftparchive packages`
     #[command(override_usage = packages::USAGE, after_help = packages::AFTER_HELP)]
     Packages(packages::AptArgs),
@@ -115,6 +127,9 @@ pub enum Command {
     /// Print a shell completion script to stdout
     #[command(after_help = man::COMPLETIONS_AFTER_HELP)]
     Completions(man::CompletionsArgs),
+    /// Print the commented example configuration (elirepo config example)
+    #[command(after_help = config::AFTER_HELP)]
+    Config(config::ConfigArgs),
 }
 
 impl Cli {
@@ -135,9 +150,14 @@ pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse_from(packages::hoist_packages(std::env::args_os().collect())) {
         Ok(cli) => Ok(cli),
         Err(e) if !e.use_stderr() => {
-            // --help and --version: stdout, exit 0.
+            // --help, `help` and --version: stdout, exit 0.
             let _ = e.print();
             Err(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Bare `elirepo`: the help, which is no error message, on stderr.
+            let _ = write!(io::stderr(), "{}", e.render());
+            Err(ExitCode::from(EXIT_USAGE))
         }
         Err(e) => {
             let ui = Ui::new(Level::Normal);

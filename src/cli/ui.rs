@@ -14,9 +14,16 @@
 //! * Progress bars only when stderr is a terminal, `TERM` is not `dumb` and
 //!   `-q` is not given. One bar line, redrawn 10 times a second with a carriage
 //!   return and spaces (no escape sequences, so `NO_COLOR` terminals and
-//!   `script(1)` logs stay clean), at most `COLUMNS - 1` wide, shown once the
-//!   work has run for 300 ms and wiped before any other line is printed.
-//!   Off a terminal nothing but whole lines is written.
+//!   `script(1)` logs stay clean), at most one column narrower than the
+//!   terminal (asked at each redraw, so a resize is followed; `COLUMNS` only
+//!   when the terminal does not say), shown once the work has run for 300 ms
+//!   and wiped before any other line is printed. Off a terminal nothing but
+//!   whole lines is written.
+//! * Ctrl-C ([`handle_interrupts`]): the bar's line is ended, one line says
+//!   what is true of the repository (`interrupted; the repository is
+//!   unchanged` until a build starts writing into it), and the exit status is
+//!   130. Where a build is comes from its [`Listener`](elirepo::build::Listener)
+//!   calls ([`Phase`]).
 //!
 //! This is a hand-written renderer rather than indicatif: elirepo shows at most
 //! one bar at a time, its counters are already thread-safe atomics
@@ -26,10 +33,12 @@
 
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use elirepo::build::Stage;
 use elirepo::progress::{Counter, Progress};
 
 /// How much to say.
@@ -76,6 +85,59 @@ impl Screen {
 
 type Shared = Arc<(Mutex<Screen>, Condvar)>;
 
+/// Where a run is, for what Ctrl-C says about the repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Not in a build (or a build that has returned): nothing to say.
+    Other = 0,
+    /// A build that has not written into the repository yet: reading and
+    /// checking inputs, waiting for the lock, writing indexes in memory,
+    /// signing.
+    Building,
+    /// A build that is copying new files into the pool (staged, then renamed
+    /// into place); the suite's indexes and Release are still the old ones.
+    Pool,
+    /// A build that is switching the suite to its new tree, then tidying up.
+    Publishing,
+}
+
+impl Phase {
+    fn from_u8(v: u8) -> Phase {
+        match v {
+            1 => Phase::Building,
+            2 => Phase::Pool,
+            3 => Phase::Publishing,
+            _ => Phase::Other,
+        }
+    }
+
+    /// The phase once the build announces `stage`. Never goes back, and means
+    /// nothing outside a build.
+    fn after(self, stage: Stage) -> Phase {
+        let next = match stage {
+            Stage::Publishing => Phase::Publishing,
+            Stage::CopyingIntoPool => Phase::Pool,
+            _ => self,
+        };
+        if self == Phase::Other || (next as u8) < (self as u8) {
+            self
+        } else {
+            next
+        }
+    }
+
+    /// The line Ctrl-C prints.
+    pub fn interrupted(self) -> &'static str {
+        match self {
+            Phase::Other => "interrupted",
+            Phase::Building => "interrupted; the repository is unchanged",
+            Phase::Pool => "interrupted while copying new files into the pool; the suite's indexes and Release are unchanged (the next build uses or removes those files)",
+            Phase::Publishing => "interrupted while publishing the suite; run the build again to complete it",
+        }
+    }
+}
+
 /// Terminal output on stderr; see the module documentation.
 pub struct Ui {
     level: Level,
@@ -83,6 +145,7 @@ pub struct Ui {
     start: Instant,
     shared: Option<Shared>,
     renderer: Option<JoinHandle<()>>,
+    phase: Arc<AtomicU8>,
 }
 
 impl Ui {
@@ -105,7 +168,13 @@ impl Ui {
                 ))
             }),
             renderer: None,
+            phase: Arc::new(AtomicU8::new(Phase::Other as u8)),
         }
+    }
+
+    /// Tells what Ctrl-C is to say from now on ([`Phase`]).
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::SeqCst);
     }
 
     /// The level asked for.
@@ -226,6 +295,10 @@ impl Drop for Ui {
 }
 
 impl elirepo::build::Listener for Ui {
+    fn stage(&mut self, stage: Stage) {
+        let now = Phase::from_u8(self.phase.load(Ordering::SeqCst));
+        self.set_phase(now.after(stage));
+    }
     fn step(&mut self, message: &str) {
         Ui::step(self, message);
     }
@@ -235,6 +308,44 @@ impl elirepo::build::Listener for Ui {
     fn progress(&mut self, task: &str, total: u64) -> Progress {
         self.start_progress(task, total)
     }
+}
+
+/// Ctrl-C (SIGINT) for the rest of the run: a thread waits for it, then ends
+/// the bar's line, prints what [`Phase`] says and exits with status 130. If
+/// the handler cannot be installed, Ctrl-C keeps its default (the process
+/// dies).
+pub fn handle_interrupts(ui: &Ui) {
+    let shared = ui.shared.clone();
+    let phase = ui.phase.clone();
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if signals.forever().next().is_none() {
+            return;
+        }
+        // The screen, then stderr, as every other writer takes them; both are
+        // held until the exit, so nothing is drawn after this line.
+        let screen = shared
+            .as_ref()
+            .map(|s| s.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let err = io::stderr();
+        let mut err = err.lock();
+        let text = interrupt_text(
+            screen.as_ref().map_or(0, |s| s.shown),
+            Phase::from_u8(phase.load(Ordering::SeqCst)),
+        );
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+        std::process::exit(130);
+    });
+}
+
+/// What Ctrl-C writes: a newline that ends the bar's line when `shown`
+/// columns of a bar are drawn, then the phase's line.
+fn interrupt_text(shown: usize, phase: Phase) -> String {
+    let end = if shown > 0 { "\n" } else { "" };
+    format!("{end}elirepo: {}\n", phase.interrupted())
 }
 
 /// How long work runs before its bar is drawn.
@@ -279,11 +390,19 @@ fn render_loop(shared: Shared) {
     }
 }
 
-/// Columns available: `COLUMNS - 1`, else 79.
+/// Columns available for the bar on stderr's terminal.
 fn width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
+    let terminal = terminal_size::terminal_size_of(io::stderr()).map(|(w, _)| w.0 as usize);
+    bar_width(terminal, std::env::var("COLUMNS").ok().as_deref())
+}
+
+/// One column less than the terminal's width (`terminal`, as the terminal
+/// says), else than `COLUMNS` (shells do not export it, so it is only a
+/// fallback), else 79; a width under 20 is not believed.
+fn bar_width(terminal: Option<usize>, columns: Option<&str>) -> usize {
+    terminal
+        .filter(|&c| c > 0)
+        .or_else(|| columns.and_then(|c| c.trim().parse::<usize>().ok()))
         .filter(|&c| c >= 20)
         .map_or(79, |c| c - 1)
 }
@@ -411,6 +530,34 @@ mod tests {
         unknown.add(2048);
         let line = bar_line(&unknown.counter().unwrap(), Duration::from_secs(1), 79);
         assert_eq!(line, "t 2.0 KiB 2.0 KiB/s");
+    }
+
+    #[test]
+    fn the_terminal_says_how_wide_the_bar_is() {
+        assert_eq!(bar_width(Some(40), None), 39);
+        assert_eq!(bar_width(Some(40), Some("120")), 39);
+        assert_eq!(bar_width(None, Some("120")), 119);
+        assert_eq!(bar_width(Some(0), Some("60")), 59);
+        assert_eq!(bar_width(None, None), 79);
+        assert_eq!(bar_width(Some(10), None), 79);
+    }
+
+    #[test]
+    fn ctrl_c_says_what_is_true_of_the_repository() {
+        let build = Phase::Building;
+        let pool = build.after(Stage::CopyingIntoPool);
+        assert_eq!(pool, Phase::Pool);
+        let publishing = pool.after(Stage::Publishing);
+        assert_eq!(publishing, Phase::Publishing);
+        assert_eq!(publishing.after(Stage::CopyingIntoPool), Phase::Publishing);
+        // Outside a build the library's stages mean nothing.
+        assert_eq!(Phase::Other.after(Stage::Publishing), Phase::Other);
+        assert_eq!(
+            interrupt_text(0, build),
+            "elirepo: interrupted; the repository is unchanged\n"
+        );
+        assert_eq!(interrupt_text(42, Phase::Other), "\nelirepo: interrupted\n");
+        assert!(interrupt_text(0, pool).contains("Release are unchanged"));
     }
 
     #[test]

@@ -6,9 +6,15 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use elirepo::config::{
+    check_key_path, debian_arch_for, ConfigError, KeyFileKind, SuggestedValues,
+    COMMON_ARCHITECTURES,
+};
 use elirepo::verify::{VerifyOptions, VerifyReport};
 
-use super::exit::{json_text, out, usage_error, EXIT_PROBLEM};
+use super::build::key_file_hint;
+
+use super::exit::{failed, json_text, out, EXIT_PROBLEM};
 use super::ui::{self, Level, Ui};
 
 /// `elirepo verify --help`'s description.
@@ -35,7 +41,12 @@ pub struct VerifyArgs {
     #[arg(long = "suite", value_name = "SUITE")]
     suites: Vec<String>,
     /// Architecture to check (repeatable; default: the Release's)
-    #[arg(long = "arch", value_name = "ARCH")]
+    #[arg(
+        long = "arch",
+        value_name = "ARCH",
+        value_parser = SuggestedValues(&COMMON_ARCHITECTURES),
+        hide_possible_values = true
+    )]
     archs: Vec<String>,
     /// Keyring to verify InRelease and Release.gpg with (gpgv)
     #[arg(long, value_name = "FILE")]
@@ -50,14 +61,45 @@ pub struct VerifyArgs {
 pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
     let now = match elirepo::release::build_time() {
         Ok(t) => t,
-        Err(e) => return usage_error(ui, e, None),
+        Err(e) => return failed(ui, a.json, e, None),
     };
+    if let Some((given, meant)) = a
+        .archs
+        .iter()
+        .find_map(|x| debian_arch_for(x).map(|m| (x, m)))
+    {
+        let e = ConfigError::ArchName {
+            given: given.clone(),
+            meant,
+        };
+        let hint = format!("Debian calls it {meant}: give --arch {meant}");
+        return failed(ui, a.json, e, Some(&hint));
+    }
     let is_url = a.target.contains("://");
+    // A path, made absolute before gpgv sees it (gpgv looks a bare name up in
+    // ~/.gnupg), and checked before anything is fetched.
+    let keyring = match a.keyring {
+        Some(k) => match check_key_path(
+            &k,
+            KeyFileKind::Keyring,
+            format!("--keyring {}", k.display()),
+        ) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let hint = match &e {
+                    ConfigError::KeyFile { problem, .. } => key_file_hint(problem),
+                    _ => None,
+                };
+                return failed(ui, a.json, e, hint);
+            }
+        },
+        None => None,
+    };
     let opts = VerifyOptions {
         target: a.target,
         suites: a.suites,
         archs: a.archs,
-        keyring: a.keyring,
+        keyring,
         now,
     };
     ui.step(&format!("checking {}", opts.target));
@@ -71,7 +113,7 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
             } else {
                 None
             };
-            return usage_error(ui, e, hint);
+            return failed(ui, a.json, e, hint);
         }
     };
     let _ = out(&if a.json {

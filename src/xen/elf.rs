@@ -248,6 +248,8 @@ pub(super) fn read_ranges(
 
 pub(super) struct Ehdr {
     pub(super) class64: bool,
+    /// `e_type`: 2 (`ET_EXEC`) for every Linux kernel image.
+    pub(super) etype: u16,
     pub(super) machine: u16,
     pub(super) entry: u64,
     pub(super) phoff: u64,
@@ -279,6 +281,7 @@ pub(super) fn parse_ehdr(h: &[u8], class64: bool) -> Ehdr {
     if class64 {
         Ehdr {
             class64,
+            etype: u16le(h, 16),
             machine: u16le(h, 18),
             entry: u64le(h, 24),
             phoff: u64le(h, 32),
@@ -292,6 +295,7 @@ pub(super) fn parse_ehdr(h: &[u8], class64: bool) -> Ehdr {
     } else {
         Ehdr {
             class64,
+            etype: u16le(h, 16),
             machine: u16le(h, 18),
             entry: u64::from(u32le(h, 24)),
             phoff: u64::from(u32le(h, 28)),

@@ -135,12 +135,12 @@ pub const MAX_PASSES: u32 = 4;
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// Why a kernel file could not be inspected. Display reads `<path>: <what is wrong>`.
+/// Why a kernel file could not be inspected. Display reads `<path>: <what is wrong>`:
+/// [`XenError::path`], then [`XenError::reason`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum XenError {
     /// Opening or reading the file failed.
-    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -149,7 +149,6 @@ pub enum XenError {
         source: io::Error,
     },
     /// Not a bzImage, an ELF or a gzip-compressed ELF.
-    #[error("{}: not a kernel image: {reason}", path.display())]
     NotAKernel {
         /// The file.
         path: PathBuf,
@@ -157,7 +156,6 @@ pub enum XenError {
         reason: String,
     },
     /// The bzImage setup header is inconsistent (payload outside the file, ...).
-    #[error("{}: bzImage: {reason}", path.display())]
     BadBzImage {
         /// The file.
         path: PathBuf,
@@ -166,7 +164,6 @@ pub enum XenError {
     },
     /// The compressed payload (or whole-file gzip) is unusable: unknown format, size trailer
     /// above Xen's limit, corrupt data, or a size that does not match the trailer.
-    #[error("{}: {compression} payload: {reason}", path.display())]
     BadPayload {
         /// The file.
         path: PathBuf,
@@ -176,7 +173,6 @@ pub enum XenError {
         reason: String,
     },
     /// The ELF structure is invalid (tables or segments outside the image, ...).
-    #[error("{}: ELF: {reason}", path.display())]
     BadElf {
         /// The file.
         path: PathBuf,
@@ -184,7 +180,6 @@ pub enum XenError {
         reason: String,
     },
     /// An ELF note is malformed (sizes running past its segment or section).
-    #[error("{}: ELF note: {reason}", path.display())]
     BadNote {
         /// The file.
         path: PathBuf,
@@ -192,7 +187,6 @@ pub enum XenError {
         reason: String,
     },
     /// Something is larger than elirepo is willing to read.
-    #[error("{}: {what} exceeds elirepo's limit of {limit}", path.display())]
     Limit {
         /// The file.
         path: PathBuf,
@@ -215,6 +209,40 @@ impl XenError {
             | XenError::BadNote { path, .. }
             | XenError::Limit { path, .. } => path,
         }
+    }
+
+    /// What is wrong, without the path: for a message that names the file its own way.
+    pub fn reason(&self) -> impl std::fmt::Display + '_ {
+        Reason(self)
+    }
+}
+
+/// [`XenError::reason`].
+struct Reason<'a>(&'a XenError);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            XenError::Io { source, .. } => write!(f, "{source}"),
+            XenError::NotAKernel { reason, .. } => write!(f, "not a kernel image: {reason}"),
+            XenError::BadBzImage { reason, .. } => write!(f, "bzImage: {reason}"),
+            XenError::BadPayload {
+                compression,
+                reason,
+                ..
+            } => write!(f, "{compression} payload: {reason}"),
+            XenError::BadElf { reason, .. } => write!(f, "ELF: {reason}"),
+            XenError::BadNote { reason, .. } => write!(f, "ELF note: {reason}"),
+            XenError::Limit { what, limit, .. } => {
+                write!(f, "{what} exceeds elirepo's limit of {limit}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for XenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path().display(), self.reason())
     }
 }
 
@@ -477,6 +505,11 @@ fn examine_elf(
             &mut report.guest_info,
         )?;
     }
+    if source == NoteSource::None {
+        if let Some(what) = not_linux(&eh, &phdrs) {
+            return Err(ctx.not_kernel(format!("{what}, not a Linux kernel")));
+        }
+    }
     if let Some(e) = report.elf.as_mut() {
         e.linux_build_salt = scan.build_salt.take();
     }
@@ -484,6 +517,30 @@ fn examine_elf(
     report.note_source = source;
     rules::judge_report(report, &eh, pstart, pend);
     Ok(())
+}
+
+/// What an ELF image without Xen notes is when it cannot be a Linux kernel:
+/// a vmlinux is an `ET_EXEC` image with neither a program interpreter nor a
+/// dynamic section (a program, a shared library or an object file has one of
+/// them, or another `e_type`). `None` when it may be a kernel built without Xen.
+fn not_linux(eh: &elf::Ehdr, phdrs: &[elf::Phdr]) -> Option<String> {
+    const ET_EXEC: u16 = 2;
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
+        return Some("an ELF program (it names a program interpreter)".into());
+    }
+    if phdrs.iter().any(|p| p.p_type == PT_DYNAMIC) {
+        return Some("a dynamically linked ELF file".into());
+    }
+    let what = match eh.etype {
+        ET_EXEC => return None,
+        1 => "an ELF object file (ET_REL)",
+        3 => "a position-independent ELF file (ET_DYN): a program or shared library",
+        4 => "an ELF core dump",
+        _ => "an ELF file of an unknown type",
+    };
+    Some(what.into())
 }
 
 #[cfg(test)]
@@ -499,5 +556,20 @@ mod tests {
         assert_eq!(r.verdict, Verdict::PvCapable);
         assert_eq!(r.path, "vmlinux");
         assert_eq!(r.release(), Some("6.1.0-99-amd64"));
+    }
+
+    #[test]
+    fn an_elf_without_xen_notes_is_a_kernel_only_if_it_could_be_linux() {
+        let mut spec = synth::ElfSpec::amd64(&[]);
+        spec.notes = None;
+        let exec = spec.build();
+        let r = inspect_kernel(Cursor::new(exec.clone()), Path::new("vmlinux")).unwrap();
+        assert_eq!(r.verdict, Verdict::NoXen);
+        // The same image as ET_DYN (a PIE program, a shared library): no kernel.
+        let mut dyn_ = exec;
+        dyn_[16] = 3;
+        let e = inspect_kernel(Cursor::new(dyn_), Path::new("prog")).unwrap_err();
+        assert!(matches!(e, XenError::NotAKernel { .. }), "{e}");
+        assert!(e.to_string().ends_with(", not a Linux kernel"), "{e}");
     }
 }

@@ -243,6 +243,20 @@ pub struct KernelReport {
     pub warnings: Vec<String>,
 }
 
+/// eliloader's rule ([`crate::eliloader::kernel_problem`]) asks these of a kernel.
+impl crate::eliloader::KernelFacts for KernelReport {
+    fn pv_verdict(&self) -> Result<(), &'static str> {
+        if self.verdict.is_pv_capable() {
+            Ok(())
+        } else {
+            Err(self.verdict.label())
+        }
+    }
+    fn install_arch(&self) -> Option<&'static str> {
+        self.arch()
+    }
+}
+
 impl KernelReport {
     /// A report on `path` before anything but its size is known.
     pub(super) fn empty(path: &Path, file_size: u64) -> KernelReport {

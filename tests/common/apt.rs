@@ -6,21 +6,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use super::{output_of, tempdir};
-
-/// Lossy text of some bytes.
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// stdout and stderr of a finished command, for messages.
-pub fn both(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- stderr\n{}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
+// Also importable from here, as the apt tests always have.
+pub use super::{both, text};
 
 /// A real apt, isolated in a temp dir: its own state, lists, cache, log,
 /// sources.list, preferences and (empty) apt.conf.d, given through

@@ -6,6 +6,8 @@
 //!   variable `ELIREPO_BIN_UNDER_TEST` replaces it with another binary, e.g.
 //!   `ELIREPO_BIN_UNDER_TEST=apt-ftparchive` to check the harness against
 //!   apt-ftparchive itself ([`under_test_is_apt`] tells the tests so).
+//! * [`build_cmd`] / [`build_cmd_at`]: `elirepo build --repo REPO` with
+//!   `SOURCE_DATE_EPOCH` pinned ([`SDE`] or another) or removed.
 //! * [`skip`], [`have_tool`], [`make_fifo`]: the one mechanism by which a
 //!   test skips (with a `skipped: …` line) when a tool or a setup step is
 //!   missing; with `ELIREPO_REQUIRE_TOOLS=1` (CI) it is a failure instead.
@@ -17,13 +19,34 @@
 //!   may also succeed.
 //! * [`fixtures_dir`], [`tempdir`], [`assert_bytes_eq`] (a readable diff),
 //!   [`split_shell_words`] and a seeded [`Rng`].
+//! * [`snapshot_tree`] / [`assert_same_snapshot`] (from [`tree`]): "the
+//!   repository was left exactly as it was", with the paths that differ.
+//! * [`text`], [`both`], [`json`], [`set`]: a run's output for messages and checks.
+//!
+//! * [`sha256_hex`], [`sha512_hex`], [`hex`] (from [`digest`]): digests computed
+//!   by the tests, not by elirepo's own code.
+//!
+//! And per concept: [`apt`] (a real, isolated apt client), [`gpg`] (throwaway
+//! keys, gpgv), [`synth`] (synthetic kernels and initrds), [`tree`].
 //!
 //! Nothing here uses elirepo's library API: the tests drive the binary.
 
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod digest;
+pub mod gpg;
+pub mod publish;
+pub mod s3server;
+pub mod sshd;
 pub mod synth;
+pub mod tree;
+
+// Not every test file uses them (as with `dead_code` above).
+#[allow(unused_imports)]
+pub use digest::{hex, sha256_hex, sha512_hex};
+#[allow(unused_imports)]
+pub use tree::{assert_same_snapshot, snapshot_tree};
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -37,6 +60,27 @@ pub const DEFAULT_MTIME: u64 = 1_700_000_000;
 /// looked up on PATH), else the elirepo binary cargo built for this test.
 pub fn elirepo() -> Command {
     Command::new(bin_under_test())
+}
+
+/// The `SOURCE_DATE_EPOCH` [`build_cmd`] pins: Thu, 26 Nov 2026 00:00:00 UTC.
+pub const SDE: &str = "1795651200";
+
+/// `elirepo build --repo REPO` with `SOURCE_DATE_EPOCH` pinned to [`SDE`]; the
+/// caller adds the rest of the command line.
+pub fn build_cmd(repo: &Path) -> Command {
+    build_cmd_at(repo, Some(SDE))
+}
+
+/// `elirepo build --repo REPO` with `SOURCE_DATE_EPOCH` pinned to `sde`, or
+/// removed (the real clock) when `None`.
+pub fn build_cmd_at(repo: &Path, sde: Option<&str>) -> Command {
+    let mut c = elirepo();
+    c.arg("build").arg("--repo").arg(repo);
+    match sde {
+        Some(s) => c.env("SOURCE_DATE_EPOCH", s),
+        None => c.env_remove("SOURCE_DATE_EPOCH"),
+    };
+    c
 }
 
 /// Path (or PATH name) of the binary [`elirepo`] runs.
@@ -798,6 +842,33 @@ pub fn output_of(cmd: &mut Command) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// Lossy text of some bytes.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// stdout and stderr of a finished command, for messages.
+pub fn both(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+/// The JSON on a finished command's stdout; panics (showing the output) if it
+/// is not JSON.
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", both(o)))
+}
+
+/// The set of these names.
+pub fn set(names: &[&str]) -> std::collections::BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -814,51 +885,6 @@ mod tests {
         );
         assert!(split_shell_words("  ").is_empty());
     }
-}
-
-/// (path, size, mtime ns, inode, link target) of everything under `root` except
-/// `.elirepo/`, sorted: equal snapshots mean nothing published changed.
-pub fn snapshot_tree(root: &Path) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            out.push(p.clone());
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(&p, out);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    walk(root, &mut paths);
-    let mut out: Vec<String> = paths
-        .iter()
-        .filter(|p| {
-            !p.strip_prefix(root)
-                .map(|r| r.starts_with(".elirepo"))
-                .unwrap_or(false)
-        })
-        .map(|p| {
-            let m = std::fs::symlink_metadata(p).unwrap();
-            let link = std::fs::read_link(p)
-                .map(|t| t.display().to_string())
-                .unwrap_or_default();
-            format!(
-                "{} {} {}.{} {} {}",
-                p.display(),
-                m.len(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ino(),
-                link
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// A real server on 127.0.0.1 serving a directory: `python3 -m http.server` or

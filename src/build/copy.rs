@@ -1,0 +1,140 @@
+//! Copying the inputs into the pool, before anything names them: a file
+//! already published is known from the cache or compared, a different one
+//! under the same name is a conflict, and only new files are staged. Also
+//! what the cache learns once the build is published.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::gc::CleanMarker;
+use super::inputs::Input;
+use super::{BuildError, Listener, Stage};
+use crate::cache::Cache;
+use crate::netboot::TreePlan;
+use crate::progress::Progress;
+use crate::publish::{Content, Publisher, STATE_DIR};
+
+/// What copying did.
+pub(super) struct Copied {
+    /// Files written (pool files and the public key).
+    pub written: usize,
+    /// Per input: its pool file was known from the cache (nothing to record).
+    known: Vec<bool>,
+}
+
+/// Stages every new pool file and the public key, and commits them. The
+/// clean marker goes as soon as anything is written: the pool must be checked
+/// for leftovers afterwards, even if this build dies half-way.
+pub(super) fn copy_into_pool(
+    repo: &Path,
+    inputs: &[Input],
+    keyring: Option<&(String, Vec<u8>)>,
+    cache: &mut Cache,
+    publisher: &mut Publisher,
+    marker: &CleanMarker,
+    log: &mut dyn Listener,
+) -> Result<Copied, BuildError> {
+    let metas = stat_pool_files(repo, inputs);
+    log.stage(Stage::CopyingIntoPool);
+    let copying = log.progress(
+        "copying into the pool",
+        inputs.iter().map(|i| i.info.hashes.size).sum(),
+    );
+    publisher.set_progress(copying.clone());
+    let mut known = vec![false; inputs.len()];
+    for (k, (inp, meta)) in inputs.iter().zip(&metas).enumerate() {
+        let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
+        let dest = repo.join(&inp.pool);
+        // A pool file elirepo published and nobody touched since: known without reading it.
+        let cached = meta
+            .as_ref()
+            .filter(|m| m.is_file() && m.mode() & 0o777 == 0o644)
+            .and_then(|m| cache.get(&dest, m).map(|e| e.hashes == inp.info.hashes));
+        if cached == Some(true) {
+            known[k] = true;
+            copying.add(inp.info.hashes.size);
+            continue;
+        }
+        if meta.is_some() {
+            // Published already: the same bytes (hashed once here), or a conflict.
+            if !publisher.is_current(&inp.pool, &content) {
+                return Err(BuildError::PoolConflict {
+                    pool: dest,
+                    input: inp.path.clone(),
+                });
+            }
+            copying.add(inp.info.hashes.size);
+            continue;
+        }
+        publisher.stage(&inp.pool, &content)?;
+    }
+    if let Some((name, key)) = keyring {
+        publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
+    }
+    let written = publisher.staged_count();
+    if written > 0 {
+        marker.clear();
+    }
+    publisher.commit()?;
+    publisher.set_progress(Progress::none());
+    Ok(Copied { written, known })
+}
+
+/// The published pool files of `inputs`, stat'ed on all cores.
+fn stat_pool_files(repo: &Path, inputs: &[Input]) -> Vec<Option<fs::Metadata>> {
+    std::thread::scope(|sc| {
+        let chunk = inputs.len().div_ceil(2).max(1);
+        let parts: Vec<_> = inputs
+            .chunks(chunk)
+            .map(|c| {
+                sc.spawn(move || {
+                    c.iter()
+                        .map(|i| fs::symlink_metadata(repo.join(&i.pool)).ok())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("stat thread"))
+            .collect()
+    })
+}
+
+/// Records in the cache the pool files and netboot files just published, so
+/// that the next build knows them without reading them, and saves it (a cache
+/// that cannot be saved is only a warning).
+pub(super) fn remember(
+    repo: &Path,
+    inputs: &[Input],
+    copied: &Copied,
+    tree: &TreePlan,
+    mut cache: Cache,
+    log: &mut dyn Listener,
+) {
+    for (inp, known) in inputs.iter().zip(&copied.known) {
+        if *known {
+            continue;
+        }
+        let dest = repo.join(&inp.pool);
+        if let Ok(m) = fs::symlink_metadata(&dest) {
+            if m.is_file() {
+                cache.insert(&dest, &m, inp.info.hashes.clone(), None, 0);
+            }
+        }
+    }
+    for (rel, content) in &tree.files {
+        if let (Content::File(_, h), Ok(m)) = (content, fs::symlink_metadata(repo.join(rel))) {
+            if m.is_file() && cache.get(&repo.join(rel), &m).is_none() {
+                cache.insert(&repo.join(rel), &m, h.clone(), None, 0);
+            }
+        }
+    }
+    if let Err(e) = cache.save() {
+        log.warn(&format!(
+            "{}: cannot save the cache ({e}); the next build reads every .deb again",
+            repo.join(STATE_DIR).join("cache").display()
+        ));
+    }
+}

@@ -1,0 +1,269 @@
+//! Pool garbage collection, after the switch: a pool file stays while some
+//! suite's published Packages index names it or one of the last generations
+//! of some suite (`.elirepo/pool-<suite>`) does, so that a client holding a
+//! previous Release still finds the packages its indexes name. The rest is
+//! removed.
+//!
+//! The walk costs a read of every index, so a marker (`.elirepo/pool-clean`)
+//! says the last collection finished; a build that changes nothing skips it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::previous::read_generations;
+use super::BuildError;
+use crate::compress::{Compression, LimitReader};
+use crate::publish::{Publisher, STATE_DIR};
+
+/// `.elirepo/pool-clean`: present when the last collection finished.
+pub(super) struct CleanMarker(PathBuf);
+
+impl CleanMarker {
+    /// The marker of the repository at `repo`.
+    pub fn new(repo: &Path) -> CleanMarker {
+        CleanMarker(repo.join(STATE_DIR).join("pool-clean"))
+    }
+
+    /// Something changes: the pool must be collected after this build.
+    pub fn clear(&self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Removes the pool files nothing references any more, unless the marker says
+/// the last collection finished; returns how many went.
+pub(super) fn collect(
+    repo: &Path,
+    marker: &CleanMarker,
+    publisher: &mut Publisher,
+) -> Result<usize, BuildError> {
+    if marker.0.exists() {
+        return Ok(0);
+    }
+    let mut refs = referenced_pool_files(repo);
+    refs.extend(recent_pool_files(repo));
+    let unreferenced = unreferenced(repo, &refs);
+    for rel in &unreferenced {
+        publisher.remove(rel)?;
+    }
+    fs::write(&marker.0, b"").map_err(|source| BuildError::State {
+        path: marker.0.clone(),
+        source,
+    })?;
+    Ok(unreferenced.len())
+}
+
+/// The `.deb`, `.udeb` and `.ddeb` files under `<repo>/pool` that `refs` (paths
+/// relative to the repository) does not name, relative to the repository.
+fn unreferenced(repo: &Path, refs: &BTreeSet<String>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(repo.join("pool"))
+        .into_iter()
+        .flatten()
+    {
+        let p = entry.path();
+        if entry.file_type().is_file()
+            && p.extension()
+                .is_some_and(|e| e == "deb" || e == "udeb" || e == "ddeb")
+        {
+            let rel = p.strip_prefix(repo).unwrap_or(p).to_path_buf();
+            if !refs.contains(&rel.display().to_string()) {
+                out.push(rel);
+            }
+        }
+    }
+    out
+}
+
+/// The Filenames listed by every suite's Packages indexes in the repository.
+///
+/// A plain line scan, not a deb822 parse: for deciding what to keep, a
+/// malformed index must name too much rather than too little.
+fn referenced_pool_files(repo: &Path) -> BTreeSet<String> {
+    let mut refs = BTreeSet::new();
+    for path in one_index_per_directory(&repo.join("dists")) {
+        let Some(text) = read_index(&path) else {
+            continue;
+        };
+        for line in text.split(|&b| b == b'\n') {
+            if let Some(v) = line.strip_prefix(b"Filename:") {
+                refs.insert(String::from_utf8_lossy(crate::control::trim(v)).into_owned());
+            }
+        }
+    }
+    refs
+}
+
+/// One Packages index per directory under `dists` (by-hash copies aside): the
+/// uncompressed one when there is one.
+fn one_index_per_directory(dists: &Path) -> Vec<PathBuf> {
+    let walker = walkdir::WalkDir::new(dists)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "by-hash");
+    let mut candidates = Vec::new();
+    for entry in walker.flatten() {
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_file()
+            && (name == "Packages" || name == "Packages.xz" || name == "Packages.gz")
+        {
+            candidates.push(entry.into_path());
+        }
+    }
+    candidates.sort_by_key(|p| {
+        let n = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (p.parent().map(Path::to_path_buf), n != "Packages")
+    });
+    let mut seen_dirs: BTreeMap<PathBuf, bool> = BTreeMap::new();
+    candidates
+        .into_iter()
+        .filter(|path| {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            seen_dirs.insert(dir, true).is_none()
+        })
+        .collect()
+}
+
+/// A Packages index, decompressed (at most 1 GiB); `None` if it cannot be read.
+fn read_index(path: &Path) -> Option<Vec<u8>> {
+    let comp = match path.extension().and_then(|e| e.to_str()) {
+        Some("xz") => Compression::Xz,
+        Some("gz") => Compression::Gzip,
+        _ => Compression::None,
+    };
+    let dec = comp.decoder(fs::File::open(path).ok()?).ok()?;
+    let mut text = Vec::new();
+    LimitReader::new(dec, 1 << 30, "Packages")
+        .read_to_end(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// Pool files of the last few generations of every suite elirepo builds in the repository.
+fn recent_pool_files(repo: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Ok(rd) = fs::read_dir(repo.join(STATE_DIR)) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with("pool-") {
+            out.extend(read_generations(&e.path()).into_iter().flatten());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(repo: &Path, rel: &str, bytes: &[u8]) {
+        let p = repo.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+
+    fn filename(rel: &str) -> Vec<u8> {
+        format!("Package: x\nFilename: {rel}\nSize: 1\n\n").into_bytes()
+    }
+
+    /// A repository whose pool holds files named by an index of suite `a`,
+    /// by the `.xz` index of suite `b` only, by a by-hash copy only, by the
+    /// generations of `a` only, and by nothing.
+    fn repo() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        write(
+            r,
+            "dists/a/main/binary-amd64/Packages",
+            &filename("pool/main/x/x/x_1_amd64.deb"),
+        );
+        let xz = Compression::Xz
+            .compress(&filename("pool/main/y/y/y_1_amd64.deb"))
+            .unwrap();
+        write(r, "dists/b/main/binary-amd64/Packages.xz", &xz);
+        // Preferred over the .xz beside it, which names another file.
+        write(
+            r,
+            "dists/b/main/binary-i386/Packages",
+            &filename("pool/main/y/y/y_1_i386.deb"),
+        );
+        let other = Compression::Xz
+            .compress(&filename("pool/main/n/n/n_1_i386.deb"))
+            .unwrap();
+        write(r, "dists/b/main/binary-i386/Packages.xz", &other);
+        write(
+            r,
+            "dists/a/main/binary-amd64/by-hash/SHA256/0123",
+            &filename("pool/main/z/z/z_1_amd64.deb"),
+        );
+        write(
+            r,
+            ".elirepo/pool-a",
+            b"pool/main/w/w/w_1_amd64.deb pool/main/v/v/v_1_all.deb\npool/main/u/u/u_0_all.deb\n",
+        );
+        write(r, ".elirepo/by-hash-a", b"pool/main/t/t/t_1_all.deb\n");
+        for f in [
+            "x/x/x_1_amd64.deb",
+            "y/y/y_1_amd64.deb",
+            "y/y/y_1_i386.deb",
+            "n/n/n_1_i386.deb",
+            "z/z/z_1_amd64.deb",
+            "w/w/w_1_amd64.deb",
+            "v/v/v_1_all.deb",
+            "u/u/u_0_all.deb",
+            "t/t/t_1_all.deb",
+            "s/s/s_1_amd64.udeb",
+            "s/s/README",
+        ] {
+            write(r, &format!("pool/main/{f}"), b"deb");
+        }
+        t
+    }
+
+    #[test]
+    fn what_no_index_and_no_kept_generation_names_is_garbage() {
+        let t = repo();
+        let mut refs = referenced_pool_files(t.path());
+        refs.extend(recent_pool_files(t.path()));
+        let mut got: Vec<String> = unreferenced(t.path(), &refs)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "pool/main/n/n/n_1_i386.deb",
+                "pool/main/s/s/s_1_amd64.udeb",
+                "pool/main/t/t/t_1_all.deb",
+                "pool/main/z/z/z_1_amd64.deb",
+            ]
+        );
+    }
+
+    #[test]
+    fn collecting_removes_garbage_once_and_leaves_the_marker() {
+        let t = repo();
+        let marker = CleanMarker::new(t.path());
+        let mut publisher = Publisher::open(t.path(), false, &mut |_| {}).unwrap();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 4);
+        publisher.finish().unwrap();
+        assert!(!t.path().join("pool/main/z/z/z_1_amd64.deb").exists());
+        assert!(t.path().join("pool/main/u/u/u_0_all.deb").exists());
+        assert!(t.path().join("pool/main/s/s/README").exists());
+        assert!(marker.0.exists());
+        // With the marker, the pool is not walked: new garbage stays until a change.
+        write(t.path(), "pool/main/q/q/q_1_all.deb", b"deb");
+        let mut publisher = Publisher::open(t.path(), false, &mut |_| {}).unwrap();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 0);
+        marker.clear();
+        assert_eq!(collect(t.path(), &marker, &mut publisher).unwrap(), 1);
+        publisher.finish().unwrap();
+        assert!(!t.path().join("pool/main/q/q/q_1_all.deb").exists());
+    }
+}

@@ -1,0 +1,431 @@
+//! The inputs of a build, all read and checked before the repository is
+//! touched: the `--deb` files (walked, read on all cores through the cache,
+//! their identities checked against the suite) and the netboot pairs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{BuildError, Listener};
+use crate::cache::Cache;
+use crate::config::BuildOptions;
+use crate::deb::{self, DebError, DebErrorKind, DebInfo};
+use crate::netboot::{self, Chosen};
+use crate::pool::PackageId;
+use crate::publish::STATE_DIR;
+use crate::sign::GpgSigner;
+
+/// Everything a build publishes from, checked.
+pub(super) struct Inputs {
+    /// The signer, its key checked.
+    pub signer: Option<GpgSigner>,
+    /// The packages, sorted by pool path, duplicates dropped.
+    pub debs: Vec<Input>,
+    /// The netboot pairs, one per architecture.
+    pub netboot: Vec<Chosen>,
+}
+
+/// Reads and checks every input, through the repository's cache (returned
+/// for the later phases).
+pub(super) fn read(
+    opts: &BuildOptions,
+    log: &mut dyn Listener,
+) -> Result<(Inputs, Cache), BuildError> {
+    let signer = opts.sign.as_ref().map(GpgSigner::new).transpose()?;
+    let paths = collect_debs(&opts.debs)?;
+    log.step(&format!("reading {}", deb_files(paths.len())));
+    let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
+    if let Some(note) = &cache.note {
+        log.step(note);
+    }
+    let debs = read_inputs(opts, &paths, &mut cache, log)?;
+    // No package is a mistake when --deb inputs were given (an empty mount, a bad
+    // checkout) or when nothing else is published; a netboot tree alone, with no
+    // --deb, is a repository of its own.
+    let netboot_only = opts.debs.is_empty() && !opts.netboot.is_empty();
+    if debs.is_empty() && !netboot_only && !opts.allow_empty {
+        return Err(BuildError::NoPackages {
+            inputs: opts.debs.clone(),
+            suite: opts.suite.clone(),
+        });
+    }
+    let netboot = check_netboot(opts, &mut cache, log)?;
+    let inputs = Inputs {
+        signer,
+        debs,
+        netboot,
+    };
+    Ok((inputs, cache))
+}
+
+/// What the status line says of a chosen kernel: only a PV-capable one, or
+/// one `--force` let through, gets this far.
+fn verdict_sentence(v: crate::xen::Verdict) -> &'static str {
+    use crate::xen::Verdict;
+    match v {
+        Verdict::PvCapable => "Xen boots it as a PV guest",
+        Verdict::PvhOnly => {
+            "it boots as a PVH guest only, not PV; published anyway because of --force"
+        }
+        Verdict::NoXen => "built without Xen support; published anyway because of --force",
+        Verdict::NotBootable => {
+            "Xen cannot boot it as a PV guest; published anyway because of --force"
+        }
+        _ => "it could not be checked; published anyway because of --force",
+    }
+}
+
+/// `1 .deb file`, `2 .deb files`.
+fn deb_files(n: usize) -> String {
+    if n == 1 {
+        "1 .deb file".into()
+    } else {
+        format!("{n} .deb files")
+    }
+}
+
+/// One input package, checked.
+#[derive(Debug)]
+pub(super) struct Input {
+    /// The .deb as given.
+    pub path: PathBuf,
+    /// Its control paragraph and digests.
+    pub info: DebInfo,
+    /// Its checked identity.
+    pub id: PackageId,
+    /// Where it goes: `pool/<component>/...`, relative to the repository.
+    pub pool: PathBuf,
+}
+
+impl Input {
+    /// `name version arch`, as reports list packages.
+    pub fn identity(&self) -> String {
+        format!("{} {} {}", self.id.name, self.id.version, self.id.arch)
+    }
+
+    /// True if the package belongs in the index of `arch` (its own or `all`).
+    pub fn is_for(&self, arch: &str) -> bool {
+        self.id.arch == arch || self.id.arch == "all"
+    }
+}
+
+/// The identities of `inputs`, as reports list them.
+pub(super) fn identities(inputs: &[Input]) -> BTreeSet<String> {
+    inputs.iter().map(Input::identity).collect()
+}
+
+/// A .deb whose architecture is not one of the suite's.
+#[derive(Debug, thiserror::Error)]
+#[error("Architecture {arch} is not one of the suite's ({}); add --arch {arch} or leave the file out", suite.join(", "))]
+pub struct ForeignArch {
+    /// The package's architecture.
+    pub arch: String,
+    /// The suite's.
+    pub suite: Vec<String>,
+}
+
+fn is_deb_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "deb")
+}
+
+/// Expands `--deb` arguments: files as given, directories walked (sorted) for `*.deb`.
+pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
+    let mut out = Vec::new();
+    for a in args {
+        let meta = fs::metadata(a).map_err(|source| BuildError::Input {
+            path: a.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk_debs(a, &mut out)?;
+        } else if meta.is_file() {
+            out.push(a.clone());
+        } else {
+            return Err(BuildError::NotFileOrDir { path: a.clone() });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the `*.deb` files under `dir` (sorted, links followed) to `out`.
+///
+/// Entries are typed from the directory listing; only links are stat'ed, so a
+/// tree of thousands of .debs costs no stat per file here.
+fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
+    let walk_err = |source: walkdir::Error| BuildError::Walk {
+        path: source.path().map_or(dir.to_path_buf(), Path::to_path_buf),
+        source,
+    };
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(walk_err)?;
+        let ft = entry.file_type();
+        if ft.is_file() && is_deb_name(entry.path()) {
+            out.push(entry.into_path());
+        } else if ft.is_symlink() && entry.depth() > 0 {
+            match fs::metadata(entry.path()) {
+                Ok(m) if m.is_file() && is_deb_name(entry.path()) => out.push(entry.into_path()),
+                // A linked directory: walked with links followed (walkdir stops loops).
+                Ok(m) if m.is_dir() => {
+                    for sub in walkdir::WalkDir::new(entry.path())
+                        .follow_links(true)
+                        .sort_by_file_name()
+                    {
+                        let sub = sub.map_err(walk_err)?;
+                        if sub.file_type().is_file() && is_deb_name(sub.path()) {
+                            out.push(sub.into_path());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks every input package: all unreadable ones are reported
+/// together; identical duplicates are dropped; the rest sorted by pool path.
+fn read_inputs(
+    opts: &BuildOptions,
+    paths: &[PathBuf],
+    cache: &mut Cache,
+    log: &mut dyn Listener,
+) -> Result<Vec<Input>, BuildError> {
+    let task = format!("reading {}", deb_files(paths.len()));
+    let infos = deb::read_infos_with(paths, Some(cache), &mut |total| log.progress(&task, total));
+    let mut errors = Vec::new();
+    let mut inputs = Vec::new();
+    for (path, info) in paths.iter().zip(infos) {
+        match info.and_then(|info| check(opts, path, info)) {
+            Ok(input) => inputs.push(input),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BuildError::Debs(errors));
+    }
+    let mut inputs = drop_duplicates(inputs)?;
+    inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
+    Ok(inputs)
+}
+
+/// The package's identity, checked, and an architecture the suite has.
+fn check(opts: &BuildOptions, path: &Path, info: DebInfo) -> Result<Input, DebError> {
+    let control_error = |e: std::io::Error| DebError {
+        path: path.to_path_buf(),
+        kind: DebErrorKind::Member("control".into(), e),
+    };
+    let id = PackageId::from_control(&info.control)
+        .map_err(|e| control_error(std::io::Error::other(e)))?;
+    if id.arch != "all" && !opts.architectures.contains(&id.arch) {
+        return Err(control_error(std::io::Error::other(ForeignArch {
+            arch: id.arch,
+            suite: opts.architectures.clone(),
+        })));
+    }
+    let pool = id.pool_path(&opts.component);
+    Ok(Input {
+        path: path.to_path_buf(),
+        info,
+        id,
+        pool,
+    })
+}
+
+/// The same package, version and architecture twice: the first kept if the
+/// bytes are identical, else an error naming both files.
+fn drop_duplicates(inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
+    let mut by_id: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut keep: Vec<Input> = Vec::with_capacity(inputs.len());
+    for inp in inputs {
+        let key = (
+            inp.id.name.clone(),
+            inp.id.version.clone(),
+            inp.id.arch.clone(),
+        );
+        match by_id.get(&key) {
+            Some(&j) if keep[j].info.hashes != inp.info.hashes => {
+                return Err(BuildError::Duplicate {
+                    first: keep[j].path.clone(),
+                    second: inp.path,
+                    package: format!("{} {} {}", key.0, key.1, key.2),
+                });
+            }
+            Some(_) => {}
+            None => {
+                by_id.insert(key, keep.len());
+                keep.push(inp);
+            }
+        }
+    }
+    Ok(keep)
+}
+
+/// Finds and checks the kernel and initrd of every netboot input.
+fn check_netboot(
+    opts: &BuildOptions,
+    cache: &mut Cache,
+    log: &mut dyn Listener,
+) -> Result<Vec<Chosen>, BuildError> {
+    let checks = netboot::Checks {
+        allow_oversize: opts.allow_oversize,
+        force: opts.force,
+    };
+    let mut chosen = Vec::new();
+    for n in &opts.netboot {
+        log.step(&format!(
+            "checking the netboot kernel and initrd for installer-{}",
+            n.arch
+        ));
+        // Two closures cannot both hold the listener: it lends itself to the
+        // progress, and the warnings are told when the check ends, before its
+        // result line as always (on a terminal, after its progress bars).
+        let mut warnings = Vec::new();
+        let c = netboot::prepare_with(
+            n,
+            checks,
+            cache,
+            &mut |m| warnings.push(m.to_string()),
+            &mut |t, total| log.progress(t, total),
+        );
+        for w in &warnings {
+            log.warn(w);
+        }
+        let c = c?;
+        log.step(&format!(
+            "installer-{}: kernel {} from {}: {}",
+            c.arch,
+            c.kernel_report.release().unwrap_or("(version unknown)"),
+            c.source,
+            verdict_sentence(c.kernel_report.verdict)
+        ));
+        if opts.boot_test {
+            log.step(&format!(
+                "boot test of installer-{}: booting the pair under Xen in QEMU",
+                c.arch
+            ));
+            crate::boot::gate(&c.kernel, &c.initrd, &c.arch)?;
+        }
+        chosen.push(c);
+    }
+    Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::{input, opts};
+    use std::error::Error;
+
+    #[test]
+    fn deb_arguments_are_files_as_given_and_directories_walked_sorted() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        for f in [
+            "in/b.deb",
+            "in/a.deb",
+            "in/sub/c.deb",
+            "in/notes.txt",
+            "other/e.deb",
+        ] {
+            fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+            fs::write(d.join(f), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("other"), d.join("in/linked")).unwrap();
+        std::os::unix::fs::symlink(d.join("other/e.deb"), d.join("in/d.deb")).unwrap();
+        let got = collect_debs(&[d.join("in"), d.join("in/notes.txt")]).unwrap();
+        let rel: Vec<_> = got.iter().map(|p| p.strip_prefix(d).unwrap()).collect();
+        assert_eq!(
+            rel,
+            [
+                Path::new("in/a.deb"),
+                Path::new("in/b.deb"),
+                Path::new("in/d.deb"),
+                Path::new("in/linked/e.deb"),
+                Path::new("in/sub/c.deb"),
+                Path::new("in/notes.txt"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unusable_deb_argument_is_named_with_its_cause() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("missing.deb");
+        let e = collect_debs(std::slice::from_ref(&missing)).unwrap_err();
+        match &e {
+            BuildError::Input { path, source } => {
+                assert_eq!(path, &missing);
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(e.source().is_some());
+        assert!(e.to_string().starts_with(&format!(
+            "{}: cannot use as --deb input: ",
+            missing.display()
+        )));
+        let e = collect_debs(&[PathBuf::from("/dev/null")]).unwrap_err();
+        assert_eq!(e.to_string(), "/dev/null: not a regular file or directory");
+    }
+
+    #[test]
+    fn duplicates_are_dropped_if_identical_and_refused_if_not() {
+        let kept = drop_duplicates(vec![
+            input("aa", "all", b"1"),
+            input("bb", "all", b"2"),
+            input("aa", "all", b"1"),
+        ])
+        .unwrap();
+        let names: Vec<_> = kept.iter().map(Input::identity).collect();
+        assert_eq!(names, ["aa 1.0 all", "bb 1.0 all"]);
+        let e = drop_duplicates(vec![input("aa", "all", b"1"), input("aa", "all", b"2")]);
+        match e {
+            Err(BuildError::Duplicate { package, .. }) => assert_eq!(package, "aa 1.0 all"),
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        // Another architecture is another package.
+        assert_eq!(
+            drop_duplicates(vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")])
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_package_must_have_a_valid_identity_and_one_of_the_suites_architectures() {
+        let t = tempfile::tempdir().unwrap();
+        let o = opts(t.path());
+        // A .deb with this Package and Architecture.
+        let deb = |arch: &str, name: &str| {
+            let text = format!("Package: {name}\nVersion: 1.0\nArchitecture: {arch}\n");
+            DebInfo {
+                control: crate::control::Paragraph::parse(text.as_bytes()),
+                ..input("ok", "all", b"x").info
+            }
+        };
+        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx")).unwrap();
+        assert_eq!(ok.pool, Path::new("pool/main/x/xx/xx_1.0_amd64.deb"));
+        let cause = |e: DebError| match e.kind {
+            DebErrorKind::Member(member, io) => (member, io),
+            other => panic!("{other}"),
+        };
+        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in/y.deb: control: Architecture arm64 is not one of the suite's (amd64, i386); add --arch arm64 or leave the file out"
+        );
+        let (member, io) = cause(e);
+        assert_eq!(member, "control");
+        let foreign = io.get_ref().unwrap().downcast_ref::<ForeignArch>().unwrap();
+        assert_eq!(foreign.arch, "arm64");
+        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in/z.deb: control: Package \"../z\" is not a valid Debian package name"
+        );
+        let (_, io) = cause(e);
+        assert!(io.get_ref().unwrap().is::<crate::pool::IdError>());
+    }
+}

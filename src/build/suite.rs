@@ -1,0 +1,470 @@
+//! The suite: its Release (the previous `Date` kept when nothing changed), the
+//! signatures and public key, and the whole `dists/<suite>` tree as the next
+//! generation: indexes, by-hash copies of the last generations, netboot
+//! trees, Release files last.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::gc::CleanMarker;
+use super::indexes::Indexes;
+use super::inputs::Input;
+use super::previous::{self, Previous};
+use super::{BuildError, Listener, Stage, BY_HASH_KEEP};
+use crate::config::BuildOptions;
+use crate::hash::{hex, Hashes};
+use crate::netboot::TreePlan;
+use crate::publish::{Content, Publisher, SuiteTree};
+use crate::release::{self, BuildTime, ReleaseFields};
+use crate::sign::GpgSigner;
+
+/// Every file the suite Release lists: the indexes and the netboot trees' files.
+pub(super) fn listed(indexes: &Indexes, tree: &TreePlan) -> BTreeMap<String, Hashes> {
+    let mut listed = indexes.listed.clone();
+    listed.extend(tree.listed.iter().map(|(k, v)| (k.clone(), v.clone())));
+    listed
+}
+
+/// The suite Release's header for `opts`, with `date` and `valid_until`.
+fn fields(opts: &BuildOptions, date: String, valid_until: Option<String>) -> ReleaseFields {
+    ReleaseFields {
+        origin: opts.origin.clone(),
+        label: opts.label.clone(),
+        suite: opts.suite.clone(),
+        codename: opts.codename.clone(),
+        date,
+        valid_until,
+        architectures: opts.architectures.clone(),
+        components: vec![opts.component.clone()],
+        description: opts.description.clone(),
+        acquire_by_hash: opts.by_hash,
+    }
+}
+
+/// The suite Release listing `listed`, dated `time.now`; or, when the time is
+/// the clock's and nothing else changed, the published Release as it is, its
+/// `Date` kept (while its `Valid-Until` has more than half its span to run).
+pub(super) fn release(
+    opts: &BuildOptions,
+    time: BuildTime,
+    listed: &BTreeMap<String, Hashes>,
+    previous: &Previous,
+) -> Vec<u8> {
+    let valid_until = |t: i64| {
+        opts.valid_for
+            .map(|d| release::format_date(t + d as i64 * 86_400))
+    };
+    let fresh = release::write_release(
+        &fields(opts, release::format_date(time.now), valid_until(time.now)),
+        listed,
+    );
+    if time.pinned {
+        return fresh;
+    }
+    dated_as_before(opts, time.now, listed, previous).unwrap_or(fresh)
+}
+
+/// The Release with the previous `Date` and `Valid-Until`, if that is exactly
+/// the published one and still fresh enough.
+fn dated_as_before(
+    opts: &BuildOptions,
+    now: i64,
+    listed: &BTreeMap<String, Hashes>,
+    previous: &Previous,
+) -> Option<Vec<u8>> {
+    let old = previous.release()?;
+    let old_date = old.field("Date")?;
+    let old_valid = old.field("Valid-Until");
+    let candidate = release::write_release(
+        &fields(opts, old_date.to_string(), old_valid.map(str::to_string)),
+        listed,
+    );
+    let until = old_valid.and_then(release::parse_date);
+    (previous.release_bytes() == Some(&candidate[..]) && fresh_enough(opts.valid_for, until, now))
+        .then_some(candidate)
+}
+
+/// True if a Release valid `until` may be served again at `now`: it never
+/// expires, or more than half of its `valid_for` days are left.
+fn fresh_enough(valid_for: Option<u32>, until: Option<i64>, now: i64) -> bool {
+    match (valid_for, until) {
+        (None, _) => true,
+        (Some(days), Some(until)) => until - now > days as i64 * 86_400 / 2,
+        (Some(_), None) => false,
+    }
+}
+
+/// `<label or origin>-archive-keyring.gpg`, lower-case, other characters as `-`.
+pub(super) fn keyring_name(opts: &BuildOptions) -> String {
+    let name = opts
+        .label
+        .as_deref()
+        .or(opts.origin.as_deref())
+        .unwrap_or("elirepo")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>();
+    format!("{name}-archive-keyring.gpg")
+}
+
+/// What signing gives the suite.
+#[derive(Debug, Default)]
+pub(super) struct Signed {
+    /// `Release.gpg` and `InRelease`, with their bytes.
+    pub files: Vec<(&'static str, Vec<u8>)>,
+    /// The public key's file name (relative to the repository) and bytes.
+    pub keyring: Option<(String, Vec<u8>)>,
+}
+
+/// Signs `release` (or keeps the published signatures when the Release and the
+/// key are the published ones); without a signer, warns that it is unsigned.
+pub(super) fn sign(
+    opts: &BuildOptions,
+    signer: Option<&GpgSigner>,
+    release: &[u8],
+    previous: &Previous,
+    log: &mut dyn Listener,
+) -> Result<Signed, BuildError> {
+    let Some(signer) = signer else {
+        log.warn("the repository is not signed: apt clients need [trusted=yes]; give --sign-key to sign it");
+        return Ok(Signed::default());
+    };
+    let public = signer.public_key()?;
+    let (gpg, inrelease) = match previous.reusable_signatures(release, &public) {
+        Some(kept) => kept,
+        None => {
+            log.step(&format!("signing Release with key {}", signer.key()));
+            (signer.detach_sign(release)?, signer.clearsign(release)?)
+        }
+    };
+    Ok(Signed {
+        files: vec![("Release.gpg", gpg), ("InRelease", inrelease)],
+        keyring: Some((keyring_name(opts), public)),
+    })
+}
+
+/// `history` with `this` generation in front (unless it is the newest
+/// already), cut to the last [`BY_HASH_KEEP`].
+pub(super) fn next_generations(
+    mut history: Vec<Vec<String>>,
+    this: Vec<String>,
+) -> Vec<Vec<String>> {
+    if history.first() != Some(&this) {
+        history.insert(0, this);
+    }
+    history.truncate(BY_HASH_KEEP);
+    history
+}
+
+/// A generation history as its state file holds it.
+pub(super) fn generations_text(history: &[Vec<String>]) -> Vec<u8> {
+    history
+        .iter()
+        .map(|g| g.join(" ") + "\n")
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// What goes into the next `dists/<suite>`.
+pub(super) struct SuiteParts<'a> {
+    /// `dists/<suite>`.
+    pub suite_dir: &'a Path,
+    /// The indexes.
+    pub indexes: &'a Indexes,
+    /// The netboot trees.
+    pub tree: &'a TreePlan,
+    /// The suite Release.
+    pub release: &'a [u8],
+    /// Its signatures.
+    pub signed: &'a Signed,
+    /// The packages, whose pool files this generation names.
+    pub inputs: &'a [Input],
+}
+
+/// Publishes the next `dists/<suite>` (one switch; nothing when it is the
+/// published tree), then elirepo's state: the by-hash copies of the last
+/// generations and their pool files (a client holding a previous Release finds
+/// its indexes by hash, and must find the packages they name too). Returns
+/// the number of files of the suite written.
+pub(super) fn publish(
+    opts: &BuildOptions,
+    parts: &SuiteParts,
+    previous: &Previous,
+    marker: &CleanMarker,
+    publisher: &mut Publisher,
+    log: &mut dyn Listener,
+) -> Result<usize, BuildError> {
+    let (suite, by_hash_generations) = plan_tree(opts, parts, previous)?;
+    if !suite.unchanged() {
+        marker.clear();
+        log.stage(Stage::Publishing);
+        log.step("publishing the suite tree");
+    }
+    let written = suite.publish(publisher)?;
+    let this_pool = parts
+        .inputs
+        .iter()
+        .map(|i| i.pool.display().to_string())
+        .collect();
+    let pool_generations = next_generations(previous.pool_generations.clone(), this_pool);
+    for (path, history) in [
+        (
+            previous::by_hash_generations_path(&opts.suite),
+            &by_hash_generations,
+        ),
+        (
+            previous::pool_generations_path(&opts.suite),
+            &pool_generations,
+        ),
+    ] {
+        publisher.stage(&path, &Content::Bytes(generations_text(history)))?;
+    }
+    publisher.commit()?;
+    Ok(written)
+}
+
+/// Plans the whole next `dists/<suite>` tree; returns it with the by-hash
+/// generations it keeps, this one first.
+fn plan_tree(
+    opts: &BuildOptions,
+    parts: &SuiteParts,
+    previous: &Previous,
+) -> Result<(SuiteTree, Vec<Vec<String>>), BuildError> {
+    let suite_dir = parts.suite_dir;
+    let mut suite = SuiteTree::open(&opts.repo, suite_dir, !opts.no_symlinks)?;
+    for (rel, content) in parts.tree.files.iter().chain(&parts.tree.switch) {
+        suite.put(rel, content.clone())?;
+    }
+    let by_hash = if opts.by_hash {
+        put_by_hash(&mut suite, suite_dir, parts.indexes)?
+    } else {
+        Vec::new()
+    };
+    for (rel, bytes) in &parts.indexes.files {
+        if parts.indexes.identical.contains(rel) {
+            suite.keep(&suite_dir.join(rel))?;
+        } else {
+            suite.put(&suite_dir.join(rel), Content::Bytes(bytes.clone()))?;
+        }
+    }
+    suite.put(
+        &suite_dir.join("Release"),
+        Content::Bytes(parts.release.to_vec()),
+    )?;
+    for (name, bytes) in &parts.signed.files {
+        suite.put(&suite_dir.join(name), Content::Bytes(bytes.clone()))?;
+    }
+    // Kept from the published tree: older netboot versions, recent by-hash generations.
+    for rel in &parts.tree.wanted {
+        suite.keep(rel)?;
+    }
+    let this: Vec<String> = by_hash.iter().map(|p| p.display().to_string()).collect();
+    let generations = next_generations(previous.by_hash_generations.clone(), this);
+    for p in generations.iter().skip(1).flatten() {
+        suite.keep(Path::new(p))?;
+    }
+    Ok((suite, generations))
+}
+
+/// Puts the `by-hash/SHA256` and `by-hash/SHA512` copies of every index but
+/// the component Releases; returns their paths.
+fn put_by_hash(
+    suite: &mut SuiteTree,
+    suite_dir: &Path,
+    indexes: &Indexes,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let mut paths = Vec::new();
+    for (rel, bytes) in &indexes.files {
+        if rel.ends_with("/Release") {
+            continue;
+        }
+        let h = &indexes.listed[rel];
+        let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
+        for (alg, digest) in [("SHA256", hex(&h.sha256)), ("SHA512", hex(&h.sha512))] {
+            let p = suite_dir.join(dir).join("by-hash").join(alg).join(digest);
+            suite.put(&p, Content::Bytes(bytes.clone()))?;
+            paths.push(p);
+        }
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::opts;
+
+    const DAY0: i64 = 946_684_800;
+    const DAY: i64 = 86_400;
+
+    fn clock(now: i64) -> BuildTime {
+        BuildTime { now, pinned: false }
+    }
+
+    fn date_of(release: &[u8]) -> String {
+        let text = String::from_utf8_lossy(release);
+        let parsed = release::parse_release(&text).unwrap();
+        parsed.field("Date").unwrap().to_string()
+    }
+
+    fn listed(bytes: &[u8]) -> BTreeMap<String, Hashes> {
+        BTreeMap::from([("main/binary-amd64/Packages".into(), Hashes::of_bytes(bytes))])
+    }
+
+    /// Publishes `release` as the suite's and reads the suite back.
+    fn published(repo: &Path, release: &[u8]) -> Previous {
+        let dir = repo.join("dists/s");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Release"), release).unwrap();
+        Previous::read(repo, "s", None)
+    }
+
+    #[test]
+    fn the_date_is_kept_when_nothing_changed() {
+        let t = tempfile::tempdir().unwrap();
+        let o = opts(t.path());
+        let first = release(&o, clock(DAY0), &listed(b"a"), &Previous::default());
+        assert_eq!(date_of(&first), release::format_date(DAY0));
+        let prev = published(t.path(), &first);
+        // Later, nothing changed: the published Release as it is.
+        assert_eq!(release(&o, clock(DAY0 + DAY), &listed(b"a"), &prev), first);
+        // An index changed: dated now.
+        let changed = release(&o, clock(DAY0 + DAY), &listed(b"b"), &prev);
+        assert_eq!(date_of(&changed), release::format_date(DAY0 + DAY));
+        // A header field changed: dated now.
+        let mut relabelled = opts(t.path());
+        relabelled.label = Some("L".into());
+        let changed = release(&relabelled, clock(DAY0 + DAY), &listed(b"a"), &prev);
+        assert_eq!(date_of(&changed), release::format_date(DAY0 + DAY));
+        // SOURCE_DATE_EPOCH: the Date is the given time, whatever was published.
+        let pinned = BuildTime {
+            now: DAY0 + DAY,
+            pinned: true,
+        };
+        let given = release(&o, pinned, &listed(b"a"), &prev);
+        assert_eq!(date_of(&given), release::format_date(DAY0 + DAY));
+    }
+
+    #[test]
+    fn a_release_is_redated_once_half_its_validity_has_passed() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = opts(t.path());
+        o.valid_for = Some(10);
+        let first = release(&o, clock(DAY0), &listed(b"a"), &Previous::default());
+        let prev = published(t.path(), &first);
+        assert_eq!(
+            release(&o, clock(DAY0 + 4 * DAY), &listed(b"a"), &prev),
+            first
+        );
+        let redated = release(&o, clock(DAY0 + 6 * DAY), &listed(b"a"), &prev);
+        assert_eq!(date_of(&redated), release::format_date(DAY0 + 6 * DAY));
+        assert!(fresh_enough(None, None, DAY0));
+        assert!(fresh_enough(Some(10), Some(DAY0 + 5 * DAY + 1), DAY0));
+        assert!(!fresh_enough(Some(10), Some(DAY0 + 5 * DAY), DAY0));
+        assert!(!fresh_enough(Some(10), None, DAY0));
+    }
+
+    #[test]
+    fn generations_keep_the_newest_three() {
+        let g = |s: &str| vec![s.to_string()];
+        let history = next_generations(Vec::new(), g("a"));
+        assert_eq!(history, [g("a")]);
+        // The same generation again is not a new one.
+        assert_eq!(next_generations(history.clone(), g("a")), [g("a")]);
+        let history = next_generations(next_generations(history, g("b")), g("c"));
+        let history = next_generations(history, g("d"));
+        assert_eq!(history, [g("d"), g("c"), g("b")]);
+        assert_eq!(BY_HASH_KEEP, 3);
+        assert_eq!(
+            generations_text(&[vec!["x".into(), "y".into()], vec![]]),
+            b"x y\n\n"
+        );
+    }
+
+    #[test]
+    fn the_public_key_is_named_after_the_label_or_origin() {
+        let mut o = opts(Path::new("/r"));
+        o.label = Some("elirepo Demo/2".into());
+        assert_eq!(keyring_name(&o), "elirepo-demo-2-archive-keyring.gpg");
+        o.label = None;
+        assert_eq!(keyring_name(&o), "o-archive-keyring.gpg");
+        o.origin = None;
+        assert_eq!(keyring_name(&o), "elirepo-archive-keyring.gpg");
+    }
+
+    /// Records what a build tells.
+    #[derive(Default)]
+    struct Heard(Vec<String>);
+    impl Listener for Heard {
+        fn step(&mut self, m: &str) {
+            self.0.push(format!("step: {m}"));
+        }
+        fn warn(&mut self, m: &str) {
+            self.0.push(format!("warn: {m}"));
+        }
+    }
+
+    #[test]
+    fn an_unsigned_suite_is_said_to_be_unsigned() {
+        let mut heard = Heard::default();
+        let o = opts(Path::new("/r"));
+        let signed = sign(&o, None, b"Release", &Previous::default(), &mut heard).unwrap();
+        assert!(signed.files.is_empty() && signed.keyring.is_none());
+        assert_eq!(heard.0.len(), 1);
+        assert!(heard.0[0].starts_with("warn: the repository is not signed"));
+    }
+
+    #[test]
+    fn by_hash_copies_are_this_generation_and_the_last_two_are_kept() {
+        let t = tempfile::tempdir().unwrap();
+        let files = BTreeMap::from([
+            ("main/binary-amd64/Packages".to_string(), b"x".to_vec()),
+            ("main/binary-amd64/Release".to_string(), b"r".to_vec()),
+        ]);
+        let listed = files
+            .iter()
+            .map(|(k, v)| (k.clone(), Hashes::of_bytes(v)))
+            .collect();
+        let indexes = Indexes {
+            files,
+            listed,
+            identical: Default::default(),
+        };
+        let (tree, signed) = (TreePlan::default(), Signed::default());
+        let parts = SuiteParts {
+            suite_dir: Path::new("dists/s"),
+            indexes: &indexes,
+            tree: &tree,
+            release: b"Release",
+            signed: &signed,
+            inputs: &[],
+        };
+        let mut previous = Previous::default();
+        let old = |n: u8| vec![format!("dists/s/main/binary-amd64/by-hash/SHA256/{n}")];
+        previous.by_hash_generations = vec![old(1), old(2), old(3)];
+        let x = Hashes::of_bytes(b"x");
+        let by_hash = |alg: &str, digest: &[u8]| {
+            format!("dists/s/main/binary-amd64/by-hash/{alg}/{}", hex(digest))
+        };
+        let (_, generations) = plan_tree(&opts(t.path()), &parts, &previous).unwrap();
+        assert_eq!(
+            generations,
+            [
+                vec![by_hash("SHA256", &x.sha256), by_hash("SHA512", &x.sha512)],
+                old(1),
+                old(2),
+            ]
+        );
+        let mut no_by_hash = opts(t.path());
+        no_by_hash.by_hash = false;
+        let (_, generations) = plan_tree(&no_by_hash, &parts, &previous).unwrap();
+        assert_eq!(generations[0], Vec::<String>::new());
+    }
+}

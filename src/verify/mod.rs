@@ -1,0 +1,262 @@
+//! `elirepo verify`: check a published repository the way eliloader and apt use it.
+//!
+//! The target is a repository directory or an `http://`/`ftp://` URL ([`Source`], in
+//! `source` and `ftp`). For each suite this module checks, in this order:
+//!
+//! * `release`: the Release (and InRelease and Release.gpg against a keyring with gpgv),
+//!   its Date and Valid-Until;
+//! * `packages`: every listed file's size and digests, every by-hash copy, every pool file
+//!   the Packages indexes name;
+//! * `netboot`: the kernel and initrd at exactly the URLs eliloader builds, their sizes,
+//!   that Content-Length is honest, that the kernel is a Xen PV kernel of the right
+//!   architecture and the initrd an initrd for it, and that `SHA256SUMS`/`MD5SUMS` match.
+//!
+//! Everything is streamed: files are hashed while they download and large ones are never
+//! held in memory. Each problem names the file or URL and what is wrong ([`Problem`]);
+//! [`VerifyError`] is a target that cannot be checked at all.
+
+mod ftp;
+mod netboot;
+mod packages;
+mod release;
+mod source;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use ftp::FtpError;
+pub use source::{FetchError, FetchErrorKind, Fetched, Source};
+
+/// One thing wrong, where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The file or URL concerned.
+    pub location: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// The target checked.
+    pub target: String,
+    /// Suites checked.
+    pub suites: Vec<String>,
+    /// Problems: the repository fails when there is any.
+    pub problems: Vec<Problem>,
+    /// Warnings that do not fail the check (e.g. an https URL eliloader refuses).
+    pub warnings: Vec<Problem>,
+    /// Files whose size and digests were checked.
+    pub files_checked: usize,
+    /// Pool files checked.
+    pub packages_checked: usize,
+    /// The eliloader URLs fetched.
+    pub eliloader_urls: Vec<String>,
+}
+
+impl VerifyReport {
+    /// True when nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+    fn problem(&mut self, location: impl Into<String>, what: impl Into<String>) {
+        self.problems.push(Problem {
+            location: location.into(),
+            what: what.into(),
+        });
+    }
+    fn warn(&mut self, location: impl Into<String>, what: impl Into<String>) {
+        self.warnings.push(Problem {
+            location: location.into(),
+            what: what.into(),
+        });
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// A repository directory or an http:// or ftp:// URL.
+    pub target: String,
+    /// Suites (default: every suite of a directory; required for a URL).
+    pub suites: Vec<String>,
+    /// Architectures (default: the Release's).
+    pub archs: Vec<String>,
+    /// Keyring for gpgv.
+    pub keyring: Option<PathBuf>,
+    /// The time "now" for Date and Valid-Until.
+    pub now: i64,
+}
+
+/// Why a verification could not run at all. Display reads `<target>: <why>`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// An https:// URL.
+    #[error(
+        "{target}: https is not supported by eliloader (nor by this check); publish over http://"
+    )]
+    Https {
+        /// The target.
+        target: String,
+    },
+    /// A URL of another scheme than http:// and ftp://.
+    #[error("{target}: unsupported URL scheme: use a directory, an http:// or an ftp:// URL")]
+    UnsupportedScheme {
+        /// The target.
+        target: String,
+    },
+    /// Not a URL, and not a directory.
+    #[error("{target}: not a directory")]
+    NotADirectory {
+        /// The target.
+        target: String,
+    },
+    /// A URL without `--suite`.
+    #[error("{target}: give --suite NAME for a URL (suites cannot be listed over http or ftp)")]
+    NoSuiteForUrl {
+        /// The target.
+        target: String,
+    },
+}
+
+/// Runs the whole verification.
+pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    let mut report = VerifyReport {
+        target: opts.target.clone(),
+        ..Default::default()
+    };
+    warn_of_the_url(&opts.target, &mut report);
+    let source = Source::open(&opts.target)?;
+    let suites = if opts.suites.is_empty() {
+        match &source {
+            Source::Dir(d) => local_suites(d),
+            Source::Http(..) | Source::Ftp(..) => {
+                return Err(VerifyError::NoSuiteForUrl {
+                    target: opts.target.clone(),
+                })
+            }
+        }
+    } else {
+        opts.suites.clone()
+    };
+    if suites.is_empty() {
+        report.problem(&opts.target, "no suite found (no dists/*/Release)");
+    }
+    for suite in &suites {
+        verify_suite(&source, opts, suite, &mut report);
+        report.suites.push(suite.clone());
+    }
+    Ok(report)
+}
+
+/// What eliloader makes of the URL itself: https:// it refuses, credentials it cannot use.
+fn warn_of_the_url(target: &str, report: &mut VerifyReport) {
+    if target.starts_with("https://") {
+        report.warn(target, "eliloader refuses https:// (\"Unknown source type\"): serve the repository over http:// too");
+    }
+    if let Some(rest) = target.split_once("://").map(|(_, r)| r) {
+        if rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
+            report.warn(
+                target,
+                "credentials in the URL do not work with eliloader's urllib2 fetcher",
+            );
+        }
+    }
+}
+
+/// Lists the suites of a repository directory (`dists/*/Release`).
+fn local_suites(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir.join("dists"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.path().join("Release").is_file() || e.path().join("InRelease").is_file()
+                })
+                .filter_map(|e| e.file_name().into_string().ok())
+                // `.<suite>.new` is a build's switch in progress (a link about to be
+                // renamed over `<suite>`): no client asks for it.
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// One suite being checked: where its files come from, and what was asked.
+struct Suite<'a> {
+    source: &'a Source,
+    opts: &'a VerifyOptions,
+    /// The suite's name.
+    name: &'a str,
+    /// `dists/<suite>/`.
+    dir: String,
+}
+
+impl Suite<'_> {
+    /// The location of `rel`, relative to the suite directory (for messages).
+    fn location(&self, rel: &str) -> String {
+        self.source.location(&format!("{}{rel}", self.dir))
+    }
+
+    /// [`Source::fetch`] of `rel`, relative to the suite directory.
+    fn fetch(&self, rel: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, FetchError> {
+        self.source.fetch(&format!("{}{rel}", self.dir), limit, out)
+    }
+
+    /// [`Source::fetch_small`] of `rel`, relative to the suite directory.
+    fn fetch_small(&self, rel: &str) -> Result<Vec<u8>, FetchError> {
+        self.source.fetch_small(&format!("{}{rel}", self.dir))
+    }
+}
+
+/// The Release, the indexes and pool, then eliloader's trees of one suite.
+fn verify_suite(source: &Source, opts: &VerifyOptions, name: &str, report: &mut VerifyReport) {
+    let suite = Suite {
+        source,
+        opts,
+        name,
+        dir: format!("dists/{name}/"),
+    };
+    let Some((release_bytes, parsed)) = release::read_release(&suite, report) else {
+        return;
+    };
+    release::check_signatures(&suite, &release_bytes, report);
+    release::check_dates(&parsed, opts.now, &suite.location("Release"), report);
+    packages::check_listed_files(&suite, &parsed, report);
+    let archs: Vec<String> = if opts.archs.is_empty() {
+        words(parsed.field("Architectures")).unwrap_or_default()
+    } else {
+        opts.archs.clone()
+    };
+    let components = words(parsed.field("Components")).unwrap_or_else(|| vec!["main".into()]);
+    packages::check_pool(&suite, &parsed, &components, &archs, report);
+    netboot::check_trees(&suite, &parsed, &archs, report);
+}
+
+/// The words of a Release field.
+fn words(field: Option<&str>) -> Option<Vec<String>> {
+    field.map(|v| v.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_switch_in_progress_is_no_suite() {
+        let d = tempfile::tempdir().unwrap();
+        let dists = d.path().join("dists");
+        std::fs::create_dir_all(dists.join("lenny")).unwrap();
+        std::fs::write(dists.join("lenny/Release"), "Suite: lenny\n").unwrap();
+        // What a build killed between making the new link and renaming it leaves.
+        std::os::unix::fs::symlink("lenny", dists.join(".lenny.new")).unwrap();
+        assert_eq!(local_suites(d.path()), vec!["lenny".to_string()]);
+    }
+}

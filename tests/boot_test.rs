@@ -1,0 +1,547 @@
+//! `elirepo boot-test` end to end: real Xen in QEMU, real `xl create`, Debian's real kernel.
+//!
+//! The boots take 1 to 3 minutes each under TCG, so they run only with
+//! `ELIREPO_BOOT_TESTS=1` (`.ci/run` sets it); without it each boot test prints a
+//! `skipped:` line. With it, a missing qemu, Xen, toolstack, busybox or Debian kernel is a
+//! skip locally and a failure under `ELIREPO_REQUIRE_TOOLS=1`. The boots run one at a time.
+//!
+//! The kernel under test and the dom0 kernel are Debian's current `linux-image-*-amd64`,
+//! fetched with `apt-get download` as `scripts/check-real-kernel.sh` fetches it (or
+//! `ELIREPO_BOOT_KERNEL_DEB`), cached under the cargo target directory. The initrds are made
+//! here: busybox and an `/init` that prints a marker and powers off.
+
+mod common;
+use common::synth;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// One boot at a time: the machine has few cores and TCG is CPU-bound.
+static BOOTS: Mutex<()> = Mutex::new(());
+
+const MARKER: &str = "elirepo-test-init: ran";
+
+fn boots_enabled() -> bool {
+    if std::env::var("ELIREPO_BOOT_TESTS").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: boot tests take minutes under TCG; set ELIREPO_BOOT_TESTS=1 to run them");
+    false
+}
+
+fn have_boot_tools() -> bool {
+    if !common::have_tools(&[
+        "qemu-system-x86_64",
+        "busybox",
+        "dpkg-deb",
+        "apt-get",
+        "ldd",
+    ]) {
+        return false;
+    }
+    let xen = std::fs::read_dir("/boot").ok().is_some_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("xen-"))
+    });
+    let xl = std::fs::read_dir("/usr/lib").ok().is_some_and(|d| {
+        d.flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with("xen-") && e.path().join("bin/xl").is_file()
+        })
+    });
+    if !xen || !xl {
+        common::skip("the Xen hypervisor or toolstack is not installed (xen-hypervisor-4.17-amd64, xen-utils-4.17)");
+        return false;
+    }
+    true
+}
+
+/// Debian's current amd64 kernel .deb and its vmlinuz, fetched once into the target dir.
+fn debian_kernel() -> Option<(PathBuf, PathBuf)> {
+    // One fetch at a time: the tests share the cache directory.
+    static FETCH: Mutex<()> = Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("boot-test-kernel");
+    let deb = match std::env::var_os("ELIREPO_BOOT_KERNEL_DEB") {
+        Some(d) => PathBuf::from(d),
+        None => match fetch_kernel_deb(&dir) {
+            Ok(d) => d,
+            Err(e) => {
+                common::skip(&format!("cannot fetch Debian's amd64 kernel: {e}"));
+                return None;
+            }
+        },
+    };
+    let x = dir.join("x");
+    let found = |x: &Path| -> Option<PathBuf> {
+        std::fs::read_dir(x.join("boot"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("vmlinuz-")
+            })
+    };
+    if found(&x).is_none() {
+        std::fs::create_dir_all(&x).unwrap();
+        let st = Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&x)
+            .status()
+            .unwrap();
+        assert!(st.success(), "dpkg-deb -x {}", deb.display());
+    }
+    let vmlinuz = found(&x).unwrap_or_else(|| panic!("{}: no boot/vmlinuz-*", deb.display()));
+    Some((deb, vmlinuz))
+}
+
+fn fetch_kernel_deb(dir: &Path) -> Result<PathBuf, String> {
+    let debs = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("linux-image-6") || n.starts_with("linux-image-7")
+        });
+        v.sort();
+        v
+    };
+    if let Some(d) = debs(dir).pop() {
+        return Ok(d);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let meta = dir.join("meta");
+    std::fs::create_dir_all(&meta).map_err(|e| e.to_string())?;
+    let _ = Command::new("chmod")
+        .args(["755"])
+        .arg(dir)
+        .arg(&meta)
+        .status();
+    let get = |pkg: &str, into: &Path| -> Result<(), String> {
+        let o = Command::new("apt-get")
+            .args(["download", "-q", pkg])
+            .current_dir(into)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "apt-get download {pkg}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ))
+        }
+    };
+    get("linux-image-amd64", &meta)?;
+    let m = std::fs::read_dir(&meta)
+        .unwrap()
+        .flatten()
+        .next()
+        .ok_or("no .deb")?
+        .path();
+    let deps = Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&m)
+        .arg("Depends")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let deps = String::from_utf8_lossy(&deps.stdout).into_owned();
+    let pkg = deps
+        .split(',')
+        .map(|d| d.split_whitespace().next().unwrap_or(""))
+        .find(|p| {
+            p.starts_with("linux-image-") && p.as_bytes().get(12).is_some_and(u8::is_ascii_digit)
+        })
+        .ok_or(format!(
+            "linux-image-amd64 depends on no linux-image-<version>: {deps}"
+        ))?
+        .to_string();
+    get(&pkg, dir)?;
+    debs(dir)
+        .pop()
+        .ok_or("apt-get download left no .deb".into())
+}
+
+/// A newc cpio with modes: `(path, mode, data)`; a mode of 0o40755 makes a directory.
+fn cpio(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let trailer: (&str, u32, &[u8]) = ("TRAILER!!!", 0, b"");
+    for (i, (name, mode, data)) in entries.iter().chain([&trailer]).enumerate() {
+        out.extend_from_slice(
+            format!(
+                "070701{:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+                i + 1, 0, 0, 1, 0, data.len(), 0, 0, 0, 0, name.len() + 1, 0
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    out
+}
+
+/// The test initrd's cpio: busybox and an `/init` that prints [`MARKER`] and powers off.
+fn test_cpio() -> Vec<u8> {
+    let busybox = std::fs::read(common::find_on_path("busybox").expect("busybox")).unwrap();
+    let init = format!("#!/bin/busybox sh\necho \"{MARKER}\"\n/bin/busybox poweroff -f\n");
+    cpio(&[
+        ("init", 0o100755, init.as_bytes()),
+        ("bin", 0o40755, b""),
+        ("bin/busybox", 0o100755, &busybox),
+        ("dev", 0o40755, b""),
+    ])
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Runs `elirepo boot-test ARGS --json` (one boot at a time) and returns exit status, JSON
+/// and stderr. The console is kept in the target dir as `<name>.log`.
+fn boot(name: &str, args: &[&str], dom0: &Path) -> (i32, serde_json::Value, String) {
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("boot-{name}.log"));
+    let start = std::time::Instant::now();
+    let o = common::elirepo()
+        .arg("boot-test")
+        .args(args)
+        .arg("--dom0-kernel")
+        .arg(dom0)
+        .arg("--keep-log")
+        .arg(&log)
+        .arg("--json")
+        .output()
+        .unwrap();
+    common::assert_no_crash(&o, name);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name}: no JSON report ({e}); stderr:\n{stderr}\nstdout:\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    });
+    eprintln!(
+        "{name}: {:.0} s wall, verdict {}, console in {}",
+        start.elapsed().as_secs_f64(),
+        json["verdict"],
+        log.display()
+    );
+    (o.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// `elirepo kernel --json`'s verdict for `kernel`.
+fn static_verdict(kernel: &Path) -> String {
+    let o = common::elirepo()
+        .arg("kernel")
+        .arg("--json")
+        .arg(kernel)
+        .output()
+        .unwrap();
+    common::assert_no_crash(&o, "elirepo kernel");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    j["verdict"].as_str().unwrap_or("?").to_string()
+}
+
+/// The static and the boot verdict must agree: PV-capable ⇔ the guest kernel ran (booted, or
+/// stopped by its initrd or a panic). A kernel that is not PV-capable is refused by the
+/// builder (no Xen notes) or dies before printing (PVH-only: the builder jumps to e_entry).
+fn assert_agree(kernel: &Path, boot: &serde_json::Value) {
+    let stat = static_verdict(kernel);
+    let ran = ["booted", "initrd_not_unpacked", "kernel_panic"]
+        .iter()
+        .any(|v| boot["verdict"] == *v);
+    assert_eq!(
+        stat == "pv_capable",
+        ran,
+        "static and boot verdicts disagree on {}: `elirepo kernel` says {stat}, the boot says {} ({})",
+        kernel.display(),
+        boot["verdict"],
+        boot["detail"]
+    );
+}
+
+fn setup() -> Option<(PathBuf, PathBuf, tempfile::TempDir)> {
+    if !boots_enabled() || !have_boot_tools() {
+        return None;
+    }
+    let (deb, vmlinuz) = debian_kernel()?;
+    Some((deb, vmlinuz, common::tempdir()))
+}
+
+/// Debian's kernel and a small initrd, published at eliloader's path and fetched from a real
+/// HTTP server as eliloader fetches them: booted, and `elirepo kernel` agrees.
+#[test]
+fn debians_kernel_boots_from_a_repository_url() {
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let xen = dir
+        .path()
+        .join("repo/dists/lenny/main/installer-amd64/current/images/netboot/xen");
+    std::fs::create_dir_all(&xen).unwrap();
+    std::fs::copy(&vmlinuz, xen.join("vmlinuz")).unwrap();
+    std::fs::write(xen.join("initrd.gz"), gzip(&test_cpio())).unwrap();
+    let server = common::Server::http(&dir.path().join("repo"));
+    let url = server.base.trim_end_matches('/').to_string();
+    let (code, json, stderr) = boot(
+        "booted",
+        &[
+            &url, "--suite", "lenny", "--arch", "amd64", "--args", "quiet",
+        ],
+        &deb,
+    );
+    assert_eq!(json["verdict"], "booted", "{json:#}\n{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    let lines = json["last_lines"].to_string();
+    assert!(
+        lines.contains(MARKER),
+        "the test initrd's /init did not print its marker: {json:#}"
+    );
+    assert!(
+        json["cmdline"].as_str().unwrap().starts_with("quiet "),
+        "{json:#}"
+    );
+    assert_agree(&vmlinuz, &json);
+}
+
+/// The same kernel with its initrd cut short: the kernel cannot unpack it.
+#[test]
+fn an_initrd_cut_short_is_not_unpacked() {
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let gz = gzip(&test_cpio());
+    let initrd = dir.path().join("initrd.gz");
+    std::fs::write(&initrd, &gz[..gz.len() / 2]).unwrap();
+    let (code, json, stderr) = boot(
+        "initrd-truncated",
+        &[
+            "--kernel",
+            vmlinuz.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
+        &deb,
+    );
+    assert_eq!(json["verdict"], "initrd_not_unpacked", "{json:#}\n{stderr}");
+    assert_eq!(code, 1);
+}
+
+/// The same kernel with an initrd in lz4's frame format, which Linux does not decompress
+/// (it knows only lz4's legacy format, magic 02 21 4C 18): not unpacked.
+#[test]
+fn an_initrd_in_a_compression_the_kernel_lacks_is_not_unpacked() {
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    if !common::have_tool("lz4") {
+        return;
+    }
+    let cpio_path = dir.path().join("initrd.cpio");
+    std::fs::write(&cpio_path, test_cpio()).unwrap();
+    // lz4's default output is the frame format.
+    let o = Command::new("lz4")
+        .args(["-q", "-c"])
+        .arg(&cpio_path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "lz4: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let frame = o.stdout;
+    assert_eq!(&frame[..4], &[0x04, 0x22, 0x4d, 0x18]);
+    let initrd = dir.path().join("initrd.gz");
+    std::fs::write(&initrd, &frame).unwrap();
+    let (code, json, stderr) = boot(
+        "initrd-lz4-frame",
+        &[
+            "--kernel",
+            vmlinuz.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
+        &deb,
+    );
+    assert_eq!(json["verdict"], "initrd_not_unpacked", "{json:#}\n{stderr}");
+    assert!(
+        json["detail"].as_str().unwrap().contains("invalid magic"),
+        "{json:#}"
+    );
+    assert_eq!(code, 1);
+}
+
+/// A kernel without Xen notes: Xen's domain builder refuses it, says why, and `elirepo kernel`
+/// agrees.
+#[test]
+fn a_kernel_without_xen_notes_is_refused_by_the_builder() {
+    let Some((deb, _vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let kernel = dir.path().join("vmlinuz");
+    std::fs::write(&kernel, synth::no_xen_kernel("6.1.0-99-amd64")).unwrap();
+    let initrd = dir.path().join("initrd.gz");
+    std::fs::write(&initrd, gzip(&test_cpio())).unwrap();
+    let (code, json, stderr) = boot(
+        "refused-no-xen-notes",
+        &[
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
+        &deb,
+    );
+    assert_eq!(json["verdict"], "refused", "{json:#}\n{stderr}");
+    let detail = json["detail"].as_str().unwrap();
+    assert!(
+        [
+            "xc_dom_find_loader",
+            "Invalid kernel",
+            "Not a Xen-ELF",
+            "xc_dom_parse"
+        ]
+        .iter()
+        .any(|m| detail.contains(m)),
+        "the builder's message is missing: {detail}"
+    );
+    assert_eq!(code, 1);
+    assert_agree(&kernel, &json);
+}
+
+/// Without qemu the command exits 2 and names the package; it never passes.
+#[test]
+fn missing_qemu_is_exit_2_naming_the_package() {
+    let dir = common::tempdir();
+    let k = dir.path().join("vmlinuz");
+    std::fs::write(&k, b"x").unwrap();
+    let o = common::elirepo()
+        .args(["boot-test", "--kernel"])
+        .arg(&k)
+        .arg("--initrd")
+        .arg(&k)
+        .env("ELIREPO_QEMU", dir.path().join("qemu-system-x86_64"))
+        .output()
+        .unwrap();
+    common::assert_failed_cleanly(&o, "boot-test without qemu");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("qemu-system-x86"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+/// Every file under `root` with its bytes (symlinks as their target), sorted.
+fn contents(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let e = e.unwrap();
+        let p = e.path().strip_prefix(root).unwrap().to_path_buf();
+        if e.path_is_symlink() {
+            let t = std::fs::read_link(e.path()).unwrap();
+            out.push((p, t.into_os_string().into_encoded_bytes()));
+        } else if e.file_type().is_file() {
+            out.push((p, std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out
+}
+
+/// `build --boot-test` with a pair that passes the static checks but panics at boot (an
+/// initrd carrying the kernel's modules directory but no /init): refused, nothing published,
+/// the repository byte for byte as it was.
+#[test]
+fn build_boot_test_refuses_a_pair_that_does_not_boot() {
+    let Some((deb, vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let release = vmlinuz
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("vmlinuz-")
+        .to_string();
+    let modules = format!("lib/modules/{release}/modules.dep");
+    let mods_dir = format!("lib/modules/{release}");
+    let good = dir.path().join("good.gz");
+    let bad = dir.path().join("bad.gz");
+    let mut entries: Vec<(&str, u32, &[u8])> = vec![
+        ("lib", 0o40755, b""),
+        ("lib/modules", 0o40755, b""),
+        (&mods_dir, 0o40755, b""),
+        (&modules, 0o100644, b""),
+    ];
+    std::fs::write(&bad, gzip(&cpio(&entries))).unwrap();
+    let init = format!("#!/bin/busybox sh\necho \"{MARKER}\"\n/bin/busybox poweroff -f\n");
+    entries.push(("init", 0o100755, init.as_bytes()));
+    std::fs::write(&good, gzip(&cpio(&entries))).unwrap();
+    std::fs::create_dir_all(dir.path().join("debs")).unwrap();
+    let repo = dir.path().join("repo");
+    let build = |initrd: &Path, boot_test: bool| {
+        let mut c = common::elirepo();
+        c.env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("ELIREPO_DOM0_KERNEL", &deb)
+            .args([
+                "build",
+                "--unsigned",
+                "--suite",
+                "lenny",
+                "--arch",
+                "amd64",
+                "--repo",
+            ])
+            .arg(&repo)
+            .arg("--deb")
+            .arg(dir.path().join("debs"))
+            .arg("--kernel")
+            .arg(&vmlinuz)
+            .arg("--initrd")
+            .arg(initrd);
+        if boot_test {
+            c.arg("--boot-test");
+        }
+        let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+        c.output().unwrap()
+    };
+    let o = build(&good, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = contents(&repo);
+    let snap = common::snapshot_tree(&repo);
+    let start = std::time::Instant::now();
+    let o = build(&bad, true);
+    eprintln!(
+        "build --boot-test: {:.0} s wall",
+        start.elapsed().as_secs_f64()
+    );
+    common::assert_failed_cleanly(&o, "build --boot-test with a pair that panics");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("does not boot") && err.contains("kernel panic"),
+        "{err}"
+    );
+    assert!(
+        contents(&repo) == before,
+        "build --boot-test changed the repository's bytes"
+    );
+    assert_eq!(
+        common::snapshot_tree(&repo),
+        snap,
+        "build --boot-test touched the repository"
+    );
+}
