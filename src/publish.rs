@@ -29,6 +29,10 @@ use crate::hash::Hashes;
 /// The state directory inside a repository.
 pub const STATE_DIR: &str = ".elirepo";
 
+/// In [`STATE_DIR`]: the copy of a linked tree becoming a real `dists/<suite>`
+/// (`--no-symlinks` after links), or, after the swap, the old link.
+const UNLINKED: &str = "unlinked";
+
 /// What went wrong while publishing, with the path concerned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -124,6 +128,30 @@ fn sync_dir(dir: &Path) -> Result<(), PublishError> {
         .map_err(io_err(dir, "cannot sync directory"))
 }
 
+/// Swaps the names `a` and `b`, both existing, in one step (Linux `renameat2` with
+/// `RENAME_EXCHANGE`): a directory and a symbolic link trade places with no instant
+/// where either name is missing, which `rename(2)` cannot do (it puts a directory
+/// over an empty directory only). `Ok(false)`: this kernel or file system cannot
+/// (`EINVAL`, `ENOSYS`, `EOPNOTSUPP`: an old kernel, some network file systems) and
+/// nothing changed.
+fn exchange(a: &Path, b: &Path) -> Result<bool, PublishError> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use rustix::io::Errno;
+        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+            Ok(()) => Ok(true),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => Ok(false),
+            Err(e) => Err(io_err(b, "cannot swap in the new tree")(e.into())),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Ok(false)
+    }
+}
+
 /// The lock, the staging area and the ordered switch of one build.
 pub struct Publisher {
     repo: PathBuf,
@@ -193,6 +221,14 @@ impl Publisher {
             ))?;
         }
         create_dirs(&staging)?;
+        // A copy or a link left by a build that died changing the layout.
+        let unlinked = state.join(UNLINKED);
+        if fs::symlink_metadata(&unlinked).is_ok() {
+            fs::remove_dir_all(&unlinked).map_err(io_err(
+                &unlinked,
+                "cannot clean up a previous build's copy of the tree",
+            ))?;
+        }
         Ok(Publisher {
             repo: repo.to_path_buf(),
             staging,
@@ -353,6 +389,8 @@ impl Publisher {
                 self.touched_dirs.insert(d);
                 break;
             }
+            // Removed: an earlier removal may have marked it to be synced.
+            self.touched_dirs.remove(&d);
             dir = d.parent().map(Path::to_path_buf);
         }
         fault_at("removed", rel);
@@ -379,6 +417,13 @@ impl Publisher {
 /// rename: a client sees the old tree or the new one, never a mix, at every instant.
 /// Without links (`--no-symlinks`, for hosts that cannot serve them) the files are
 /// renamed into a real directory one by one, Release files last.
+///
+/// A change of layout swaps the real directory and the link in one step (`renameat2`
+/// `RENAME_EXCHANGE`), so that `dists/<suite>` never goes missing: to links, with a
+/// link to the new generation; to a real directory, with a copy of the published
+/// generation (hard links; its own links, the netboot `current`, become real
+/// directories), which the files are then renamed into. Where the file system
+/// cannot exchange, the directory is moved aside or the link removed first.
 pub struct SuiteTree {
     repo: PathBuf,
     /// `dists/<suite>`, relative to the repository.
@@ -392,6 +437,51 @@ pub struct SuiteTree {
     files: std::collections::BTreeMap<PathBuf, Option<Content>>,
     /// Files and links of the published tree (links not followed).
     published: BTreeSet<PathBuf>,
+}
+
+/// Copies the published tree `from` into `to` for `--no-symlinks`, which publishes
+/// no links: a link to a directory or a file of the tree (the netboot `current`)
+/// becomes a copy of it, so that nothing is later written through it into the
+/// VERSION it names; any other link stays a link. Files are hard-linked (a
+/// generation's files are never written again: renames replace them), or copied
+/// and synced on a file system without hard links.
+fn unlinked_copy(from: &Path, to: &Path) -> Result<(), PublishError> {
+    let root = fs::canonicalize(from).map_err(io_err(from, "cannot resolve"))?;
+    let share = |src: &Path, dest: &Path| -> Result<(), PublishError> {
+        create_dirs(dest.parent().expect("a file has a parent"))?;
+        let m = fs::symlink_metadata(src).map_err(io_err(src, "cannot read"))?;
+        if m.file_type().is_symlink() {
+            let t = fs::read_link(src).map_err(io_err(src, "cannot read link"))?;
+            return std::os::unix::fs::symlink(t, dest)
+                .map_err(io_err(dest, "cannot create symlink"));
+        }
+        fs::hard_link(src, dest)
+            .or_else(|_| {
+                fs::copy(src, dest)?;
+                File::open(dest)?.sync_all()
+            })
+            .map_err(io_err(dest, "cannot copy"))
+    };
+    for inner in tree_files(from) {
+        let (src, dest) = (from.join(&inner), to.join(&inner));
+        let target = fs::symlink_metadata(&src)
+            .is_ok_and(|m| m.file_type().is_symlink())
+            .then(|| fs::canonicalize(&src).ok())
+            .flatten()
+            .filter(|t| t.starts_with(&root));
+        match target {
+            // Not a directory above the link (that would copy it into itself).
+            Some(t) if t.is_dir() && !root.join(&inner).starts_with(&t) => {
+                create_dirs(&dest)?;
+                for f in tree_files(&t) {
+                    share(&t.join(&f), &dest.join(&f))?;
+                }
+            }
+            Some(t) if t.is_file() => share(&t, &dest)?,
+            _ => share(&src, &dest)?,
+        }
+    }
+    Ok(())
 }
 
 /// Files and links under `dir`, relative to it.
@@ -598,19 +688,39 @@ impl SuiteTree {
         fault_point("before-switch");
         // The switch: one rename of a new link over dists/<suite>.
         let link = self.repo.join(&self.rel);
-        if self.legacy && link.is_dir() {
-            // Once, from a real directory: move it aside first (the only window).
-            let aside = gens.join(format!("pre-{name}"));
-            fs::rename(&link, &aside).map_err(io_err(&link, "cannot move the old tree aside"))?;
-            fault_point("moved-aside");
-        }
-        let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
-        let _ = fs::remove_file(&tmp);
         let target = PathBuf::from(".generations").join(&suite).join(&name);
-        std::os::unix::fs::symlink(&target, &tmp).map_err(io_err(&tmp, "cannot create symlink"))?;
-        fault_point("switch-link-created");
-        fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
-        sync_dir(&dists)?;
+        let mut switched = false;
+        if self.legacy && link.is_dir() {
+            // Once, from a real directory, which no rename can put a link over: a link
+            // made among the generations (its target is read from where it ends up)
+            // swapped with the directory, which takes its place, removed below.
+            let aside = gens.join(format!("pre-{name}"));
+            std::os::unix::fs::symlink(&target, &aside)
+                .map_err(io_err(&aside, "cannot create symlink"))?;
+            fault_point("exchange-link-created");
+            if exchange(&aside, &link)? {
+                sync_dir(&dists)?;
+                sync_dir(&gens)?;
+                fault_point("exchanged");
+                switched = true;
+            } else {
+                // Not on this file system: move it aside (no dists/<suite> until the
+                // link is renamed in).
+                fs::remove_file(&aside).map_err(io_err(&aside, "cannot remove"))?;
+                fs::rename(&link, &aside)
+                    .map_err(io_err(&link, "cannot move the old tree aside"))?;
+                fault_point("moved-aside");
+            }
+        }
+        if !switched {
+            let tmp = dists.join(format!(".{}.new", suite.to_string_lossy()));
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(&target, &tmp)
+                .map_err(io_err(&tmp, "cannot create symlink"))?;
+            fault_point("switch-link-created");
+            fs::rename(&tmp, &link).map_err(io_err(&link, "cannot switch to the new tree"))?;
+            sync_dir(&dists)?;
+        }
         fault_point("after-switch");
         for e in fs::read_dir(&gens)
             .map_err(io_err(&gens, "cannot list"))?
@@ -628,21 +738,34 @@ impl SuiteTree {
     fn publish_in_place(&self, publisher: &mut Publisher) -> Result<usize, PublishError> {
         let root = self.repo.join(&self.rel);
         if fs::symlink_metadata(&root).is_ok_and(|m| m.file_type().is_symlink()) {
-            // From generations back to a real directory: copy the tree's kept files first.
+            // From generations back to a real directory: a copy of the published tree,
+            // swapped with the link.
             let cur = self.current.clone().expect("a link has a target");
-            let staged = self.repo.join(STATE_DIR).join("unlinked");
+            let staged = self.repo.join(STATE_DIR).join(UNLINKED);
             let _ = fs::remove_dir_all(&staged);
             create_dirs(&staged)?;
-            for inner in tree_files(&cur) {
-                let (from, to) = (cur.join(&inner), staged.join(&inner));
-                create_dirs(to.parent().expect("parent"))?;
-                fs::copy(&from, &to).map_err(io_err(&to, "cannot copy"))?;
+            unlinked_copy(&cur, &staged)?;
+            for d in walkdir::WalkDir::new(&staged)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_dir())
+            {
+                sync_dir(d.path())?;
             }
             fault_point("unlink-copied");
-            fs::remove_file(&root).map_err(io_err(&root, "cannot remove link"))?;
-            fault_point("unlink-link-removed");
-            fs::rename(&staged, &root).map_err(io_err(&root, "cannot rename into place"))?;
-            fault_point("unlink-renamed");
+            if exchange(&staged, &root)? {
+                // The real tree is published; the old link is left where the copy was.
+                sync_dir(root.parent().expect("dists/<suite> has a parent"))?;
+                fault_point("unlink-exchanged");
+                fs::remove_file(&staged).map_err(io_err(&staged, "cannot remove link"))?;
+                fault_point("unlink-link-removed");
+            } else {
+                // Not on this file system: no dists/<suite> between the two steps.
+                fs::remove_file(&root).map_err(io_err(&root, "cannot remove link"))?;
+                fault_point("unlink-link-removed");
+                fs::rename(&staged, &root).map_err(io_err(&root, "cannot rename into place"))?;
+                fault_point("unlink-renamed");
+            }
         }
         let release_last = |p: &&PathBuf| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -667,6 +790,18 @@ impl SuiteTree {
         for inner in tree_files(&root) {
             if !self.files.contains_key(&inner) {
                 publisher.remove(&self.rel.join(inner))?;
+            }
+        }
+        // Generations from a time with links are no longer published.
+        let gens = self.generations_dir();
+        if let Ok(entries) = fs::read_dir(&gens) {
+            for e in entries.flatten() {
+                let p = e.path();
+                fs::remove_dir_all(&p).map_err(io_err(&p, "cannot remove an old generation"))?;
+                fault_at("old-generation-removed", Path::new(&e.file_name()));
+            }
+            if fs::remove_dir(&gens).is_ok() {
+                let _ = fs::remove_dir(gens.parent().expect("generations have a parent"));
             }
         }
         Ok(written.max(1))
@@ -781,6 +916,62 @@ mod tests {
         assert!(!p.stage(Path::new("dists/s/Release"), &c).unwrap());
         drop(p);
         assert!(!repo.join(STATE_DIR).join("staging").exists());
+    }
+
+    #[test]
+    fn a_commit_after_removals_that_emptied_a_directory_succeeds() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let mut p = Publisher::open(&repo, true, &mut |_| {}).unwrap();
+        let c = Content::Bytes(b"x\n".to_vec());
+        for f in ["old/v/a", "old/v/b", "keep"] {
+            p.stage(Path::new(f), &c).unwrap();
+        }
+        p.commit().unwrap();
+        // The first removal leaves old/v behind (to be synced), the second removes it.
+        p.remove(Path::new("old/v/a")).unwrap();
+        p.remove(Path::new("old/v/b")).unwrap();
+        assert!(!repo.join("old").exists());
+        // Elirepo's state is committed after the suite's removals.
+        p.stage(Path::new(".elirepo/state"), &c).unwrap();
+        p.commit().unwrap();
+        p.finish().unwrap();
+    }
+
+    #[test]
+    fn from_links_to_no_symlinks_a_linked_directory_becomes_a_real_one() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let suite = Path::new("dists/s");
+        let bytes = |b: &[u8]| Content::Bytes(b.to_vec());
+        let mut p = Publisher::open(&repo, true, &mut |_| {}).unwrap();
+        let mut tree = SuiteTree::open(&repo, suite, true).unwrap();
+        tree.put(&suite.join("v1/f"), bytes(b"one")).unwrap();
+        tree.put(&suite.join("current"), Content::Symlink("v1".into()))
+            .unwrap();
+        tree.publish(&mut p).unwrap();
+        assert!(fs::symlink_metadata(repo.join(suite))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        drop(p);
+
+        let mut p = Publisher::open(&repo, true, &mut |_| {}).unwrap();
+        let mut tree = SuiteTree::open(&repo, suite, false).unwrap();
+        tree.keep(&suite.join("v1/f")).unwrap();
+        tree.put(&suite.join("v2/f"), bytes(b"two")).unwrap();
+        tree.put(&suite.join("current/f"), bytes(b"two")).unwrap();
+        tree.publish(&mut p).unwrap();
+        p.finish().unwrap();
+        let real = |rel: &str| fs::symlink_metadata(repo.join(suite).join(rel)).unwrap();
+        assert!(real("").is_dir() && real("current").is_dir());
+        assert_eq!(fs::read(repo.join(suite).join("v1/f")).unwrap(), b"one");
+        assert_eq!(
+            fs::read(repo.join(suite).join("current/f")).unwrap(),
+            b"two"
+        );
+        assert!(!repo.join("dists/.generations").exists());
+        assert!(!repo.join(STATE_DIR).join(UNLINKED).exists());
     }
 
     #[test]

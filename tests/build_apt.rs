@@ -590,7 +590,7 @@ fn tampered_indexes_fail_apt_update() {
 
 #[test]
 fn unchanged_rerun_writes_nothing() {
-    if !have_tools(&["gpg"]) {
+    if !have_tools(&["gpg", "gpgv"]) {
         return;
     }
     let t = tempdir();

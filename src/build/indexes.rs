@@ -226,7 +226,9 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.as_str(), &v[..]))
             .collect();
-        publish_suite(t.path(), "s", &files, None, 0);
+        // As a generation: the Release of a real directory is not trusted for digests.
+        publish_suite(t.path(), "s1", &files, None, 0);
+        std::os::unix::fs::symlink("s1", t.path().join("dists/s")).unwrap();
         let previous = Previous::read(t.path(), "s", None);
         let again = build(&o, &inputs, &previous).unwrap();
         assert_eq!(again.files["main/binary-amd64/Packages.gz"], other_gz);

@@ -6,8 +6,9 @@
 //! (`.elirepo/by-hash-<suite>`, `.elirepo/pool-<suite>`). Its methods answer the
 //! reuse questions: may a compressed index be taken as published (the signed
 //! Release proves it was made from exactly this index), are an index's digests
-//! known (the file is byte-identical to what the Release lists), may the
-//! signatures stay (same Release, same key), which packages did the suite hold.
+//! known (the file is byte-identical to what the Release lists, in a linked
+//! suite), may the signatures stay (same Release, same key, and they sign it),
+//! which packages did the suite hold.
 //! The published indexes themselves are read where a question needs them.
 
 use std::collections::BTreeSet;
@@ -39,6 +40,8 @@ pub(super) struct Previous {
     release_gpg: Option<Vec<u8>>,
     /// The published public key, when the build signs.
     keyring: Option<Vec<u8>>,
+    /// Its path.
+    keyring_path: Option<PathBuf>,
     /// The by-hash paths of the last generations, newest first.
     pub by_hash_generations: Vec<Vec<String>>,
     /// The pool files of the last generations, newest first.
@@ -82,6 +85,7 @@ impl Previous {
             in_release: fs::read(dir.join("InRelease")).ok(),
             release_gpg: fs::read(dir.join("Release.gpg")).ok(),
             keyring: keyring.and_then(|k| fs::read(repo.join(k)).ok()),
+            keyring_path: keyring.map(|k| repo.join(k)),
             by_hash_generations: read_generations(&repo.join(by_hash_generations_path(suite))),
             pool_generations: read_generations(&repo.join(pool_generations_path(suite))),
             dir,
@@ -155,8 +159,13 @@ impl Previous {
 
     /// The digests of the index `rel` from the previous Release, when the
     /// published file is byte-identical to `bytes` (comparing is cheaper than
-    /// four digests).
+    /// four digests) and the suite is a link to a generation: the Release of a
+    /// real directory may be older than its files (a --no-symlinks build renames
+    /// them one by one, Release last, and may have stopped in between).
     pub fn known_digests(&self, rel: &str, bytes: &[u8]) -> Option<Hashes> {
+        if !fs::symlink_metadata(&self.dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return None;
+        }
         let listed = self.release.as_ref()?.files.get(rel)?;
         let arr = |h: &Option<String>| unhex(h.as_deref()?);
         let (md5, sha1, sha256, sha512) = (
@@ -179,7 +188,8 @@ impl Previous {
 
     /// The published `(Release.gpg, InRelease)`, if they may stay: the new
     /// Release is the published one and so is the public key (gpg's signatures
-    /// are not reproducible, so re-signing would change the tree).
+    /// are not reproducible, so re-signing would change the tree), InRelease's
+    /// signed text is this Release and gpgv accepts Release.gpg for it.
     pub fn reusable_signatures(
         &self,
         release: &[u8],
@@ -187,8 +197,18 @@ impl Previous {
     ) -> Option<(Vec<u8>, Vec<u8>)> {
         let same = self.release_bytes.as_deref() == Some(release)
             && self.keyring.as_deref() == Some(public_key);
+        // Only signatures proven to sign these bytes: a --no-symlinks build stopped
+        // between renaming Release and InRelease leaves the previous Release's.
+        let proven = |i: &[u8]| {
+            crate::release::inrelease_body(&String::from_utf8_lossy(i)).as_deref()
+                == std::str::from_utf8(release).ok()
+                && self.keyring_path.as_ref().is_some_and(|k| {
+                    let (gpg, rel) = (self.path("Release.gpg"), self.path("Release"));
+                    crate::sign::gpgv(k, &gpg, Some(&rel)).is_ok()
+                })
+        };
         match (same, &self.release_gpg, &self.in_release) {
-            (true, Some(gpg), Some(inr)) => Some((gpg.clone(), inr.clone())),
+            (true, Some(gpg), Some(inr)) if proven(inr) => Some((gpg.clone(), inr.clone())),
             _ => None,
         }
     }
@@ -336,7 +356,12 @@ mod tests {
         let mut listed = Hashes::of_bytes(INDEX);
         listed.md5 = [7; 16];
         let files = BTreeMap::from([(rel.to_string(), listed.clone())]);
-        publish_suite(t.path(), "s", &[(rel, INDEX)], Some(files), DAY0);
+        publish_suite(t.path(), "s1", &[(rel, INDEX)], Some(files), DAY0);
+        // A real directory (--no-symlinks): its Release may be older than its files.
+        let prev = Previous::read(t.path(), "s1", None);
+        assert_eq!(prev.known_digests(rel, INDEX), None);
+        // A link to a generation: its Release describes its files.
+        std::os::unix::fs::symlink("s1", t.path().join("dists/s")).unwrap();
         let prev = Previous::read(t.path(), "s", None);
         assert_eq!(prev.known_digests(rel, INDEX), Some(listed));
         // Other bytes, even of the same size, are hashed afresh.
@@ -355,10 +380,11 @@ mod tests {
         fs::write(dir.join("Release.gpg"), b"detached").unwrap();
         fs::write(t.path().join("k.gpg"), b"key").unwrap();
         let prev = Previous::read(t.path(), "s", Some("k.gpg"));
-        assert_eq!(
-            prev.reusable_signatures(&release, b"key"),
-            Some((b"detached".to_vec(), b"clearsigned".to_vec()))
-        );
+        // Same Release, same key, but nothing proves they sign it (InRelease's text
+        // is not the Release, gpgv refuses): signed again. Real signatures are kept
+        // (tests/build_apt.rs unchanged_rerun_writes_nothing), stale ones are not
+        // (tests/crash.rs a_stale_release_gpg_beside_a_matching_inrelease_is_not_kept).
+        assert_eq!(prev.reusable_signatures(&release, b"key"), None);
         assert_eq!(prev.reusable_signatures(b"another Release", b"key"), None);
         assert_eq!(prev.reusable_signatures(&release, b"another key"), None);
         // A key file the build does not publish is never read.

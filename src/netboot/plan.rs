@@ -143,6 +143,16 @@ impl Tree<'_> {
                 rd.filter_map(|e| e.ok())
                     .filter_map(|e| e.file_name().into_string().ok())
                     .filter(|n| version_key(n).is_some())
+                    // Complete: a build stopped renaming its files (--no-symlinks) left a
+                    // part, which is not kept but written again, or removed.
+                    .filter(|n| {
+                        let images = self.repo.join(self.images(n));
+                        let kernel = eliloader::in_images(KERNEL_NAME);
+                        let initrd = eliloader::in_images(INITRD_NAME);
+                        ["MD5SUMS", "SHA256SUMS", &kernel, &initrd]
+                            .iter()
+                            .all(|f| images.join(f).is_file())
+                    })
                     .collect()
             })
             .unwrap_or_default();
