@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::apt::Apt;
-use common::publish::{changed, client_view, demo_images, json, Demo, Poller};
+use common::publish::{changed, client_view, demo_images, json, verify_served, Demo, Poller};
 use common::s3server::S3Server;
 use common::{assert_failed_cleanly, elirepo, output_of, tempdir, Rng};
 
@@ -30,23 +30,6 @@ fn publish_cmd(s3: &S3Server, repo: &Path, secret: &str, extra: &[&str]) -> Comm
 
 fn publish(s3: &S3Server, repo: &Path, secret: &str, extra: &[&str]) -> Output {
     output_of(publish_cmd(s3, repo, secret, extra).args(["--json", "-q"]))
-}
-
-fn verify(base: &str, demo: &Demo) {
-    let v = output_of(
-        elirepo()
-            .arg("verify")
-            .arg(base)
-            .args(["--suite", "lenny"])
-            .arg("--keyring")
-            .arg(demo.keyring()),
-    );
-    assert!(
-        v.status.success(),
-        "verify {base}: {}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
 }
 
 fn stderr(o: &Output) -> String {
@@ -124,7 +107,7 @@ fn s3_publish_signed_locked_incremental_and_consistent() {
         assert_eq!(Some(bytes), inputs.get(name), "{name}");
     }
     common::publish::poll_once(&ureq::agent(), &s3.website, &[demo_images(&demo.repo())]).unwrap();
-    verify(&s3.website, &demo);
+    verify_served(&s3.website, &demo);
     // Headers per path, so that a CDN can sit in front.
     let head = |p: &str| ureq::head(&format!("{}{p}", s3.website)).call().unwrap();
     let pool = head("pool/main/x/xs-tools-common/xs-tools-common_5.6.0-578_all.deb");
@@ -216,7 +199,7 @@ fn s3_publish_signed_locked_incremental_and_consistent() {
         common::publish::poll_once(&ureq::agent(), &s3.website, &[demo_images(&demo.repo())]),
         Ok(())
     );
-    verify(&s3.website, &demo);
+    verify_served(&s3.website, &demo);
 
     // Republishes with the poller reading: no mismatch.
     let poller = Poller::start(&s3.website, demo_images(&demo.repo()));
@@ -306,7 +289,7 @@ fn s3_lock_held_no_wait_exits_2_and_an_expired_lock_is_taken_over() {
             .all(|o| !o.starts_with(".elirepo-publish/lock ")),
         "the lock was not released"
     );
-    verify(&s3.website, &demo);
+    verify_served(&s3.website, &demo);
 }
 
 #[test]
@@ -401,7 +384,7 @@ fn s3_kill9_then_rerun_completes_and_the_poller_never_sees_a_mismatch() {
         common::publish::poll_once(&ureq::agent(), &s3.website, &[demo_images(&demo.repo())]),
         Ok(())
     );
-    verify(&s3.website, &demo);
+    verify_served(&s3.website, &demo);
     no_orphans(&s3);
 }
 

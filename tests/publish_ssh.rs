@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::apt::Apt;
-use common::publish::{changed, client_view, demo_images, json, Demo, Poller};
+use common::publish::{changed, client_view, demo_images, json, verify_served, Demo, Poller};
 use common::sshd::Sshd;
 use common::{
     assert_failed_cleanly, elirepo, have_tools, output_of, snapshot_tree, tempdir, Rng, Server,
@@ -33,23 +33,6 @@ fn publish(sshd: &Sshd, repo: &Path, dest: &Path, extra: &[&str]) -> Output {
             .arg("--json")
             .args(extra),
     )
-}
-
-fn verify(base: &str, demo: &Demo) {
-    let v = output_of(
-        elirepo()
-            .arg("verify")
-            .arg(base)
-            .args(["--suite", "lenny"])
-            .arg("--keyring")
-            .arg(demo.keyring()),
-    );
-    assert!(
-        v.status.success(),
-        "verify {base}: {}{}",
-        String::from_utf8_lossy(&v.stdout),
-        String::from_utf8_lossy(&v.stderr)
-    );
 }
 
 #[test]
@@ -88,7 +71,7 @@ fn ssh_publish_serves_apt_and_eliloader_and_is_incremental() {
         assert_eq!(Some(bytes), inputs.get(name), "{name}");
     }
     common::publish::poll_once(&ureq::agent(), &server.base, &[demo_images(&demo.repo())]).unwrap();
-    verify(&server.base, &demo);
+    verify_served(&server.base, &demo);
 
     // Nothing changed: nothing sent, switched or deleted; not one file of the
     // destination touched (sizes, mtimes in ns, inodes, link targets).
@@ -138,7 +121,7 @@ fn ssh_publish_serves_apt_and_eliloader_and_is_incremental() {
         got.get("extra1_1.1_all.deb"),
         demo.deb_bytes().get("extra1_1.1_all.deb")
     );
-    verify(&server.base, &demo);
+    verify_served(&server.base, &demo);
     // A Release that did not change is the same file (hard link) in both generations.
     let gens_dir = dest.join("dists/.generations/lenny");
     let ids: Vec<_> = std::fs::read_dir(&gens_dir)
@@ -310,7 +293,7 @@ fn ssh_republish_and_kill9_never_show_a_mismatch_and_the_lock_holds() {
         "{gens:?}"
     );
     assert!(!dest.join("pool/main/x/xs-tools-common").exists());
-    verify(&server.base, &demo);
+    verify_served(&server.base, &demo);
 }
 
 #[test]

@@ -151,6 +151,25 @@ pub enum Seen {
 /// with Acquire-By-Hash) → every pool file it names; and eliloader's two files
 /// (then the kernel again), each of which must be one of `pairs`' images, and
 /// the two of one pair if the kernel read before and after the initrd is the same.
+/// `elirepo verify BASE --suite lenny --keyring <the demo's keyring>` passes: what a
+/// CI job runs against the served URL after a publish.
+pub fn verify_served(base: &str, demo: &Demo) {
+    let v = output_of(
+        elirepo()
+            .arg("verify")
+            .arg(base)
+            .args(["--suite", "lenny"])
+            .arg("--keyring")
+            .arg(demo.keyring()),
+    );
+    assert!(
+        v.status.success(),
+        "verify {base}: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+}
+
 pub fn poll_once(agent: &ureq::Agent, base: &str, pairs: &[Pair]) -> Result<(), Seen> {
     let m = Seen::Mismatch;
     let inrelease =
