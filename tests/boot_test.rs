@@ -474,6 +474,7 @@ fn build_boot_test_refuses_a_pair_that_does_not_boot() {
             .args([
                 "build",
                 "--unsigned",
+                "--allow-empty",
                 "--suite",
                 "lenny",
                 "--arch",
