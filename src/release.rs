@@ -235,6 +235,27 @@ pub fn write_component_release(
     out.into_bytes()
 }
 
+/// The public keyring a signed repository publishes at its top:
+/// `<label or origin>-archive-keyring.gpg`, lower-case, other characters as `-`
+/// (`elirepo-archive-keyring.gpg` without either).
+pub fn keyring_file_name(label: Option<&str>, origin: Option<&str>) -> String {
+    let name = label
+        .filter(|l| !l.is_empty())
+        .or(origin.filter(|o| !o.is_empty()))
+        .unwrap_or("elirepo")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>();
+    format!("{name}-archive-keyring.gpg")
+}
+
 /// A parsed suite Release: header fields and the files of its SHA256 section.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedRelease {

@@ -455,6 +455,8 @@ fn json_shapes_are_stable() {
             "files_checked",
             "packages_checked",
             "eliloader_urls",
+            "could_not_check",
+            "not_fetched",
         ]),
         "{v:#}"
     );

@@ -1704,3 +1704,198 @@ fn r12_b4_verify_over_http_names_eliloaders_urls_with_the_base_once() {
     assert!(all.contains(&format!("FAIL {}", want[0])), "{all}");
     assert!(!all.contains(&format!("{base}http")), "{all}");
 }
+
+// ---------------------------------------------------------------------------
+// Bug 5: verify tells "could not check" (exit 2) from "checked, found problems"
+// (exit 1), and a broken or hostile server costs bounded memory and time.
+
+/// A server on 127.0.0.1 that reads each request and answers it with `answer`
+/// (which counts the body bytes it sends); its base URL (`/debian-custom/`) and
+/// that count.
+fn raw_server(
+    answer: fn(&mut std::net::TcpStream, &std::sync::atomic::AtomicU64) -> std::io::Result<()>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::Read;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/debian-custom/", listener.local_addr().unwrap());
+    let sent = Arc::new(AtomicU64::new(0));
+    let total = sent.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let total = total.clone();
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = answer(&mut stream, &total);
+            });
+        }
+    });
+    (base, sent)
+}
+
+/// Answers `status` with an empty body.
+fn answer_status(stream: &mut std::net::TcpStream, status: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn refused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `verify URL --suite lenny` (plus `extra`), with and without `--json`: exit 2 both
+/// times, the error names the suite's Release URL and `why`, the hint names the URL,
+/// `server` and `--suite lenny`; the JSON says the same with `ok: false`.
+fn assert_could_not_check(base: &str, server: &str, why: &str, extra: &[&str]) {
+    let mut args = vec!["verify", base, "--suite", "lenny"];
+    args.extend(extra);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{base}: {}", both(&o));
+    common::assert_failed_cleanly(&o, base);
+    let release = format!("{base}dists/lenny/Release");
+    let err = first_error(&o);
+    assert!(
+        err.starts_with(&format!(
+            "elirepo: error: {release}: could not check suite lenny: "
+        )) && err.contains(why),
+        "{base}: want {why:?}: {}",
+        both(&o)
+    );
+    let h = hint(&o);
+    for needle in [base, server, "--suite lenny"] {
+        assert!(
+            h.contains(needle),
+            "{base}: the hint lacks {needle:?}: {}",
+            both(&o)
+        );
+    }
+    assert!(
+        text(&o.stdout)
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("NOT CHECKED ")),
+        "{}",
+        both(&o)
+    );
+    args.push("--json");
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2), "{base}: {}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["ok"], false, "{j:#}");
+    assert_eq!(
+        j["could_not_check"][0]["location"],
+        release.as_str(),
+        "{j:#}"
+    );
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(why)),
+        "{j:#}"
+    );
+    assert!(
+        j["error"]["hint"]
+            .as_str()
+            .is_some_and(|m| m.contains(server)),
+        "{j:#}"
+    );
+}
+
+#[test]
+fn r12_b5_verify_exits_2_when_the_server_cannot_be_asked() {
+    // Nothing listens.
+    let port = refused_port();
+    let server = format!("127.0.0.1:{port}");
+    for scheme in ["http", "ftp"] {
+        let base = format!("{scheme}://{server}/debian-custom/");
+        assert_could_not_check(&base, &server, "cannot connect to", &[]);
+    }
+    // A name that does not resolve.
+    for scheme in ["http", "ftp"] {
+        let base = format!("{scheme}://nonexistent.invalid/debian-custom/");
+        assert_could_not_check(&base, "nonexistent.invalid", "does not resolve", &[]);
+    }
+    // A server without the suite, or refusing it.
+    let (base, _) = raw_server(|s, _| answer_status(s, "404 Not Found"));
+    let server = server_of(&base);
+    assert_could_not_check(&base, &server, "HTTP 404", &[]);
+    let (base, _) = raw_server(|s, _| answer_status(s, "403 Forbidden"));
+    let server = server_of(&base);
+    assert_could_not_check(&base, &server, "HTTP 403", &[]);
+}
+
+/// `host:port` of a base URL.
+fn server_of(base: &str) -> String {
+    base.split("://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A server that accepts and never answers: `--timeout` ends the wait (http and
+/// ftp, whose greeting never comes).
+#[test]
+fn r12_b5_a_silent_server_is_given_up_after_timeout() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // Held open, silent, until the client goes.
+            std::thread::spawn(move || while stream.read(&mut [0u8; 4096]).is_ok_and(|n| n > 0) {});
+        }
+    });
+    for scheme in ["http", "ftp"] {
+        let base = format!("{scheme}://{server}/debian-custom/");
+        assert_could_not_check(&base, &server, "sent nothing for 1 s", &["--timeout", "1"]);
+    }
+}
+
+/// A Release that never ends is read up to the limit verify names, in bounded
+/// memory (the run is held to 256 MiB of address space), and reported as a problem
+/// of the repository (exit 1).
+#[test]
+fn r12_b5_an_endless_release_stops_at_the_limit() {
+    use std::sync::atomic::Ordering;
+    let (base, sent) = raw_server(|s, sent| {
+        use std::io::Write;
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")?;
+        let chunk = b"Origin: endless\n".repeat(4096);
+        // Until the client stops reading and closes.
+        loop {
+            s.write_all(&chunk)?;
+            sent.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        }
+    });
+    let o = output_of(
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 262144 && exec \"$0\" verify \"$1\" --suite lenny")
+            .arg(common::bin_under_test())
+            .arg(&base)
+            .env("NO_COLOR", "1"),
+    );
+    common::assert_failed_cleanly(&o, "an endless Release");
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains(&format!("FAIL {base}dists/lenny/Release: "))
+            && out.contains("larger than 16 MiB"),
+        "{}",
+        both(&o)
+    );
+    // It stopped reading there: what the server got out is the limit plus what the
+    // sockets' buffers held (the count only grows while the client reads), far from
+    // the 1 GiB read before.
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(sent < 64 << 20, "the server sent {sent} bytes");
+}

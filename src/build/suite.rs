@@ -94,24 +94,9 @@ fn fresh_enough(valid_for: Option<u32>, until: Option<i64>, now: i64) -> bool {
     }
 }
 
-/// `<label or origin>-archive-keyring.gpg`, lower-case, other characters as `-`.
+/// `<label or origin>-archive-keyring.gpg` ([`crate::release::keyring_file_name`]).
 pub(super) fn keyring_name(opts: &BuildOptions) -> String {
-    let name = opts
-        .label
-        .as_deref()
-        .or(opts.origin.as_deref())
-        .unwrap_or("elirepo")
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>();
-    format!("{name}-archive-keyring.gpg")
+    crate::release::keyring_file_name(opts.label.as_deref(), opts.origin.as_deref())
 }
 
 /// What signing gives the suite.

@@ -5,6 +5,7 @@
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use elirepo::config::{
     check_key_path, debian_arch_for, ConfigError, KeyFileKind, SuggestedValues,
@@ -14,7 +15,7 @@ use elirepo::verify::{VerifyOptions, VerifyReport};
 
 use super::build::key_file_hint;
 
-use super::exit::{failed, json_text, out, EXIT_PROBLEM};
+use super::exit::{failed, json_text, out, EXIT_PROBLEM, EXIT_USAGE};
 use super::ui::{self, Level, Ui};
 
 /// `elirepo verify --help`'s description.
@@ -23,14 +24,20 @@ Release and its signatures (with --keyring), Date and Valid-Until, every listed 
 and digests, by-hash copies, every pool file, and the kernel and initrd at the exact URLs \
 eliloader builds (a Xen PV kernel of the right architecture, an initrd for it).\n\n\
 Each problem is printed as `FAIL <file or URL>: <what>` on stdout, warnings as `WARN ...`, \
-then one summary line; with -q only the FAIL lines.";
+then one summary line; with -q only the FAIL lines. What could not be checked (the server \
+unreachable or silent, no such suite) is an error on stderr, with a hint.\n\n\
+A broken or hostile server costs bounded memory and time: every connection and every read \
+waits at most --timeout seconds; a Release, InRelease, Release.gpg, SHA256SUMS or MD5SUMS \
+is read up to 16 MiB and a Packages index up to 256 MiB (as fetched and decompressed); \
+every other file is streamed and read one byte past the size its index gives.";
 
 /// Examples and exit status, after the options in `--help` and the man page.
 pub const AFTER_HELP: &str = "Examples:
   elirepo verify /srv/debian-custom --keyring /srv/debian-custom/mysite-archive-keyring.gpg
   elirepo verify http://repo.example.com/debian-custom --suite lenny --json
 
-Exit status: 0 everything holds, 1 problems found, 2 could not check.";
+Exit status: 0 everything holds, 1 problems found, 2 could not check (a usage
+error, no such directory, or the server unreachable, silent or without the suite).";
 
 // No doc comment: clap would read it as help text.
 #[derive(clap::Args)]
@@ -51,6 +58,13 @@ pub struct VerifyArgs {
     /// Keyring to verify InRelease and Release.gpg with (gpgv)
     #[arg(long, value_name = "FILE")]
     keyring: Option<PathBuf>,
+    /// Longest wait for a connection or for the server's next bytes [default: 30]
+    #[arg(
+        long,
+        value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=86400)
+    )]
+    timeout: Option<u64>,
     /// Print the report as JSON on stdout
     #[arg(long)]
     json: bool,
@@ -101,6 +115,7 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
         archs: a.archs,
         keyring,
         now,
+        timeout: a.timeout.map(Duration::from_secs),
     };
     ui.step(&format!("checking {}", opts.target));
     let report = match elirepo::verify::verify(&opts) {
@@ -125,23 +140,52 @@ pub fn run(a: VerifyArgs, ui: &mut Ui) -> ExitCode {
             ui::color_for(io::stdout().is_terminal()),
         )
     });
-    if report.ok() {
-        ExitCode::SUCCESS
-    } else {
+    for u in &report.could_not_check {
+        ui.error(format!("{}: {}", u.location, u.what));
+        ui.hint(&u.hint);
+    }
+    exit_status(&report)
+}
+
+/// 1 when problems were found (the repository is broken, whatever else could not be
+/// checked), else 2 when something could not be checked, else 0.
+fn exit_status(report: &VerifyReport) -> ExitCode {
+    if !report.problems.is_empty() {
         ExitCode::from(EXIT_PROBLEM)
+    } else if !report.could_not_check.is_empty() {
+        ExitCode::from(EXIT_USAGE)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
-/// `--json`: the report, with `ok` first.
+/// `--json`: the report, with `ok` first; when something could not be checked (and
+/// no problem was found: exit 2), `error` as a failed run has it, from the first.
 fn json(report: &VerifyReport) -> String {
+    #[derive(serde::Serialize)]
+    struct Error<'a> {
+        message: String,
+        hint: &'a str,
+    }
     #[derive(serde::Serialize)]
     struct VerifyJson<'a> {
         ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<Error<'a>>,
         #[serde(flatten)]
         report: &'a VerifyReport,
     }
+    let error = report
+        .could_not_check
+        .first()
+        .filter(|_| report.problems.is_empty())
+        .map(|u| Error {
+            message: format!("{}: {}", u.location, u.what),
+            hint: &u.hint,
+        });
     json_text(&VerifyJson {
         ok: report.ok(),
+        error,
         report,
     })
 }
@@ -172,9 +216,20 @@ fn text(report: &VerifyReport, level: Level, color: bool) -> String {
                 text += &format!("URL {u}\n");
             }
         }
+        let verdict = if !report.problems.is_empty() {
+            paint("FAILED", "1;31")
+        } else if !report.could_not_check.is_empty() {
+            paint("NOT CHECKED", "1;31")
+        } else {
+            paint("OK", "1;32")
+        };
+        let unchecked = match (report.could_not_check.len(), report.not_fetched) {
+            (0, 0) => String::new(),
+            (n, 0) => format!(", {n} could not be checked"),
+            (n, f) => format!(", {n} could not be checked ({f} more files not fetched)"),
+        };
         text += &format!(
-            "{} {}: {} problem(s), {} warning(s); suites {}; {} files and {} pool files checked; eliloader URLs: {}\n",
-            if report.ok() { paint("OK", "1;32") } else { paint("FAILED", "1;31") },
+            "{verdict} {}: {} problem(s), {} warning(s){unchecked}; suites {}; {} files and {} pool files checked; eliloader URLs: {}\n",
             report.target,
             report.problems.len(),
             report.warnings.len(),
@@ -207,6 +262,7 @@ mod tests {
             files_checked: 7,
             packages_checked: 3,
             eliloader_urls: vec!["http://x/vmlinuz".into()],
+            ..Default::default()
         }
     }
 

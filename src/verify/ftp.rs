@@ -1,14 +1,11 @@
 //! Fetching an `ftp://` URL as eliloader's urllib2 does: anonymous unless the URL names a
 //! user, binary, passive mode; the `SIZE` reply plays the part of Content-Length.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::source::{stream, FetchErrorKind, Fetched};
-
-/// How long a control or data connection may stay silent.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong in an FTP dialogue.
 #[derive(Debug, thiserror::Error)]
@@ -114,13 +111,33 @@ struct Control {
     r: BufReader<TcpStream>,
 }
 
+/// A connection to `addrs` (the first that answers), waiting at most `timeout` for
+/// each, with reads and writes waiting at most `timeout` too.
+fn connect(addrs: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 impl Control {
-    fn connect(hostport: &str) -> Result<Control, FtpError> {
-        let ctrl = TcpStream::connect(hostport).map_err(|source| FtpError::Connect {
+    fn connect(
+        addrs: &[SocketAddr],
+        hostport: &str,
+        timeout: Duration,
+    ) -> Result<Control, FtpError> {
+        let ctrl = connect(addrs, timeout).map_err(|source| FtpError::Connect {
             hostport: hostport.to_string(),
             source,
         })?;
-        ctrl.set_read_timeout(Some(TIMEOUT)).ok();
         Ok(Control {
             w: ctrl.try_clone()?,
             r: BufReader::new(ctrl),
@@ -193,7 +210,7 @@ impl Control {
 
     /// `PASV`, then the data connection to `host` (the control connection's: a server's
     /// idea of its own address is often wrong behind NAT; only the port is taken).
-    fn passive(&mut self, host: &str) -> Result<TcpStream, FtpError> {
+    fn passive(&mut self, host: SocketAddr, timeout: Duration) -> Result<TcpStream, FtpError> {
         let (code, text) = self.cmd("PASV")?;
         if code != 227 {
             return Err(FtpError::PasvRefused(text));
@@ -208,21 +225,47 @@ impl Control {
             return Err(FtpError::PasvNoAddress(text));
         }
         let port = nums[n - 2] * 256 + nums[n - 1];
-        let data = TcpStream::connect((host, port)).map_err(FtpError::DataConnection)?;
-        data.set_read_timeout(Some(TIMEOUT)).ok();
-        Ok(data)
+        connect(&[SocketAddr::new(host.ip(), port)], timeout).map_err(FtpError::DataConnection)
     }
 }
 
 /// Fetches an ftp:// URL (anonymous unless the URL names a user), passive mode,
-/// binary; the SIZE reply plays the part of Content-Length.
-pub(super) fn fetch(url: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, FetchErrorKind> {
+/// binary; the SIZE reply plays the part of Content-Length. A server that cannot be
+/// reached, or stays silent for `timeout`, is said so
+/// ([`FetchErrorKind::is_unreachable`]).
+pub(super) fn fetch(
+    url: &str,
+    limit: u64,
+    out: &mut dyn Write,
+    timeout: Duration,
+) -> Result<Fetched, FetchErrorKind> {
     let url = FtpUrl::parse(url)?;
-    let mut ctrl = Control::connect(&url.hostport)?;
+    let addrs: Vec<SocketAddr> = match url.hostport.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(source) => {
+            return Err(FetchErrorKind::NoSuchHost {
+                host: url.host().to_string(),
+                source,
+            })
+        }
+    };
+    dialogue(&url, &addrs, limit, out, timeout).map_err(|e| unreachable(e, &url, timeout))
+}
+
+/// The FTP dialogue that fetches `url` from the server at `addrs`.
+fn dialogue(
+    url: &FtpUrl,
+    addrs: &[SocketAddr],
+    limit: u64,
+    out: &mut dyn Write,
+    timeout: Duration,
+) -> Result<Fetched, FetchErrorKind> {
+    let mut ctrl = Control::connect(addrs, &url.hostport, timeout)?;
+    let peer = ctrl.w.peer_addr().map_err(FtpError::Control)?;
     ctrl.login(&url.user, &url.pass)?;
     ctrl.cmd("TYPE I")?;
     let size = ctrl.size(&url.path)?;
-    let data = ctrl.passive(url.host())?;
+    let data = ctrl.passive(peer, timeout)?;
     let (code, text) = ctrl.cmd(&format!("RETR {}", url.path))?;
     if code != 150 && code != 125 {
         return Err(FtpError::Retr {
@@ -240,6 +283,34 @@ pub(super) fn fetch(url: &str, limit: u64, out: &mut dyn Write) -> Result<Fetche
     }
     let _ = ctrl.cmd("QUIT");
     Ok(got)
+}
+
+/// A failed dialogue said as the check sees it: the server unreachable, silent or
+/// gone mid-way, or the FTP error as it is.
+fn unreachable(e: FetchErrorKind, url: &FtpUrl, timeout: Duration) -> FetchErrorKind {
+    let server = &url.hostport;
+    match e {
+        FetchErrorKind::Ftp(FtpError::Connect { source, .. }) => {
+            if matches!(
+                source.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) {
+                FetchErrorKind::network(source, server, timeout)
+            } else {
+                FetchErrorKind::Connect {
+                    server: server.clone(),
+                    source,
+                }
+            }
+        }
+        FetchErrorKind::Ftp(FtpError::Control(source) | FtpError::DataConnection(source))
+        | FetchErrorKind::Read { source, .. } => FetchErrorKind::network(source, server, timeout),
+        FetchErrorKind::Ftp(FtpError::Closed) => FetchErrorKind::Broken {
+            server: server.clone(),
+            source: io::Error::other("the FTP server closed the connection"),
+        },
+        e => e,
+    }
 }
 
 #[cfg(test)]

@@ -23,9 +23,13 @@ mod source;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use ftp::FtpError;
-pub use source::{FetchError, FetchErrorKind, Fetched, Source};
+pub use source::{
+    FetchError, FetchErrorKind, Fetched, Remote, Source, DEFAULT_TIMEOUT, METADATA_LIMIT,
+    PACKAGES_LIMIT,
+};
 
 /// One thing wrong, where.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +38,18 @@ pub struct Problem {
     pub location: String,
     /// What is wrong.
     pub what: String,
+}
+
+/// Something that could not be checked: the server could not be reached, stopped
+/// answering, or has no such suite.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unchecked {
+    /// The file or URL that could not be fetched.
+    pub location: String,
+    /// Why.
+    pub what: String,
+    /// What to check: the URL, the server, `--suite`.
+    pub hint: String,
 }
 
 /// What a verification found.
@@ -53,12 +69,17 @@ pub struct VerifyReport {
     pub packages_checked: usize,
     /// The eliloader URLs fetched.
     pub eliloader_urls: Vec<String>,
+    /// What could not be checked (the server unreachable, silent, or without the
+    /// suite): the check is incomplete.
+    pub could_not_check: Vec<Unchecked>,
+    /// Fetches not made because the server could not be reached before.
+    pub not_fetched: usize,
 }
 
 impl VerifyReport {
-    /// True when nothing is wrong.
+    /// True when everything was checked and nothing is wrong.
     pub fn ok(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.could_not_check.is_empty()
     }
     fn problem(&mut self, location: impl Into<String>, what: impl Into<String>) {
         self.problems.push(Problem {
@@ -87,6 +108,8 @@ pub struct VerifyOptions {
     pub keyring: Option<PathBuf>,
     /// The time "now" for Date and Valid-Until.
     pub now: i64,
+    /// How long a connection, and each read, may wait ([`DEFAULT_TIMEOUT`] if `None`).
+    pub timeout: Option<Duration>,
 }
 
 /// Why a verification could not run at all. Display reads `<target>: <why>`.
@@ -128,7 +151,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
         ..Default::default()
     };
     warn_of_the_url(&opts.target, &mut report);
-    let source = Source::open(&opts.target)?;
+    let source = Source::open_with_timeout(&opts.target, opts.timeout.unwrap_or(DEFAULT_TIMEOUT))?;
     let suites = if opts.suites.is_empty() {
         match &source {
             Source::Dir(d) => local_suites(d),
@@ -211,8 +234,74 @@ impl Suite<'_> {
     }
 
     /// [`Source::fetch_small`] of `rel`, relative to the suite directory.
-    fn fetch_small(&self, rel: &str) -> Result<Vec<u8>, FetchError> {
-        self.source.fetch_small(&format!("{}{rel}", self.dir))
+    fn fetch_small(
+        &self,
+        rel: &str,
+        limit: u64,
+        what: &'static str,
+    ) -> Result<Vec<u8>, FetchError> {
+        self.source
+            .fetch_small(&format!("{}{rel}", self.dir), limit, what)
+    }
+
+    /// A fetch that failed: `what` (said of `e`'s location) is a problem of the
+    /// repository, unless the server could not be reached, which leaves the check
+    /// incomplete (said once; later fetches are only counted).
+    fn fetch_failed(&self, report: &mut VerifyReport, e: &FetchError, what: String) {
+        if matches!(e.kind, FetchErrorKind::NotAsked { .. }) {
+            report.not_fetched += 1;
+        } else if e.kind.is_unreachable() {
+            self.could_not_check(report, e);
+        } else {
+            report.problem(&e.location, what);
+        }
+    }
+
+    /// `e` left the suite (or part of it) unchecked: said with what to check.
+    fn could_not_check(&self, report: &mut VerifyReport, e: &FetchError) {
+        if matches!(e.kind, FetchErrorKind::NotAsked { .. }) {
+            report.not_fetched += 1;
+            return;
+        }
+        report.could_not_check.push(Unchecked {
+            location: e.location.clone(),
+            what: format!("could not check suite {}: {}", self.name, e.kind),
+            hint: self.hint(&e.kind),
+        });
+    }
+
+    /// What to check when `kind` kept the suite from being checked: the URL, the
+    /// server and `--suite`.
+    fn hint(&self, kind: &FetchErrorKind) -> String {
+        let base = self.source.base();
+        let suite = self.name;
+        let Some(server) = self.source.server() else {
+            return format!(
+                "{base} has no readable dists/{suite}/: give the repository's top directory (the one holding dists/) and a suite it publishes (--suite {suite})"
+            );
+        };
+        let what = match kind {
+            FetchErrorKind::NoSuchHost { host, .. } => {
+                format!("the host name {host} of {base} does not resolve from here: check the URL")
+            }
+            FetchErrorKind::Connect { .. } => {
+                format!("nothing accepts connections at {server}: check that the server runs and that {base} is its URL")
+            }
+            FetchErrorKind::TimedOut { secs, .. } => format!(
+                "the server at {server} accepted the connection but sent nothing for {secs} s (--timeout SECS waits longer): check that it serves {base}"
+            ),
+            FetchErrorKind::Broken { .. } => {
+                format!("the server at {server} broke the connection: check that it serves {base}")
+            }
+            FetchErrorKind::HttpStatus(401 | 403) => format!(
+                "the server at {server} refuses to serve it: check its permissions for {base}"
+            ),
+            k if k.is_absent() => format!(
+                "the server at {server} has no dists/{suite}/Release under {base}: check that the URL is the repository's top (the directory holding dists/)"
+            ),
+            _ => format!("check the server at {server} and the URL {base}"),
+        };
+        format!("{what}, and that --suite {suite} names a suite it publishes")
     }
 }
 
@@ -227,7 +316,9 @@ fn verify_suite(source: &Source, opts: &VerifyOptions, name: &str, report: &mut 
     let Some((release_bytes, parsed)) = release::read_release(&suite, report) else {
         return;
     };
-    release::check_signatures(&suite, &release_bytes, report);
+    if !release::check_signatures(&suite, &release_bytes, &parsed, report) {
+        return;
+    }
     release::check_dates(&parsed, opts.now, &suite.location("Release"), report);
     packages::check_listed_files(&suite, &parsed, report);
     let archs: Vec<String> = if opts.archs.is_empty() {

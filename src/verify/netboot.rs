@@ -11,7 +11,7 @@ use crate::eliloader::{self, KernelProblem, INITRD_LIMIT, INITRD_NAME, KERNEL_LI
 use crate::hash::{hex, Hashes};
 use crate::release::ParsedRelease;
 
-use super::source::Source;
+use super::source::{Source, METADATA_LIMIT};
 use super::{Suite, VerifyReport};
 
 /// The tree of each architecture of `archs`: missing is a problem if the architecture was
@@ -65,14 +65,7 @@ fn check_tree(suite: &Suite, arch: &str, report: &mut VerifyReport) {
         (&kernel_url, KERNEL_NAME, KERNEL_LIMIT, "kernel"),
         (&initrd_url, INITRD_NAME, INITRD_LIMIT, "initrd"),
     ] {
-        let saved = fetch_image(
-            suite.source,
-            url,
-            limit,
-            what,
-            &tmp.path().join(name),
-            report,
-        );
+        let saved = fetch_image(suite, url, limit, what, &tmp.path().join(name), report);
         images.extend(saved.map(|(path, hashes, loc)| Image {
             name,
             path,
@@ -92,7 +85,7 @@ fn check_tree(suite: &Suite, arch: &str, report: &mut VerifyReport) {
 /// The URLs eliloader fetches; relative to the repository for a directory.
 fn eliloader_urls(source: &Source, suite: &str, arch: &str) -> (String, String) {
     match source {
-        Source::Http(_, base) | Source::Ftp(base) => eliloader::urls(base, suite, arch),
+        Source::Http(r) | Source::Ftp(r) => eliloader::urls(&r.base, suite, arch),
         Source::Dir(_) => {
             let (k, i) = eliloader::urls("", suite, arch);
             (
@@ -107,23 +100,22 @@ fn eliloader_urls(source: &Source, suite: &str, arch: &str) -> (String, String) 
 /// or `None` with the problem reported (unfetchable, over `limit`, empty). A dishonest
 /// Content-Length is reported and the file still checked.
 fn fetch_image(
-    source: &Source,
+    suite: &Suite,
     url: &str,
     limit: u64,
     what: &str,
     path: &Path,
     report: &mut VerifyReport,
 ) -> Option<(PathBuf, Hashes, String)> {
+    let source = suite.source;
     let loc = source.location(url);
     report.eliloader_urls.push(loc.clone());
     let mut f = File::create(path).ok()?;
     let got = match source.fetch(url, limit, &mut f) {
         Ok(got) => got,
         Err(e) => {
-            report.problem(
-                loc,
-                format!("eliloader cannot fetch the {what}: {}", e.kind),
-            );
+            let why = format!("eliloader cannot fetch the {what}: {}", e.kind);
+            suite.fetch_failed(report, &e, why);
             return None;
         }
     };
@@ -209,9 +201,17 @@ fn check_initrd(initrd: &Image, release: Option<&str>, report: &mut VerifyReport
 fn check_sums(suite: &Suite, arch: &str, images: &[Image], report: &mut VerifyReport) {
     for (sums, sha256) in [("SHA256SUMS", true), ("MD5SUMS", false)] {
         let rel = format!("{}{sums}", eliloader::images_dir(arch));
-        let Ok(bytes) = suite.fetch_small(&rel) else {
-            report.problem(suite.location(&rel), "missing");
-            continue;
+        let bytes = match suite.fetch_small(&rel, METADATA_LIMIT, "a checksum file") {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let what = if e.kind.is_absent() {
+                    "missing".to_string()
+                } else {
+                    e.kind.to_string()
+                };
+                suite.fetch_failed(report, &e, what);
+                continue;
+            }
         };
         let text = String::from_utf8_lossy(&bytes);
         for name in [KERNEL_NAME, INITRD_NAME] {

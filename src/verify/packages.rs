@@ -11,8 +11,8 @@ use crate::control::{self, Paragraph};
 use crate::hash::{hex, Hashes};
 use crate::release::{ListedFile, ParsedRelease};
 
-use super::source::{Fetched, INDEX_LIMIT};
-use super::{Suite, VerifyReport};
+use super::source::{Fetched, PACKAGES_LIMIT};
+use super::{FetchError, FetchErrorKind, Suite, VerifyReport};
 
 /// Every file the Release lists and, with `Acquire-By-Hash`, the by-hash copy of each
 /// Packages index.
@@ -22,12 +22,11 @@ pub(super) fn check_listed_files(suite: &Suite, parsed: &ParsedRelease, report: 
         .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     for (path, listed) in &parsed.files {
         let loc = suite.location(path);
-        match suite.fetch(path, INDEX_LIMIT, &mut io::sink()) {
+        // Streamed, never held: one byte past the listed size is enough to tell.
+        match suite.fetch(path, listed.size, &mut io::sink()) {
             Err(e) => {
-                report.problem(
-                    loc,
-                    format!("listed in Release but cannot be fetched: {}", e.kind),
-                );
+                let what = format!("listed in Release but cannot be fetched: {}", e.kind);
+                suite.fetch_failed(report, &e, what);
                 continue;
             }
             Ok(got) => check_listed(report, &loc, &got, listed),
@@ -53,8 +52,11 @@ fn check_by_hash(suite: &Suite, path: &str, listed: &ListedFile, report: &mut Ve
     };
     let rel = format!("{parent}/by-hash/SHA256/{sha}");
     let loc = suite.location(&rel);
-    match suite.fetch(&rel, INDEX_LIMIT, &mut io::sink()) {
-        Err(e) => report.problem(loc, format!("by-hash copy missing: {}", e.kind)),
+    match suite.fetch(&rel, listed.size, &mut io::sink()) {
+        Err(e) => {
+            let what = format!("by-hash copy missing: {}", e.kind);
+            suite.fetch_failed(report, &e, what);
+        }
         Ok(got) => check_listed(report, &loc, &got, listed),
     }
 }
@@ -98,10 +100,21 @@ fn check_packages(
         return;
     };
     let rel = format!("{base}{name}");
-    let Ok(bytes) = suite.fetch_small(&rel) else {
-        return;
-    };
     let index = suite.location(&rel);
+    let bytes = match suite.fetch_small(&rel, PACKAGES_LIMIT, "a Packages index") {
+        Ok(bytes) => bytes,
+        Err(
+            e @ FetchError {
+                kind: FetchErrorKind::TooLarge { .. },
+                ..
+            },
+        ) => {
+            report.problem(index, e.kind.to_string());
+            return;
+        }
+        // The check of the files the Release lists said why.
+        Err(_) => return,
+    };
     let text = match decompress(name, &bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -124,7 +137,7 @@ fn decompress(name: &str, bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut text = Vec::new();
     compression
         .decoder(bytes)
-        .and_then(|d| LimitReader::new(d, INDEX_LIMIT, "Packages").read_to_end(&mut text))?;
+        .and_then(|d| LimitReader::new(d, PACKAGES_LIMIT, "Packages").read_to_end(&mut text))?;
     Ok(text)
 }
 
@@ -161,10 +174,10 @@ fn check_pool_file(
     };
     report.packages_checked += 1;
     match suite.source.fetch(&filename, size, &mut io::sink()) {
-        Err(e) => report.problem(
-            loc,
-            format!("named by {index} but cannot be fetched: {}", e.kind),
-        ),
+        Err(e) => {
+            let what = format!("named by {index} but cannot be fetched: {}", e.kind);
+            suite.fetch_failed(report, &e, what);
+        }
         Ok(got) => {
             let listed = ListedFile {
                 size,

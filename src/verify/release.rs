@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::release::{self, ParsedRelease};
 
-use super::{Suite, VerifyReport};
+use super::source::{Source, METADATA_LIMIT};
+use super::{FetchError, FetchErrorKind, Suite, VerifyReport};
 
 /// The suite's Release, its bytes and what they say; `None` (a problem reported) if it
 /// cannot be fetched or parsed.
@@ -15,10 +16,20 @@ pub(super) fn read_release(
     report: &mut VerifyReport,
 ) -> Option<(Vec<u8>, ParsedRelease)> {
     let loc = suite.location("Release");
-    let bytes = match suite.fetch_small("Release") {
+    let bytes = match suite.fetch_small("Release", METADATA_LIMIT, "a Release file") {
         Ok(b) => b,
+        Err(
+            e @ FetchError {
+                kind: FetchErrorKind::TooLarge { .. },
+                ..
+            },
+        ) => {
+            report.problem(loc, format!("not a Release file: {}", e.kind));
+            return None;
+        }
+        // Not there, refused, or no server: nothing of the suite can be checked.
         Err(e) => {
-            report.problem(loc, format!("cannot fetch the Release file: {}", e.kind));
+            suite.could_not_check(report, &e);
             return None;
         }
     };
@@ -57,11 +68,48 @@ pub(super) fn check_dates(parsed: &ParsedRelease, now: i64, loc: &str, report: &
     }
 }
 
+/// A signature file of the suite: `None` if it is not there (HTTP 404, no such file);
+/// `Err` (reported) if the suite cannot be checked or the file is no signature.
+fn fetch_signature(
+    suite: &Suite,
+    name: &str,
+    report: &mut VerifyReport,
+) -> Result<Option<Vec<u8>>, ()> {
+    match suite.fetch_small(name, METADATA_LIMIT, "a signature file") {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind.is_absent() => Ok(None),
+        Err(
+            e @ FetchError {
+                kind: FetchErrorKind::TooLarge { .. },
+                ..
+            },
+        ) => {
+            report.problem(&e.location, e.kind.to_string());
+            Err(())
+        }
+        Err(e) => {
+            suite.could_not_check(report, &e);
+            Err(())
+        }
+    }
+}
+
 /// `InRelease` must carry `release_bytes`; with a keyring, `InRelease` and `Release.gpg`
-/// must both be there and verify; without one, an unsigned suite is a warning.
-pub(super) fn check_signatures(suite: &Suite, release_bytes: &[u8], report: &mut VerifyReport) {
-    let inrelease = suite.fetch_small("InRelease").ok();
-    let detached = suite.fetch_small("Release.gpg").ok();
+/// must both be there and verify; without one, an unsigned suite is a warning, and a
+/// signed one too (its signatures were not checked: the warning names the keyring the
+/// repository publishes). False when the suite cannot be checked further.
+pub(super) fn check_signatures(
+    suite: &Suite,
+    release_bytes: &[u8],
+    parsed: &ParsedRelease,
+    report: &mut VerifyReport,
+) -> bool {
+    let Ok(inrelease) = fetch_signature(suite, "InRelease", report) else {
+        return false;
+    };
+    let Ok(detached) = fetch_signature(suite, "Release.gpg", report) else {
+        return false;
+    };
     if let Some(inr) = &inrelease {
         let body = release::inrelease_body(&String::from_utf8_lossy(inr));
         if body.as_deref().map(str::as_bytes) != Some(release_bytes) {
@@ -77,14 +125,31 @@ pub(super) fn check_signatures(suite: &Suite, release_bytes: &[u8], report: &mut
                 suite.location("Release"),
                 "unsigned: clients need [trusted=yes]",
             );
+        } else {
+            let signed = match (&inrelease, &detached) {
+                (Some(_), Some(_)) => "InRelease and Release.gpg",
+                (Some(_), None) => "InRelease",
+                _ => "Release.gpg",
+            };
+            report.warn(
+                suite.location(if inrelease.is_some() {
+                    "InRelease"
+                } else {
+                    "Release.gpg"
+                }),
+                format!(
+                    "signed ({signed}), but the signatures were not checked: {}",
+                    how_to_check(suite, parsed)
+                ),
+            );
         }
-        return;
+        return true;
     };
     let tmp = match tempfile::tempdir() {
         Ok(t) => t,
         Err(e) => {
             report.problem("temporary directory", e.to_string());
-            return;
+            return false;
         }
     };
     let write = |name: &str, bytes: &[u8]| -> PathBuf {
@@ -105,6 +170,51 @@ pub(super) fn check_signatures(suite: &Suite, release_bytes: &[u8], report: &mut
                 if let Err(e) = crate::sign::gpgv(keyring, &p, data.map(PathBuf::as_path)) {
                     report.problem(loc, format!("signature does not verify: {e}"));
                 }
+            }
+        }
+    }
+    true
+}
+
+/// How to check the signatures: `--keyring` with the public keyring the repository
+/// publishes (`<label or origin>-archive-keyring.gpg` at its top), if it is there.
+fn how_to_check(suite: &Suite, parsed: &ParsedRelease) -> String {
+    let name = release::keyring_file_name(parsed.field("Label"), parsed.field("Origin"));
+    match suite.source {
+        Source::Dir(dir) => {
+            let mut published: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .map(|e| e.path())
+                        .filter(|p| {
+                            p.is_file()
+                                && p.file_name()
+                                    .and_then(|n| n.to_str())
+                                    .is_some_and(|n| n.ends_with("-archive-keyring.gpg"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            published.sort_by_key(|p| p.file_name() != Some(std::ffi::OsStr::new(&name)));
+            match published.first() {
+                Some(k) => format!(
+                    "give --keyring {} (the keyring this repository publishes)",
+                    k.display()
+                ),
+                None => format!(
+                    "give --keyring with the signer's public keyring (a build publishes it as {name}, absent here)"
+                ),
+            }
+        }
+        Source::Http(..) | Source::Ftp(..) => {
+            let url = suite.source.location(&name);
+            match suite.source.fetch(&name, METADATA_LIMIT, &mut std::io::sink()) {
+                Ok(got) if !got.over_limit => format!(
+                    "download {url} (the keyring this repository publishes) and give --keyring FILE"
+                ),
+                _ => format!(
+                    "give --keyring with the signer's public keyring ({url}, where a build publishes it, cannot be fetched)"
+                ),
             }
         }
     }

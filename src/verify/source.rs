@@ -1,18 +1,35 @@
 //! Where a repository's files come from: a directory, an `http://` URL or an `ftp://` URL
 //! ([`Source`]), each file streamed into a sink and hashed on the way ([`Fetched`]), or
 //! [`FetchError`] naming the file or URL and the cause.
+//!
+//! A broken or hostile server costs bounded memory and time: what is held in memory is
+//! capped ([`METADATA_LIMIT`], [`PACKAGES_LIMIT`]; everything else is streamed and stops
+//! one byte past the size its index gives), every connection and every read waits at
+//! most the timeout ([`DEFAULT_TIMEOUT`], `--timeout`), and once the server cannot be
+//! reached nothing more is asked of it ([`FetchErrorKind::NotAsked`]).
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use crate::hash::{Hashes, MultiHasher};
 
 use super::ftp::{self, FtpError};
 use super::VerifyError;
 
-/// Most bytes read of an index or Release (bounds a hostile server).
-pub(super) const INDEX_LIMIT: u64 = 1 << 30;
+/// The most bytes read of a Release, InRelease, Release.gpg, SHA256SUMS or MD5SUMS
+/// (held in memory): 16 MiB. Debian's largest Release is a few hundred KiB.
+pub const METADATA_LIMIT: u64 = 16 << 20;
+
+/// The most bytes read of a Packages index, as fetched and as decompressed (held in
+/// memory): 256 MiB. The Packages of a whole Debian release is tens of MiB.
+pub const PACKAGES_LIMIT: u64 = 256 << 20;
+
+/// How long a connection, and each read, may wait for the server unless `--timeout`
+/// says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a fetch saw.
 #[derive(Debug, Clone)]
@@ -68,39 +85,150 @@ pub enum FetchErrorKind {
     /// The FTP dialogue failed.
     #[error(transparent)]
     Ftp(#[from] FtpError),
-    /// More than the limit of an index or Release.
-    #[error("larger than {0} bytes")]
-    TooLarge(u64),
+    /// More than a file held in memory may be ([`METADATA_LIMIT`], [`PACKAGES_LIMIT`]).
+    #[error("larger than {} MiB, the most verify reads of {what}: reading stopped there", limit >> 20)]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// What the file was meant to be (`a Release file`, `a Packages index`).
+        what: &'static str,
+    },
+    /// The server's name does not resolve.
+    #[error("the name {host} does not resolve: {source}")]
+    NoSuchHost {
+        /// The host name.
+        host: String,
+        /// The resolver's answer.
+        source: io::Error,
+    },
+    /// No connection to the server (refused, unreachable, or not within the timeout).
+    #[error("cannot connect to {server}: {source}")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The server stayed silent longer than the timeout.
+    #[error("{server} sent nothing for {} s (--timeout): gave up", secs)]
+    TimedOut {
+        /// `host:port`.
+        server: String,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// The connection broke.
+    #[error("the connection to {server} broke: {source}")]
+    Broken {
+        /// `host:port`.
+        server: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Not asked for: the server could not be reached before.
+    #[error("not fetched: {server} could not be reached before")]
+    NotAsked {
+        /// `host:port`.
+        server: String,
+    },
+}
+
+impl FetchErrorKind {
+    /// True when the server could not be reached or stopped answering: nothing is
+    /// known of the file, and nothing more is asked of the server.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            FetchErrorKind::NoSuchHost { .. }
+            | FetchErrorKind::Connect { .. }
+            | FetchErrorKind::TimedOut { .. }
+            | FetchErrorKind::Broken { .. }
+            | FetchErrorKind::NotAsked { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True when the file is simply not there: no such file, HTTP 404 or 410, FTP 550.
+    pub fn is_absent(&self) -> bool {
+        match self {
+            FetchErrorKind::Open(e) => e.kind() == io::ErrorKind::NotFound,
+            FetchErrorKind::HttpStatus(code) => matches!(code, 404 | 410),
+            FetchErrorKind::Ftp(FtpError::NoSuchFile(_)) => true,
+            FetchErrorKind::Ftp(FtpError::Retr { code, .. }) => *code == 550,
+            _ => false,
+        }
+    }
+
+    /// An I/O error of a network read, said as what it means: silence longer than
+    /// the timeout, or a broken connection.
+    pub(super) fn network(source: io::Error, server: &str, timeout: Duration) -> FetchErrorKind {
+        if matches!(
+            source.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
+            FetchErrorKind::TimedOut {
+                server: server.to_string(),
+                secs: timeout.as_secs(),
+            }
+        } else {
+            FetchErrorKind::Broken {
+                server: server.to_string(),
+                source,
+            }
+        }
+    }
 }
 
 /// Where files come from.
 pub enum Source {
     /// A local directory.
     Dir(PathBuf),
-    /// An http:// base URL (ending in `/`).
-    Http(ureq::Agent, String),
-    /// An ftp:// base URL (ending in `/`), fetched in passive mode.
-    Ftp(String),
+    /// An http:// base URL.
+    Http(Remote),
+    /// An ftp:// base URL, fetched in passive mode.
+    Ftp(Remote),
+}
+
+/// A server: its base URL, its timeout, and whether it could be reached so far.
+pub struct Remote {
+    /// The base URL, ending in `/`.
+    pub base: String,
+    /// How long a connection, and each read, may wait.
+    pub timeout: Duration,
+    /// The HTTP client (with the timeout).
+    agent: ureq::Agent,
+    /// Set by the first fetch that finds the server unreachable: `host:port`.
+    unreachable: RefCell<Option<String>>,
 }
 
 impl Source {
-    /// Opens `target`.
+    /// [`Source::open_with_timeout`] with [`DEFAULT_TIMEOUT`].
     pub fn open(target: &str) -> Result<Source, VerifyError> {
+        Source::open_with_timeout(target, DEFAULT_TIMEOUT)
+    }
+
+    /// Opens `target`; connections and reads wait at most `timeout` (at least 1 s).
+    pub fn open_with_timeout(target: &str, timeout: Duration) -> Result<Source, VerifyError> {
+        let timeout = timeout.max(Duration::from_secs(1));
         let target_owned = || target.to_string();
-        if target.starts_with("http://") || target.starts_with("https://") {
-            if target.starts_with("https://") {
-                return Err(VerifyError::Https {
-                    target: target_owned(),
-                });
-            }
-            let agent = ureq::AgentBuilder::new()
+        let remote = || Remote {
+            base: with_slash(target),
+            timeout,
+            agent: ureq::AgentBuilder::new()
                 .redirects(5)
-                .timeout_connect(std::time::Duration::from_secs(20))
-                .timeout_read(std::time::Duration::from_secs(60))
-                .build();
-            Ok(Source::Http(agent, with_slash(target)))
+                .timeout_connect(timeout)
+                .timeout_read(timeout)
+                .timeout_write(timeout)
+                .build(),
+            unreachable: RefCell::new(None),
+        };
+        if target.starts_with("https://") {
+            Err(VerifyError::Https {
+                target: target_owned(),
+            })
+        } else if target.starts_with("http://") {
+            Ok(Source::Http(remote()))
         } else if target.starts_with("ftp://") {
-            Ok(Source::Ftp(with_slash(target)))
+            Ok(Source::Ftp(remote()))
         } else if target.contains("://") {
             Err(VerifyError::UnsupportedScheme {
                 target: target_owned(),
@@ -116,6 +244,23 @@ impl Source {
         }
     }
 
+    /// The base URL (ending in `/`), or the directory.
+    pub fn base(&self) -> String {
+        match self {
+            Source::Dir(d) => d.display().to_string(),
+            Source::Http(r) | Source::Ftp(r) => r.base.clone(),
+        }
+    }
+
+    /// The server, `host:port` (the port only when the URL gives one); `None` for a
+    /// directory.
+    pub fn server(&self) -> Option<String> {
+        match self {
+            Source::Dir(_) => None,
+            Source::Http(r) | Source::Ftp(r) => Some(server_of(&r.base)),
+        }
+    }
+
     /// The location of `rel` (for messages): what [`Source::fetch`] fetches,
     /// so an absolute URL (eliloader's) is named as it is, not under the base.
     pub fn location(&self, rel: &str) -> String {
@@ -126,35 +271,72 @@ impl Source {
     fn resolve(&self, rel: &str) -> String {
         match self {
             Source::Dir(d) => d.join(rel).display().to_string(),
-            Source::Http(_, base) | Source::Ftp(base) => absolute(base, rel),
+            Source::Http(r) | Source::Ftp(r) => absolute(&r.base, rel),
         }
     }
 
-    /// Streams `rel` (or an absolute URL) into `out`, hashing it, stopping after `limit` bytes.
+    /// Streams `rel` (or an absolute URL) into `out`, hashing it, stopping after `limit`
+    /// bytes. Once a fetch found the server unreachable, nothing more is asked of it.
     pub fn fetch(&self, rel: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, FetchError> {
+        let url = self.resolve(rel);
         let fetched = match self {
             Source::Dir(d) => fetch_file(d, rel, limit, out),
-            Source::Http(agent, base) => fetch_http(agent, &absolute(base, rel), limit, out),
-            Source::Ftp(base) => ftp::fetch(&absolute(base, rel), limit, out),
+            Source::Http(r) | Source::Ftp(r) => r.fetch(&url, limit, out),
         };
         fetched.map_err(|kind| FetchError {
-            location: self.resolve(rel),
+            location: url,
             kind,
         })
     }
 
-    /// [`Source::fetch`] of an index or Release, whole, into memory.
-    pub(super) fn fetch_small(&self, rel: &str) -> Result<Vec<u8>, FetchError> {
+    /// [`Source::fetch`] of a file held in memory, whole, at most `limit` bytes; `what`
+    /// names it for [`FetchErrorKind::TooLarge`] (`a Release file`).
+    pub(super) fn fetch_small(
+        &self,
+        rel: &str,
+        limit: u64,
+        what: &'static str,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut buf = Vec::new();
-        let got = self.fetch(rel, INDEX_LIMIT, &mut buf)?;
+        let got = self.fetch(rel, limit, &mut buf)?;
         if got.over_limit {
             return Err(FetchError {
                 location: self.resolve(rel),
-                kind: FetchErrorKind::TooLarge(INDEX_LIMIT),
+                kind: FetchErrorKind::TooLarge { limit, what },
             });
         }
         Ok(buf)
     }
+}
+
+impl Remote {
+    /// `url` from this server, unless it could not be reached before; the first
+    /// fetch that finds it unreachable says so for the later ones.
+    fn fetch(&self, url: &str, limit: u64, out: &mut dyn Write) -> Result<Fetched, FetchErrorKind> {
+        if let Some(server) = self.unreachable.borrow().clone() {
+            return Err(FetchErrorKind::NotAsked { server });
+        }
+        let fetched = if url.starts_with("ftp://") {
+            ftp::fetch(url, limit, out, self.timeout)
+        } else {
+            fetch_http(&self.agent, url, limit, out, self.timeout)
+        };
+        fetched.inspect_err(|kind| {
+            if kind.is_unreachable() {
+                *self.unreachable.borrow_mut() = Some(server_of(url));
+            }
+        })
+    }
+}
+
+/// `host:port` of a URL (`host` alone when it gives no port), without credentials.
+pub(super) fn server_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_string()
 }
 
 /// `target` ending in `/`.
@@ -191,22 +373,69 @@ fn fetch_file(
     stream(f, limit, out, len)
 }
 
-/// An http:// URL; its Content-Length is reported.
+/// An http:// URL; its Content-Length is reported. A server that cannot be reached,
+/// or stays silent for `timeout`, is said so ([`FetchErrorKind::is_unreachable`]).
 fn fetch_http(
     agent: &ureq::Agent,
     url: &str,
     limit: u64,
     out: &mut dyn Write,
+    timeout: Duration,
 ) -> Result<Fetched, FetchErrorKind> {
+    let server = server_of(url);
     match agent.get(url).call() {
         Ok(resp) => {
             let len = resp
                 .header("Content-Length")
                 .and_then(|v| v.trim().parse().ok());
-            stream(resp.into_reader(), limit, out, len)
+            stream(resp.into_reader(), limit, out, len).map_err(|e| match e {
+                FetchErrorKind::Read { source, .. } => {
+                    FetchErrorKind::network(source, &server, timeout)
+                }
+                e => e,
+            })
         }
         Err(ureq::Error::Status(code, _)) => Err(FetchErrorKind::HttpStatus(code)),
-        Err(e) => Err(FetchErrorKind::Http(Box::new(e))),
+        Err(ureq::Error::Transport(t)) => Err(transport(t, &server, timeout)),
+    }
+}
+
+/// What a ureq transport error means for the check.
+fn transport(t: ureq::Transport, server: &str, timeout: Duration) -> FetchErrorKind {
+    let io_cause = std::error::Error::source(&t)
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .map(|e| io::Error::new(e.kind(), e.to_string()));
+    let host = server
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(server, |(h, _)| h)
+        .to_string();
+    match (t.kind(), io_cause) {
+        (ureq::ErrorKind::Dns, cause) => FetchErrorKind::NoSuchHost {
+            host,
+            source: cause.unwrap_or_else(|| {
+                io::Error::other(t.message().unwrap_or("no address").to_string())
+            }),
+        },
+        (ureq::ErrorKind::ConnectionFailed, Some(cause))
+            if !matches!(
+                cause.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            FetchErrorKind::Connect {
+                server: server.to_string(),
+                source: cause,
+            }
+        }
+        (ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io, Some(cause)) => {
+            FetchErrorKind::network(cause, server, timeout)
+        }
+        (ureq::ErrorKind::ConnectionFailed, None) => FetchErrorKind::Connect {
+            server: server.to_string(),
+            source: io::Error::other(t.to_string()),
+        },
+        _ => FetchErrorKind::Http(Box::new(ureq::Error::Transport(t))),
     }
 }
 
@@ -298,6 +527,30 @@ mod tests {
         let got = stream(&[7u8; 10][..], 10, &mut io::sink(), None).unwrap();
         assert_eq!((got.bytes, got.over_limit), (10, false));
         assert_eq!(got.hashes, Hashes::of_bytes(&[7u8; 10]));
+    }
+
+    #[test]
+    fn the_server_is_host_and_port_without_credentials() {
+        assert_eq!(server_of("http://h:8080/r/dists/x"), "h:8080");
+        assert_eq!(server_of("ftp://me:pw@h/r/"), "h");
+        assert_eq!(server_of("http://[::1]:80/"), "[::1]:80");
+    }
+
+    #[test]
+    fn a_missing_file_is_absent_and_a_silent_server_unreachable() {
+        let absent = [
+            FetchErrorKind::HttpStatus(404),
+            FetchErrorKind::Open(io::ErrorKind::NotFound.into()),
+            FetchErrorKind::Ftp(FtpError::NoSuchFile("x".into())),
+        ];
+        assert!(absent.iter().all(|k| k.is_absent() && !k.is_unreachable()));
+        assert!(!FetchErrorKind::HttpStatus(403).is_absent());
+        let t = Duration::from_secs(7);
+        let silent = FetchErrorKind::network(io::ErrorKind::WouldBlock.into(), "h:1", t);
+        assert_eq!(silent.to_string(), "h:1 sent nothing for 7 s (--timeout): gave up");
+        let reset = FetchErrorKind::network(io::ErrorKind::ConnectionReset.into(), "h:1", t);
+        assert!(silent.is_unreachable() && reset.is_unreachable());
+        assert!(matches!(reset, FetchErrorKind::Broken { .. }));
     }
 
     #[test]
