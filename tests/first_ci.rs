@@ -1899,3 +1899,98 @@ fn r12_b5_an_endless_release_stops_at_the_limit() {
     let sent = sent.load(Ordering::SeqCst);
     assert!(sent < 64 << 20, "the server sent {sent} bytes");
 }
+
+// ---------------------------------------------------------------------------
+// Bug 6: verify without --keyring on a signed repository says the signatures
+// were not checked, and how to check them.
+
+/// The warning that the signatures were not checked, from verify's JSON; its text
+/// must name `keyring`.
+fn unchecked_signatures_warning(o: &Output) -> String {
+    let j = json(o);
+    let warnings = j["warnings"].as_array().cloned().unwrap_or_default();
+    warnings
+        .iter()
+        .filter_map(|w| w["what"].as_str())
+        .find(|w| w.contains("signatures were not checked"))
+        .unwrap_or_else(|| panic!("no warning that the signatures were not checked: {j:#}"))
+        .to_string()
+}
+
+#[test]
+fn r12_b6_verify_without_keyring_warns_that_signatures_were_not_checked() {
+    if !have_gpg() || !have_tool("python3") {
+        return;
+    }
+    let t = tempdir();
+    let repo = signed_repo(t.path());
+    let keyring = repo.join("mysite-archive-keyring.gpg");
+    let target = repo.to_str().unwrap();
+
+    // A directory: the warning names the keyring file in the tree, in text and JSON.
+    let o = run(&["verify", target]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let warn = format!(
+        "WARN {}: signed (InRelease and Release.gpg), but the signatures were not checked: give --keyring {}",
+        repo.join("dists/lenny/InRelease").display(),
+        keyring.display()
+    );
+    assert!(
+        text(&o.stdout).contains(&warn),
+        "want {warn:?}: {}",
+        both(&o)
+    );
+    let o = run(&["verify", "--json", target]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let w = unchecked_signatures_warning(&o);
+    assert!(
+        w.contains(&format!("--keyring {}", keyring.display())),
+        "{w}"
+    );
+    // What it says to do checks them, and the warning goes.
+    let o = run(&[
+        "verify",
+        "--json",
+        target,
+        "--keyring",
+        keyring.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(!text(&o.stdout).contains("not checked"), "{}", both(&o));
+
+    // Over http: the keyring's URL, which serves that keyring.
+    let server = common::Server::http(&repo);
+    let base = server.base.clone();
+    let o = run(&["verify", "--json", &base, "--suite", "lenny"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let w = unchecked_signatures_warning(&o);
+    let url = format!("{base}mysite-archive-keyring.gpg");
+    assert!(w.contains(&format!("download {url} ")), "{w}");
+    let served = ureq::get(&url).call().unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut served.into_reader(), &mut bytes).unwrap();
+    assert_eq!(bytes, fs::read(&keyring).unwrap());
+    // An unsigned repository is said to be unsigned, not "not checked".
+    let unsigned = t.path().join("unsigned");
+    let o = run(&[
+        "build",
+        "--repo",
+        unsigned.to_str().unwrap(),
+        "--suite",
+        "lenny",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let o = run(&["verify", unsigned.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("unsigned: clients need [trusted=yes]") && !out.contains("not checked"),
+        "{}",
+        both(&o)
+    );
+}

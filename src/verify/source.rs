@@ -547,7 +547,10 @@ mod tests {
         assert!(!FetchErrorKind::HttpStatus(403).is_absent());
         let t = Duration::from_secs(7);
         let silent = FetchErrorKind::network(io::ErrorKind::WouldBlock.into(), "h:1", t);
-        assert_eq!(silent.to_string(), "h:1 sent nothing for 7 s (--timeout): gave up");
+        assert_eq!(
+            silent.to_string(),
+            "h:1 sent nothing for 7 s (--timeout): gave up"
+        );
         let reset = FetchErrorKind::network(io::ErrorKind::ConnectionReset.into(), "h:1", t);
         assert!(silent.is_unreachable() && reset.is_unreachable());
         assert!(matches!(reset, FetchErrorKind::Broken { .. }));
