@@ -348,11 +348,80 @@ pub fn gpgv(keyring: &Path, signature: &Path, data: Option<&Path>) -> Result<(),
     }
 }
 
+/// The fingerprint of the first key of a binary OpenPGP keyring (what
+/// `gpg --export` writes), in upper-case hex as gpg shows it: SHA-1 of a v4 key's
+/// public-key packet, SHA-256 of a v5 or v6 key's. `None` if `keyring` does not
+/// start with a public-key packet.
+pub fn fingerprint(keyring: &[u8]) -> Option<String> {
+    use sha1::Digest;
+    let (&first, rest) = keyring.split_first()?;
+    if first & 0x80 == 0 {
+        return None;
+    }
+    let (tag, len, rest) = if first & 0x40 != 0 {
+        // New format: tag in 6 bits, then a 1-, 2- or 5-octet length.
+        let (len, rest) = match rest {
+            [a, rest @ ..] if *a < 192 => (usize::from(*a), rest),
+            [a, b, rest @ ..] if *a < 224 => {
+                (((usize::from(*a) - 192) << 8) + usize::from(*b) + 192, rest)
+            }
+            [255, a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]) as usize, rest),
+            _ => return None,
+        };
+        (first & 0x3f, len, rest)
+    } else {
+        // Old format: tag in 4 bits, the length's size in 2.
+        let n = match first & 3 {
+            0 => 1,
+            1 => 2,
+            2 => 4,
+            _ => return None,
+        };
+        let len = rest
+            .get(..n)?
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        ((first >> 2) & 0x0f, len, &rest[n..])
+    };
+    let body = rest.get(..len)?;
+    if tag != 6 {
+        return None;
+    }
+    let digest: Vec<u8> = match body.first()? {
+        4 => {
+            let mut h = sha1::Sha1::new();
+            h.update([0x99]);
+            h.update(u16::try_from(len).ok()?.to_be_bytes());
+            h.update(body);
+            h.finalize().to_vec()
+        }
+        v @ (5 | 6) => {
+            let mut h = sha2::Sha256::new();
+            h.update([if *v == 5 { 0x9a } else { 0x9b }]);
+            h.update(u32::try_from(len).ok()?.to_be_bytes());
+            h.update(body);
+            h.finalize().to_vec()
+        }
+        _ => return None,
+    };
+    Some(crate::hash::hex(&digest).to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::ffi::OsStr;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn only_a_public_key_packet_has_a_fingerprint() {
+        assert_eq!(fingerprint(b""), None);
+        assert_eq!(fingerprint(b"-----BEGIN PGP PUBLIC KEY BLOCK-----"), None);
+        // A user id packet (tag 13), not a key.
+        assert_eq!(fingerprint(&[0xb4, 3, b'a', b'b', b'c']), None);
+        // A v4 key packet cut short.
+        assert_eq!(fingerprint(&[0x99, 0x01, 0x0d, 4, 0, 0]), None);
+    }
 
     fn args(cmd: &Command) -> Vec<&OsStr> {
         cmd.get_args().collect()

@@ -371,6 +371,7 @@ fn json_shapes_are_stable() {
             "release_sha256",
             "signed",
             "keyring",
+            "keyring_fingerprint",
             "netboot",
             "release_files",
         ]),
@@ -382,6 +383,7 @@ fn json_shapes_are_stable() {
     assert_eq!(b["changed"], true);
     assert_eq!(b["signed"], false);
     assert!(b["keyring"].is_null());
+    assert!(b["keyring_fingerprint"].is_null());
     assert_eq!(
         b["added"],
         serde_json::json!([

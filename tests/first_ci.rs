@@ -1994,3 +1994,79 @@ fn r12_b6_verify_without_keyring_warns_that_signatures_were_not_checked() {
         both(&o)
     );
 }
+
+// ---------------------------------------------------------------------------
+// The build summary names the published keyring and its fingerprint.
+
+#[test]
+fn r12_the_build_summary_names_the_keyring_and_its_fingerprint() {
+    if !have_gpg() {
+        return;
+    }
+    let t = tempdir();
+    let key = Key::new(t.path(), "summary");
+    let repo = t.path().join("repo");
+    let deb = demo_deb(AMD64_DEB);
+    let build = |json: bool| {
+        let mut args = vec![
+            "build",
+            "--repo",
+            repo.to_str().unwrap(),
+            "--suite",
+            "lenny",
+            "--arch",
+            "amd64",
+            "--label",
+            "My Site",
+            "--sign-key",
+            &key.fpr,
+            "--gpg-homedir",
+            key.home.to_str().unwrap(),
+            "--deb",
+            &deb,
+        ];
+        if json {
+            args.push("--json");
+        }
+        run(&args)
+    };
+    let keyring = repo.join("my-site-archive-keyring.gpg");
+    let said = format!(
+        "; clients' keyring: {} (fingerprint {})",
+        keyring.display(),
+        key.fpr
+    );
+    let o = build(false);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        text(&o.stderr)
+            .lines()
+            .any(|l| l.starts_with("elirepo: published ") && l.ends_with(&said)),
+        "want {said:?}: {}",
+        both(&o)
+    );
+    // The file it names holds that key, as gpg reads it.
+    let shown = output_of(
+        Command::new("gpg")
+            .args(["--with-colons", "--show-keys"])
+            .arg(&keyring),
+    );
+    assert!(
+        text(&shown.stdout).contains(&format!("fpr:::::::::{}:", key.fpr)),
+        "{}",
+        both(&shown)
+    );
+    // A rerun that changes nothing says it too, and --json has both.
+    let o = build(true);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(
+        text(&o.stderr)
+            .lines()
+            .any(|l| l.starts_with("elirepo: nothing changed ") && l.ends_with(&said)),
+        "{}",
+        both(&o)
+    );
+    let j = json(&o);
+    assert_eq!(j["keyring"], "my-site-archive-keyring.gpg", "{j:#}");
+    assert_eq!(j["keyring_fingerprint"], key.fpr.as_str(), "{j:#}");
+}

@@ -142,6 +142,10 @@ pub fn build(
         files_removed,
         release_sha256: Hashes::of_bytes(&release).sha256_hex(),
         signed: signer.is_some(),
+        keyring_fingerprint: signed
+            .keyring
+            .as_ref()
+            .and_then(|(_, public)| crate::sign::fingerprint(public)),
         keyring: signed.keyring.map(|(n, _)| n),
         netboot: report::netboot_reports(&inputs.netboot, &tree, &suite_dir),
         release_files: report::release_files(&listed),

@@ -29,6 +29,8 @@ pub struct BuildReport {
     pub signed: bool,
     /// The published public key, relative to the repository.
     pub keyring: Option<String>,
+    /// The fingerprint of that key (upper-case hex, as gpg shows it).
+    pub keyring_fingerprint: Option<String>,
     /// The netboot trees: architecture, VERSION, kernel and initrd.
     pub netboot: Vec<NetbootReport>,
     /// Every file the suite Release lists (relative to `dists/<suite>/`), with its

@@ -248,6 +248,19 @@ fn count(n: usize, noun: &str) -> String {
     }
 }
 
+/// `; clients' keyring: <repo>/<name> (fingerprint <FPR>)` for a signed suite.
+fn keyring(opts: &BuildOptions, report: &BuildReport) -> String {
+    let Some(k) = &report.keyring else {
+        return String::new();
+    };
+    let fpr = report
+        .keyring_fingerprint
+        .as_ref()
+        .map(|f| format!(" (fingerprint {f})"))
+        .unwrap_or_default();
+    format!("; clients' keyring: {}{fpr}", opts.repo.join(k).display())
+}
+
 /// What a successful build did: one step line, details with -v.
 fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
     let suite = &opts.suite;
@@ -260,16 +273,13 @@ fn tell(ui: &Ui, opts: &BuildOptions, report: &BuildReport) {
             report.removed.len(),
             count(report.files_written, "file"),
             report.files_removed,
-            report
-                .keyring
-                .as_ref()
-                .map(|k| format!("; clients' keyring: {k}"))
-                .unwrap_or_default()
+            keyring(opts, report)
         ));
     } else {
         ui.step(&format!(
-            "nothing changed in {} suite {suite}",
-            opts.repo.display()
+            "nothing changed in {} suite {suite}{}",
+            opts.repo.display(),
+            keyring(opts, report)
         ));
     }
     for p in &report.added {
