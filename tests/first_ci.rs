@@ -2070,3 +2070,153 @@ fn r12_the_build_summary_names_the_keyring_and_its_fingerprint() {
     assert_eq!(j["keyring"], "my-site-archive-keyring.gpg", "{j:#}");
     assert_eq!(j["keyring_fingerprint"], key.fpr.as_str(), "{j:#}");
 }
+
+// ---------------------------------------------------------------------------
+// A build that fails after its switch says the new suite is published.
+
+/// A file nobody (not even root) can remove until the guard is dropped: immutable
+/// (`chattr +i`) for root, in a read-only directory for anyone else. `None` (a
+/// skip) where neither can be done.
+struct Unremovable(PathBuf, bool);
+
+impl Unremovable {
+    fn new(path: &Path) -> Option<Unremovable> {
+        use std::os::unix::fs::PermissionsExt;
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        if root {
+            let ok = Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                common::skip(
+                    "chattr +i does not work here (root cannot be denied a removal otherwise)",
+                );
+                return None;
+            }
+            Some(Unremovable(path.to_path_buf(), true))
+        } else {
+            let dir = path.parent().unwrap();
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
+            Some(Unremovable(dir.to_path_buf(), false))
+        }
+    }
+}
+
+impl Drop for Unremovable {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        if self.1 {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        } else {
+            let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o755));
+        }
+    }
+}
+
+#[test]
+fn r12_a_build_failing_after_its_switch_says_the_suite_is_published() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let r = repo.to_str().unwrap();
+    let build = |debs: &[&str], json: bool| {
+        let mut args = vec![
+            "build",
+            "--repo",
+            r,
+            "--suite",
+            "lenny",
+            "--arch",
+            "amd64",
+            "--unsigned",
+        ];
+        let debs: Vec<String> = debs.iter().map(|d| demo_deb(d)).collect();
+        for d in &debs {
+            args.extend(["--deb", d.as_str()]);
+        }
+        if json {
+            args.push("--json");
+        }
+        output_of(
+            elirepo()
+                .args(&args)
+                .env("NO_COLOR", "1")
+                .env("ELIREPO_FAULT", "trace"),
+        )
+    };
+    let o = build(&[AMD64_DEB], false);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    // A stray pool file the next build's collection must remove, and cannot.
+    let stray = repo.join("pool/main/z/zz/zz_1_amd64.deb");
+    fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    fs::write(&stray, b"stray").unwrap();
+    let Some(guard) = Unremovable::new(&stray) else {
+        return;
+    };
+    let o = build(&[AMD64_DEB, ALL_DEB], true);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    // It failed after the switch (the trace passed it), and says so.
+    let switched = err.find("elirepo: fault point after-switch\n");
+    let failed = err.find("elirepo: error: ");
+    assert!(
+        switched.is_some() && switched < failed,
+        "not a failure after the switch: {}",
+        both(&o)
+    );
+    let last = err
+        .lines()
+        .rfind(|l| l.starts_with("elirepo: error: "))
+        .unwrap();
+    assert_eq!(
+        last,
+        format!("elirepo: error: {r}: the new suite lenny is published; cleaning up after it failed: fix the cause and rerun the build to finish it"),
+        "{}",
+        both(&o)
+    );
+    assert!(!err.contains("nothing was published"), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(
+        (j["ok"].clone(), j["published"].clone()),
+        (false.into(), true.into()),
+        "{j:#}"
+    );
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&stray.display().to_string())),
+        "{j:#}"
+    );
+    // It is true: the suite served is the new one.
+    let packages = fs::read_to_string(repo.join("dists/lenny/main/binary-amd64/Packages")).unwrap();
+    assert!(
+        packages.contains("Package: xs-tools-common\n"),
+        "{packages}"
+    );
+    // Once the cause is gone, a rerun finishes the cleanup.
+    drop(guard);
+    let o = build(&[AMD64_DEB, ALL_DEB], false);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(!stray.exists(), "{}", both(&o));
+
+    // A failure before the switch still publishes nothing, and says so.
+    fs::write(repo.join("dists/.generations/lenny/junk"), b"junk").unwrap();
+    let before = common::snapshot_tree(&repo);
+    let o = build(&[AMD64_DEB], true);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let err = text(&o.stderr);
+    assert!(!err.contains("fault point after-switch"), "{}", both(&o));
+    assert!(
+        err.ends_with(&format!(
+            "elirepo: error: {r}: nothing was published; the repository is unchanged\n"
+        )),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(json(&o)["published"], false);
+    assert_eq!(common::snapshot_tree(&repo), before, "{}", both(&o));
+}

@@ -1,5 +1,6 @@
-//! Why a build published nothing: [`BuildError`], one variant per kind of
-//! failure, each naming the file it concerns and keeping its cause as a source.
+//! Why a build failed: [`BuildError`], one variant per kind of failure, each
+//! naming the file it concerns and keeping its cause as a source. Every failure
+//! but [`BuildError::AfterSwitch`] published nothing.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use crate::netboot;
 use crate::publish::PublishError;
 use crate::sign::SignError;
 
-/// Why a build published nothing.
+/// Why a build failed (and, but for [`BuildError::AfterSwitch`], published nothing).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -106,6 +107,25 @@ pub enum BuildError {
     /// `--boot-test`: the netboot pair did not boot under Xen (or could not be tested).
     #[error(transparent)]
     BootTest(#[from] crate::boot::NotBooted),
+    /// The new suite is published (its Release is the one on disk), but what follows
+    /// the switch failed: removing old generations, writing elirepo's state,
+    /// collecting the pool. The message is the cause's.
+    #[error("{source}")]
+    AfterSwitch {
+        /// The suite.
+        suite: String,
+        /// What failed.
+        #[source]
+        source: Box<BuildError>,
+    },
+}
+
+impl BuildError {
+    /// True when the new suite was published before the build failed
+    /// ([`BuildError::AfterSwitch`]); otherwise nothing was.
+    pub fn published(&self) -> bool {
+        matches!(self, BuildError::AfterSwitch { .. })
+    }
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {

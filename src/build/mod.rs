@@ -125,11 +125,29 @@ pub fn build(
         signed: &signed,
         inputs: debs,
     };
-    let suite_written = suite::publish(opts, &parts, &previous, &marker, &mut publisher, log)?;
+    // A failure from here on may come after the switch: said so if it did.
+    let release_path = opts.repo.join(&suite_dir).join("Release");
+    let published_before = std::fs::read(&release_path).ok();
+    let after_switch = |e: BuildError| {
+        let now = std::fs::read(&release_path).ok();
+        if now.as_deref() == Some(&release[..]) && published_before.as_deref() != Some(&release[..])
+        {
+            BuildError::AfterSwitch {
+                suite: opts.suite.clone(),
+                source: Box::new(e),
+            }
+        } else {
+            e
+        }
+    };
+    let suite_written = suite::publish(opts, &parts, &previous, &marker, &mut publisher, log)
+        .map_err(after_switch)?;
 
     // 6. Pool files no suite references any more.
-    let files_removed = gc::collect(&opts.repo, &marker, &mut publisher)?;
-    publisher.finish()?;
+    let files_removed = gc::collect(&opts.repo, &marker, &mut publisher).map_err(after_switch)?;
+    publisher
+        .finish()
+        .map_err(|e| after_switch(BuildError::Publish(e)))?;
     copy::remember(&opts.repo, debs, &copied, &tree, cache, log);
 
     let files_written = copied.written + suite_written;

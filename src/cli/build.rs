@@ -11,7 +11,7 @@ use elirepo::config::{BuildFlags, BuildOptions, ConfigError, KeyFileProblem};
 use elirepo::sign::SignError;
 
 use super::config::EXAMPLE_COMMAND;
-use super::exit::{failed, json_error, json_text, out, EXIT_USAGE};
+use super::exit::{failed, json_error_and, json_text, out, EXIT_USAGE};
 use super::ui::{Level, Phase, Ui};
 
 /// Where the Debian package installs the commented example configuration
@@ -80,7 +80,8 @@ pub fn run(a: BuildArgs, ui: &mut Ui) -> ExitCode {
         }
         Err(e) => {
             let hint = build_hint(&e);
-            nothing_published(ui, &opts, a.json, e, hint)
+            let published = e.published();
+            failed_build(ui, &opts, a.json, e, hint, published)
         }
     }
 }
@@ -93,17 +94,41 @@ fn nothing_published(
     error: impl std::fmt::Display,
     hint: Option<String>,
 ) -> ExitCode {
+    failed_build(ui, opts, json, error, hint, false)
+}
+
+/// A build that failed (exit 2): the error, its hint, and what is true of the
+/// repository: nothing was published, or (`published`) the new suite was and what
+/// follows failed. With `json`, the same on stdout (`ok: false`, `error`,
+/// `published`).
+fn failed_build(
+    ui: &Ui,
+    opts: &BuildOptions,
+    json: bool,
+    error: impl std::fmt::Display,
+    hint: Option<String>,
+    published: bool,
+) -> ExitCode {
     if json {
-        let _ = out(&json_error(&error, hint.as_deref()));
+        let extra = serde_json::json!({ "published": published });
+        let _ = out(&json_error_and(&error, hint.as_deref(), &extra));
     }
     ui.error(error);
     if let Some(h) = hint {
         ui.hint(&h);
     }
-    ui.error(format!(
-        "{}: nothing was published; the repository is unchanged",
-        opts.repo.display()
-    ));
+    if published {
+        ui.error(format!(
+            "{}: the new suite {} is published; cleaning up after it failed: fix the cause and rerun the build to finish it",
+            opts.repo.display(),
+            opts.suite
+        ));
+    } else {
+        ui.error(format!(
+            "{}: nothing was published; the repository is unchanged",
+            opts.repo.display()
+        ));
+    }
     ExitCode::from(EXIT_USAGE)
 }
 

@@ -63,15 +63,26 @@ pub fn json_text(report: &impl serde::Serialize) -> String {
 /// error's message (every line, without the `elirepo: error: ` that stderr
 /// puts before each) and hint (null when none).
 pub fn json_error(error: impl Display, hint: Option<&str>) -> String {
+    json_error_and(error, hint, &serde_json::Map::new())
+}
+
+/// [`json_error`] with the keys of `extra` after `error`.
+pub fn json_error_and(
+    error: impl Display,
+    hint: Option<&str>,
+    extra: &impl serde::Serialize,
+) -> String {
     #[derive(serde::Serialize)]
     struct Error<'a> {
         message: String,
         hint: Option<&'a str>,
     }
     #[derive(serde::Serialize)]
-    struct Failed<'a> {
+    struct Failed<'a, E> {
         ok: bool,
         error: Error<'a>,
+        #[serde(flatten)]
+        extra: &'a E,
     }
     let message = error
         .to_string()
@@ -82,6 +93,7 @@ pub fn json_error(error: impl Display, hint: Option<&str>) -> String {
     json_text(&Failed {
         ok: false,
         error: Error { message, hint },
+        extra,
     })
 }
 
