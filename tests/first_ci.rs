@@ -2220,3 +2220,60 @@ fn r12_a_build_failing_after_its_switch_says_the_suite_is_published() {
     assert_eq!(json(&o)["published"], false);
     assert_eq!(common::snapshot_tree(&repo), before, "{}", both(&o));
 }
+
+// ---------------------------------------------------------------------------
+// Usage errors with --json: the JSON failure on stdout too.
+
+#[test]
+fn r12_a_usage_error_with_json_is_a_json_failure_on_stdout() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["build", "--json", "--bogus"],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            &["-q", "verify", "--json"],
+            "required arguments were not provided: <TARGET>",
+        ),
+        (
+            &["verify", "repo", "--json", "--timeout", "0"],
+            "invalid value '0' for '--timeout <SECS>'",
+        ),
+        (&["kernel", "--json", "a", "b"], "unexpected argument 'b'"),
+        (
+            &["boot-test", "--json", "--nope"],
+            "unexpected argument '--nope'",
+        ),
+    ];
+    for (args, what) in cases {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", both(&o));
+        let j = json(&o);
+        assert_eq!(j["schema_version"], 1, "{args:?}: {j:#}");
+        assert_eq!(j["ok"], false, "{args:?}: {j:#}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(what)),
+            "{args:?}: want {what:?}: {j:#}"
+        );
+        assert!(
+            j["error"]["hint"]
+                .as_str()
+                .is_some_and(|h| h.contains("--help")),
+            "{args:?}: {j:#}"
+        );
+        // stderr says it as every usage error does (clap's details on its next lines).
+        let first_part = what.split(':').next().unwrap();
+        assert!(
+            first_error(&o).contains(first_part),
+            "{args:?}: {}",
+            both(&o)
+        );
+        // Without --json, stdout stays empty.
+        let plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+        let o = run(&plain);
+        assert_eq!(o.status.code(), Some(2), "{plain:?}: {}", both(&o));
+        assert!(o.stdout.is_empty(), "{plain:?}: {}", both(&o));
+    }
+}

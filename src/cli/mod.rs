@@ -145,9 +145,49 @@ impl Cli {
     }
 }
 
-/// Parses the command line; usage errors come out in elirepo's error format.
+/// The commands whose `--json` reports a failure on stdout too.
+const JSON_COMMANDS: [&str; 4] = ["build", "verify", "kernel", "boot-test"];
+
+/// True when `args` run one of [`JSON_COMMANDS`] with `--json` (before any `--`):
+/// a usage error is then reported on stdout as JSON as well.
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    let mut words = args.iter().skip(1).map(|a| a.to_string_lossy());
+    let Some(command) = words.by_ref().find(|w| !w.starts_with('-')) else {
+        return false;
+    };
+    JSON_COMMANDS.contains(&command.as_ref())
+        && words.take_while(|w| w != "--").any(|w| w == "--json")
+}
+
+/// A clap usage error as `--json` reports a failure: its message (the lines
+/// before its tip and usage, joined) and a hint (the tip, the usage).
+fn usage_error_json(rendered: &str) -> String {
+    let mut message = Vec::new();
+    let mut hint = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            hint.push(tip.to_string());
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            hint.push(format!("usage: {usage}"));
+        } else if line.starts_with("For more information") {
+            hint.push("--help lists every option".to_string());
+        } else if hint.is_empty() {
+            message.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    let hint = hint.join("; ");
+    exit::json_error(
+        message.join(" "),
+        Some(&hint).filter(|h| !h.is_empty()).map(|h| h.as_str()),
+    )
+}
+
+/// Parses the command line; usage errors come out in elirepo's error format
+/// (and, for a command given `--json`, as JSON on stdout too).
 pub fn parse() -> Result<Cli, ExitCode> {
-    match Cli::try_parse_from(packages::hoist_packages(std::env::args_os().collect())) {
+    let args = packages::hoist_packages(std::env::args_os().collect());
+    let json = wants_json(&args);
+    match Cli::try_parse_from(args) {
         Ok(cli) => Ok(cli),
         Err(e) if !e.use_stderr() => {
             // --help, `help` and --version: stdout, exit 0.
@@ -162,6 +202,9 @@ pub fn parse() -> Result<Cli, ExitCode> {
         Err(e) => {
             let ui = Ui::new(Level::Normal);
             let text = e.render().to_string();
+            if json {
+                let _ = exit::out(&usage_error_json(&text));
+            }
             let mut lines = text.trim_end().lines();
             let first = lines.next().unwrap_or_default();
             ui.error(first.strip_prefix("error: ").unwrap_or(first));
@@ -184,5 +227,26 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn json_is_wanted_by_the_commands_that_have_it() {
+        let args =
+            |s: &str| -> Vec<std::ffi::OsString> { s.split_whitespace().map(Into::into).collect() };
+        assert!(wants_json(&args("elirepo -q build --bogus --json")));
+        assert!(wants_json(&args("elirepo kernel --json")));
+        assert!(!wants_json(&args("elirepo build --bogus")));
+        assert!(!wants_json(&args("elirepo packages --json")));
+        assert!(!wants_json(&args("elirepo verify dir -- --json")));
+        let v: serde_json::Value = serde_json::from_str(&usage_error_json(
+            "error: unexpected argument '--x' found\n\n  tip: use '-- --x'\n\nUsage: elirepo build --json\n\nFor more information, try '--help'.\n",
+        ))
+        .unwrap();
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"]["message"], "unexpected argument '--x' found");
+        assert_eq!(
+            v["error"]["hint"],
+            "use '-- --x'; usage: elirepo build --json; --help lists every option"
+        );
     }
 }
