@@ -156,7 +156,7 @@ fn reference_sections(r: &mut Roff) {
         &[
             ("0", "Success: published, or nothing changed (build); every check holds (verify); PV-capable (kernel); booted (boot-test)."),
             ("1", "The command ran and found a problem: verify found problems, kernel is not PV-capable, boot-test did not boot, packages could not read some .deb (the others are still written)."),
-            ("2", "Usage or input error: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks. A build that exits 2 published nothing and left the repository as it was. A publish that exits 2 changed nothing (unreachable, refused, locked), or stopped midway with the destination still serving a consistent repository (a rerun completes it)."),
+            ("2", "Usage or input error, or could not check: a bad flag, a missing or unreadable file, a bad .deb, a kernel that fails the checks; verify could not reach the server (refused, no such host, silent past --timeout) or the suite (HTTP 403 or 404, no such Release). A build that exits 2 published nothing and left the repository as it was, unless its last line says the new suite is published (a failure after the switch, while cleaning up: a rerun finishes it). A publish that exits 2 changed nothing (unreachable, refused, locked), or stopped midway with the destination still serving a consistent repository (a rerun completes it)."),
             ("130", "Interrupted (Ctrl-C); the last line says what is true of the repository (before a build starts writing: unchanged)."),
             ("101", "elirepo crashed: a bug, please report it."),
         ],

@@ -68,7 +68,8 @@ Examples:
   elirepo config example > elirepo.toml
 
 Exit status: 0 success, 1 a problem found (verify, kernel, packages),
-2 usage or input error (build: nothing was published), 130 interrupted.
+2 usage or input error (build: nothing was published; verify: could not
+check), 130 interrupted.
 
 See elirepo(1) and elirepo-<command>(1); environment: NO_COLOR,
 SOURCE_DATE_EPOCH, COLUMNS.";
