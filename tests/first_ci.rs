@@ -1840,18 +1840,22 @@ fn server_of(base: &str) -> String {
         .to_string()
 }
 
-/// A server that accepts and never answers: `--timeout` ends the wait (http and
-/// ftp, whose greeting never comes).
+/// A server that accepts and stays silent for 20 s (then answers 404, which http
+/// and ftp clients alike take for a failure other than silence): `--timeout 1` ends
+/// the wait first, and says so (http, and ftp, whose greeting does not come). Were
+/// `--timeout` not applied (30 s by default), the 404 would come first.
 #[test]
 fn r12_b5_a_silent_server_is_given_up_after_timeout() {
-    use std::io::Read;
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let server = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            // Held open, silent, until the client goes.
-            std::thread::spawn(move || while stream.read(&mut [0u8; 4096]).is_ok_and(|n| n > 0) {});
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_secs(20));
+                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            });
         }
     });
     for scheme in ["http", "ftp"] {
