@@ -1864,6 +1864,82 @@ fn r12_b5_a_silent_server_is_given_up_after_timeout() {
     }
 }
 
+/// A server that goes away after the suite's Release (and two 404s for its
+/// signatures): the first fetch that finds it gone leaves the check incomplete
+/// (exit 2), and nothing more is asked of it (the rest is counted, not fetched).
+#[test]
+fn r12_b5_a_server_gone_mid_check_is_asked_nothing_more() {
+    use std::io::{Read, Write};
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let o = run(&[
+        "build",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--suite",
+        "lenny",
+        "--arch",
+        "amd64",
+        "--unsigned",
+        "--deb",
+        &demo_deb(AMD64_DEB),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let release = fs::read(repo.join("dists/lenny/Release")).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let served = std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        for stream in listener.incoming().take(3) {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap();
+            let line = String::from_utf8_lossy(&request[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let body: &[u8] = if line.contains("/Release ") {
+                &release
+            } else {
+                b""
+            };
+            let status = if body.is_empty() {
+                "404 Not Found"
+            } else {
+                "200 OK"
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(body).unwrap();
+            asked.push(line);
+        }
+        // Gone: the listener closes, every later connection is refused.
+        asked
+    });
+    let base = format!("http://{server}/debian-custom/");
+    let o = run(&["verify", "--json", &base, "--suite", "lenny"]);
+    let asked = served.join().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let j = json(&o);
+    assert_eq!(j["ok"], false, "{j:#}");
+    assert_eq!(j["problems"], serde_json::json!([]), "{j:#}");
+    let unchecked = j["could_not_check"].as_array().unwrap();
+    assert_eq!(unchecked.len(), 1, "said once: {j:#}");
+    assert!(
+        unchecked[0]["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("cannot connect to")),
+        "{j:#}"
+    );
+    // The Release lists more files than the one that found the server gone.
+    assert!(j["not_fetched"].as_u64().is_some_and(|n| n > 0), "{j:#}");
+    assert_eq!(asked.len(), 3, "{asked:?}");
+}
+
 /// A Release that never ends is read up to the limit verify names, in bounded
 /// memory (the run is held to 256 MiB of address space), and reported as a problem
 /// of the repository (exit 1).
