@@ -137,14 +137,14 @@ impl FetchErrorKind {
     /// True when the server could not be reached or stopped answering: nothing is
     /// known of the file, and nothing more is asked of the server.
     pub fn is_unreachable(&self) -> bool {
-        match self {
+        matches!(
+            self,
             FetchErrorKind::NoSuchHost { .. }
-            | FetchErrorKind::Connect { .. }
-            | FetchErrorKind::TimedOut { .. }
-            | FetchErrorKind::Broken { .. }
-            | FetchErrorKind::NotAsked { .. } => true,
-            _ => false,
-        }
+                | FetchErrorKind::Connect { .. }
+                | FetchErrorKind::TimedOut { .. }
+                | FetchErrorKind::Broken { .. }
+                | FetchErrorKind::NotAsked { .. }
+        )
     }
 
     /// True when the file is simply not there: no such file, HTTP 404 or 410, FTP 550.
