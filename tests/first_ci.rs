@@ -1829,6 +1829,22 @@ fn r12_b5_verify_exits_2_when_the_server_cannot_be_asked() {
     assert_could_not_check(&base, &server, "HTTP 403", &[]);
 }
 
+/// A directory without any suite is not a repository: nothing could be checked.
+#[test]
+fn r12_b5_a_directory_without_suites_could_not_be_checked() {
+    let t = tempdir();
+    let o = run(&["verify", t.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert_eq!(
+        first_error(&o),
+        format!(
+            "elirepo: error: {}: no suite found (no dists/*/Release)",
+            t.path().display()
+        )
+    );
+    assert!(hint(&o).contains("the one holding dists/"), "{}", both(&o));
+}
+
 /// `host:port` of a base URL.
 fn server_of(base: &str) -> String {
     base.split("://")

@@ -165,7 +165,13 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
         opts.suites.clone()
     };
     if suites.is_empty() {
-        report.problem(&opts.target, "no suite found (no dists/*/Release)");
+        // Nothing to check: the wrong directory, not a broken repository.
+        report.could_not_check.push(Unchecked {
+            location: opts.target.clone(),
+            what: "no suite found (no dists/*/Release)".into(),
+            hint: "give the repository's top directory (the one holding dists/), or --suite SUITE"
+                .into(),
+        });
     }
     for suite in &suites {
         verify_suite(&source, opts, suite, &mut report);
