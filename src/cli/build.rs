@@ -12,7 +12,7 @@ use elirepo::sign::SignError;
 
 use super::config::EXAMPLE_COMMAND;
 use super::exit::{failed, json_error_and, json_text, out, EXIT_USAGE};
-use super::ui::{Level, Phase, Ui};
+use super::ui::{count, Level, Phase, Ui};
 
 /// Where the Debian package installs the commented example configuration
 /// (`elirepo config example` prints it wherever elirepo is installed).
@@ -262,15 +262,6 @@ fn print_json(opts: &BuildOptions, report: &BuildReport) {
         suite: &opts.suite,
         report,
     }));
-}
-
-/// `1 package`, `2 packages`.
-fn count(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// `; clients' keyring: <repo>/<name> (fingerprint <FPR>)` for a signed suite.

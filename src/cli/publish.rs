@@ -9,7 +9,7 @@ use elirepo::remote::{
 };
 
 use super::exit::{json_text, out, usage_error};
-use super::ui::{human_bytes, Ui};
+use super::ui::{count, human_bytes, Ui};
 
 /// `elirepo publish --help`'s description.
 pub const LONG_ABOUT: &str = "Copy a built repository to where clients fetch it: an S3 bucket \
@@ -166,13 +166,13 @@ fn print_text(r: &PublishReport, ui: &Ui) {
         let _ = out(&text);
     }
     ui.step(&format!(
-        "{}{}: {} files sent ({}), {} generations switched, {} files deleted, {} unchanged{}",
+        "{}{}: {} sent ({}), {} switched, {} deleted, {} unchanged{}",
         if r.dry_run { "dry run: " } else { "" },
         r.destination,
-        r.sent.count,
+        count(r.sent.count, "file"),
         human_bytes(r.sent.bytes),
-        r.generations.len(),
-        r.deleted.count,
+        count(r.generations.len(), "generation"),
+        count(r.deleted.count, "file"),
         r.unchanged,
         r.requests
             .map(|n| format!(", {n} requests"))

@@ -407,6 +407,15 @@ fn bar_width(terminal: Option<usize>, columns: Option<&str>) -> usize {
         .map_or(79, |c| c - 1)
 }
 
+/// `1 package`, `2 packages`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `1.5 MiB`, `512 B`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
