@@ -88,7 +88,8 @@ pub const MARK_END: &str = "elirepo-dom0: end";
 /// The marker before the hypervisor's capabilities (`xen_caps`) as dom0 reads them (the
 /// builder's `xc_dom_boot_xen_init: ver 4.17, caps ...` line says it too).
 pub const MARK_CAPS: &str = "elirepo-dom0: xen capabilities: ";
-/// The marker before dom0's network interfaces (`/sys/class/net`).
+/// The marker before dom0's network interfaces (`/sys/class/net`) and PCI network
+/// controllers (`pci:<slot>`).
 pub const MARK_NICS: &str = "elirepo-dom0: network interfaces: ";
 /// The marker dom0's init prints when setting up the toolstack failed.
 pub const MARK_FAIL: &str = "elirepo-dom0: failed: ";
@@ -364,6 +365,23 @@ mod tests {
             "xc: error: panic: xg_dom_core.c:689: xc_dom_find_loader: no loader found: Invalid kernel"
         );
         assert_eq!(c.xen_caps.as_deref(), Some("xen-3.0-x86_64"));
+    }
+
+    #[test]
+    fn a_32bit_pae_kernel_under_a_xen_without_pv32_is_refused_with_the_builders_line() {
+        // A PV-capable 32-bit PAE kernel (tests/common/synth's pv_i386_kernel) under
+        // Debian's Xen 4.17, built without CONFIG_PV32: refused at xc_dom_compat_check.
+        let mut c = Console::new();
+        c.feed(&fixture("refused-no-pv32.log"));
+        let (v, why) = c.verdict(false);
+        assert_eq!(v, Verdict::Refused, "{why}");
+        assert!(
+            why.starts_with("xc: error: panic: ")
+                && why.contains("xc_dom_compat_check: guest type xen-3.0-x86_32p not supported"),
+            "{why}"
+        );
+        assert_eq!(c.xen_caps.as_deref(), Some("xen-3.0-x86_64"));
+        assert_eq!(c.nics, Some(vec!["lo".to_string()]));
     }
 
     #[test]

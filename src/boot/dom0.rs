@@ -243,7 +243,12 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console || fail "xenconsoled did 
 caps=$(cat /sys/hypervisor/properties/capabilities 2>/dev/null)
 [ -n "$caps" ] || caps=$(xl info 2>/dev/null | sed -n 's/^xen_caps *: *//p')
 echo "{MARK_CAPS}$caps"
-echo "{MARK_NICS}$(ls /sys/class/net | tr '\n' ' ')"
+# Network interfaces, and network controllers on dom0's PCI bus even without a driver.
+nics="$(ls /sys/class/net | tr '\n' ' ')"
+for d in /sys/bus/pci/devices/*; do
+  case "$(cat $d/class 2>/dev/null)" in 0x02*) nics="$nics pci:${{d##*/}}";; esac
+done
+echo "{MARK_NICS}$nics"
 : > /tmp/xl.out
 : > /var/log/xen/console/guest-{GUEST_NAME}.log
 tail -f /tmp/xl.out | while IFS= read -r l; do echo "xl| $l"; done &

@@ -323,7 +323,8 @@ pub struct BootReport {
     /// The guest types the running hypervisor offers (`xen_caps`, as dom0 read it), e.g.
     /// `xen-3.0-x86_64 hvm-3.0-x86_32 ...`: a 32-bit PV guest needs `xen-3.0-x86_32p`.
     pub xen_capabilities: Option<String>,
-    /// dom0's network interfaces (`/sys/class/net`): `["lo"]`, QEMU gives it no NIC.
+    /// dom0's network interfaces (`/sys/class/net`) and network controllers on its PCI bus
+    /// (`pci:<slot>`, driver or not): `["lo"]`, QEMU gives it no NIC.
     pub network_interfaces: Option<Vec<String>>,
     /// Where `--arch` and the kernel disagree, or the hypervisor cannot run that arch.
     pub warnings: Vec<String>,
