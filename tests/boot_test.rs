@@ -7,11 +7,19 @@
 //!
 //! The kernel under test and the dom0 kernel are Debian's current `linux-image-*-amd64`,
 //! fetched with `apt-get download` as `scripts/check-real-kernel.sh` fetches it (or
-//! `ELIREPO_BOOT_KERNEL_DEB`), cached under the cargo target directory. The initrds are made
-//! here: busybox and an `/init` that prints a marker and powers off.
+//! `ELIREPO_BOOT_KERNEL_DEB`); the 32-bit one is Debian 12's `linux-image-686-pae`, fetched
+//! through a private i386 apt setup as that script does (or `ELIREPO_BOOT_KERNEL_686_DEB`);
+//! both cached under the cargo target directory ([`common::debian_kernel`]). The initrds are
+//! made here: busybox and an `/init` that prints a marker and powers off.
+//!
+//! Every `elirepo boot-test` here runs as an ordinary user ([`OrdinaryUser`]: uid 65534
+//! through `setpriv` when the tests run as root, as CI does), with `HOME` and `TMPDIR` in a
+//! directory it owns and its inputs copied there; each boot also checks that dom0 saw no
+//! network card.
 
 mod common;
-use common::synth;
+use common::ordinary::OrdinaryUser;
+use common::{debian_kernel, synth};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,115 +64,51 @@ fn have_boot_tools() -> bool {
     true
 }
 
-/// Debian's current amd64 kernel .deb and its vmlinuz, fetched once into the target dir.
+/// Debian's current amd64 kernel .deb and its vmlinuz, fetched once into the target dir
+/// (or `ELIREPO_BOOT_KERNEL_DEB`).
 fn debian_kernel() -> Option<(PathBuf, PathBuf)> {
-    // One fetch at a time: the tests share the cache directory.
+    cached_kernel(
+        "boot-test-kernel",
+        "ELIREPO_BOOT_KERNEL_DEB",
+        "amd64",
+        debian_kernel::amd64_deb,
+    )
+}
+
+/// Debian 12's 32-bit 686-pae kernel .deb and its vmlinuz, fetched once through a private
+/// i386 apt setup (or `ELIREPO_BOOT_KERNEL_686_DEB`).
+fn debian_686_pae_kernel() -> Option<(PathBuf, PathBuf)> {
+    cached_kernel(
+        "boot-test-kernel-686-pae",
+        "ELIREPO_BOOT_KERNEL_686_DEB",
+        "686-pae",
+        debian_kernel::i386_686_pae_deb,
+    )
+}
+
+fn cached_kernel(
+    cache: &str,
+    var: &str,
+    what: &str,
+    fetch: fn(&Path) -> Result<PathBuf, String>,
+) -> Option<(PathBuf, PathBuf)> {
+    // One fetch at a time: the tests share the cache directories.
     static FETCH: Mutex<()> = Mutex::new(());
     let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("boot-test-kernel");
-    let deb = match std::env::var_os("ELIREPO_BOOT_KERNEL_DEB") {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(cache);
+    let deb = match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
-        None => match fetch_kernel_deb(&dir) {
+        None => match fetch(&dir) {
             Ok(d) => d,
             Err(e) => {
-                common::skip(&format!("cannot fetch Debian's amd64 kernel: {e}"));
+                common::skip(&format!("cannot fetch Debian's {what} kernel: {e}"));
                 return None;
             }
         },
     };
-    let x = dir.join("x");
-    let found = |x: &Path| -> Option<PathBuf> {
-        std::fs::read_dir(x.join("boot"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("vmlinuz-")
-            })
-    };
-    if found(&x).is_none() {
-        std::fs::create_dir_all(&x).unwrap();
-        let st = Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(&x)
-            .status()
-            .unwrap();
-        assert!(st.success(), "dpkg-deb -x {}", deb.display());
-    }
-    let vmlinuz = found(&x).unwrap_or_else(|| panic!("{}: no boot/vmlinuz-*", deb.display()));
+    let vmlinuz = debian_kernel::vmlinuz(&deb, &dir.join("x"))
+        .unwrap_or_else(|e| panic!("{}: {e}", deb.display()));
     Some((deb, vmlinuz))
-}
-
-fn fetch_kernel_deb(dir: &Path) -> Result<PathBuf, String> {
-    let debs = |d: &Path| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
-            .map(|r| r.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        v.retain(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().into_owned();
-            n.starts_with("linux-image-6") || n.starts_with("linux-image-7")
-        });
-        v.sort();
-        v
-    };
-    if let Some(d) = debs(dir).pop() {
-        return Ok(d);
-    }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let meta = dir.join("meta");
-    std::fs::create_dir_all(&meta).map_err(|e| e.to_string())?;
-    let _ = Command::new("chmod")
-        .args(["755"])
-        .arg(dir)
-        .arg(&meta)
-        .status();
-    let get = |pkg: &str, into: &Path| -> Result<(), String> {
-        let o = Command::new("apt-get")
-            .args(["download", "-q", pkg])
-            .current_dir(into)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if o.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "apt-get download {pkg}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ))
-        }
-    };
-    get("linux-image-amd64", &meta)?;
-    let m = std::fs::read_dir(&meta)
-        .unwrap()
-        .flatten()
-        .next()
-        .ok_or("no .deb")?
-        .path();
-    let deps = Command::new("dpkg-deb")
-        .args(["-f"])
-        .arg(&m)
-        .arg("Depends")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let deps = String::from_utf8_lossy(&deps.stdout).into_owned();
-    let pkg = deps
-        .split(',')
-        .map(|d| d.split_whitespace().next().unwrap_or(""))
-        .find(|p| {
-            p.starts_with("linux-image-") && p.as_bytes().get(12).is_some_and(u8::is_ascii_digit)
-        })
-        .ok_or(format!(
-            "linux-image-amd64 depends on no linux-image-<version>: {deps}"
-        ))?
-        .to_string();
-    get(&pkg, dir)?;
-    debs(dir)
-        .pop()
-        .ok_or("apt-get download left no .deb".into())
 }
 
 /// The test initrd's cpio: busybox and an `/init` that prints [`MARKER`] and powers off.
@@ -186,17 +130,42 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// Runs `elirepo boot-test ARGS --json` (one boot at a time) and returns exit status, JSON
-/// and stderr. The console is kept in the target dir as `<name>.log`.
+/// Runs `elirepo boot-test ARGS --json` (one boot at a time) as an ordinary user
+/// ([`OrdinaryUser`]: uid 65534 when the tests run as root) and returns exit status, JSON
+/// and stderr. Every argument naming an existing file, and `dom0`, is copied into that
+/// user's home first. Checks what every boot must show: the run was that user's (it owns
+/// the `--keep-log` file it wrote) and dom0 had no network card (QEMU's `-nic none`: its
+/// only interface is `lo`). The console is kept in the target dir as `boot-<name>.log`.
 fn boot(name: &str, args: &[&str], dom0: &Path) -> (i32, serde_json::Value, String) {
+    use std::os::unix::fs::MetadataExt;
     let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("boot-{name}.log"));
+    let user = OrdinaryUser::new();
+    let args: Vec<String> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let p = Path::new(a);
+            if p.is_absolute() && p.is_file() {
+                let staged = user.stage(
+                    p,
+                    &format!("{i}-{}", p.file_name().unwrap().to_string_lossy()),
+                );
+                staged.to_string_lossy().into_owned()
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let dom0 = user.stage(dom0, "dom0-kernel.deb");
+    let log = user.home.join("console.log");
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("boot-{name}.log"));
     let start = std::time::Instant::now();
-    let o = common::elirepo()
+    let o = user
+        .elirepo()
         .arg("boot-test")
-        .args(args)
+        .args(&args)
         .arg("--dom0-kernel")
-        .arg(dom0)
+        .arg(&dom0)
         .arg("--keep-log")
         .arg(&log)
         .arg("--json")
@@ -210,11 +179,31 @@ fn boot(name: &str, args: &[&str], dom0: &Path) -> (i32, serde_json::Value, Stri
             String::from_utf8_lossy(&o.stdout)
         )
     });
+    let _ = std::fs::copy(&log, &kept);
     eprintln!(
-        "{name}: {:.0} s wall, verdict {}, console in {}",
+        "{name}: {:.0} s wall as uid {}, verdict {}, console in {}",
         start.elapsed().as_secs_f64(),
+        user.uid,
         json["verdict"],
-        log.display()
+        kept.display()
+    );
+    let owner = std::fs::metadata(&log)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{name}: no --keep-log file {}: {e}\n{stderr}",
+                log.display()
+            )
+        })
+        .uid();
+    assert_eq!(
+        owner, user.uid,
+        "{name}: the console log was not written by uid {}",
+        user.uid
+    );
+    assert_eq!(
+        json["network_interfaces"],
+        serde_json::json!(["lo"]),
+        "{name}: dom0 must see no network card (QEMU -nic none): {json:#}"
     );
     (o.status.code().unwrap_or(-1), json, stderr)
 }
@@ -234,7 +223,8 @@ fn static_verdict(kernel: &Path) -> String {
 
 /// The static and the boot verdict must agree: PV-capable ⇔ the guest kernel ran (booted, or
 /// stopped by its initrd or a panic). A kernel that is not PV-capable is refused by the
-/// builder (no Xen notes) or dies before printing (PVH-only: the builder jumps to e_entry).
+/// builder (no Xen notes; Debian 12's PVH-only 686-pae: no loader takes it) or would die
+/// before printing. On disagreement the message names the kernel and both verdicts.
 fn assert_agree(kernel: &Path, boot: &serde_json::Value) {
     let stat = static_verdict(kernel);
     let ran = ["booted", "initrd_not_unpacked", "kernel_panic"]
@@ -393,11 +383,122 @@ fn a_kernel_without_xen_notes_is_refused_by_the_builder() {
             "xc_dom_parse"
         ]
         .iter()
-        .any(|m| detail.contains(m)),
+        .any(|m| detail.contains(m))
+            && !detail.contains(": detail: "),
         "the builder's message is missing: {detail}"
     );
     assert_eq!(code, 1);
     assert_agree(&kernel, &json);
+}
+
+/// Debian 12's 32-bit `linux-image-686-pae` (PVH-only: built without `CONFIG_XEN_PV`),
+/// fetched through a private i386 apt setup, booted with `--arch i386`: Xen's domain builder
+/// refuses it with its own message, and `elirepo kernel` agrees (PVH-only).
+#[test]
+fn debians_686_pae_kernel_is_refused_by_the_builder() {
+    let Some((deb, _vmlinuz, dir)) = setup() else {
+        return;
+    };
+    let Some((_deb686, vmlinuz686)) = debian_686_pae_kernel() else {
+        return;
+    };
+    let initrd = dir.path().join("initrd.gz");
+    std::fs::write(&initrd, gzip(&test_cpio())).unwrap();
+    let (code, json, stderr) = boot(
+        "refused-686-pae",
+        &[
+            "--kernel",
+            vmlinuz686.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+            "--arch",
+            "i386",
+        ],
+        &deb,
+    );
+    assert_eq!(
+        json["verdict"],
+        "refused",
+        "{}: {json:#}\n{stderr}",
+        vmlinuz686.display()
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json["arch"], "i386");
+    // This Xen (Debian's 4.17, built without CONFIG_PV32) offers no 32-bit PV guest: said
+    // as a warning beside the builder's message, from the capabilities dom0 read.
+    let caps = json["xen_capabilities"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(caps.contains("xen-3.0-x86_64"), "{json:#}");
+    if !caps.split_whitespace().any(|c| c == "xen-3.0-x86_32p") {
+        assert!(
+            json["warnings"].to_string().contains("CONFIG_PV32"),
+            "{json:#}"
+        );
+    }
+    let detail = json["detail"].as_str().unwrap();
+    // libxenguest's own line (xc_dom_* / elf_xen_*), as xl printed it.
+    assert!(
+        ["xc_dom_", "elf_xen_", "xc: error", "Invalid kernel"]
+            .iter()
+            .any(|m| detail.contains(m)),
+        "the builder's message is missing: {detail}"
+    );
+    // The builder's message is relayed from xl's output, not made up.
+    let log = std::fs::read_to_string(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("boot-refused-686-pae.log"),
+    )
+    .unwrap();
+    assert!(
+        !detail.contains(": detail: ")
+            && log
+                .lines()
+                .any(|l| l.trim_end_matches('\r').strip_prefix("xl| ") == Some(detail)),
+        "{detail:?} is not one of xl's error lines"
+    );
+    assert_agree(&vmlinuz686, &json);
+    assert_eq!(
+        static_verdict(&vmlinuz686),
+        "pvh_only",
+        "{}",
+        vmlinuz686.display()
+    );
+}
+
+/// A kernel this user cannot read: exit 2 before anything runs, naming the file and why
+/// (owner, mode, the uid elirepo runs as). Runs as an ordinary user; no boot.
+#[test]
+fn an_unreadable_input_is_exit_2_naming_the_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let user = OrdinaryUser::new();
+    let dir = common::tempdir();
+    let src = dir.path().join("k");
+    std::fs::write(&src, b"x").unwrap();
+    let kernel = user.stage(&src, "vmlinuz");
+    let initrd = user.stage(&src, "initrd.gz");
+    std::fs::set_permissions(&kernel, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let o = user
+        .elirepo()
+        .args(["boot-test", "--kernel"])
+        .arg(&kernel)
+        .arg("--initrd")
+        .arg(&initrd)
+        .arg("--dom0-kernel")
+        .arg(&initrd)
+        .output()
+        .unwrap();
+    common::assert_failed_cleanly(&o, "boot-test with an unreadable kernel");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&kernel.display().to_string()), "{err}");
+    assert!(
+        err.contains("permission denied")
+            && err.contains("mode 0000")
+            && err.contains(&format!("runs as uid {}", user.uid)),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
 }
 
 /// Without qemu the command exits 2 and names the package; it never passes.

@@ -85,6 +85,12 @@ pub const MARK_CREATE: &str = "elirepo-dom0: xl create";
 pub const MARK_XL_EXIT: &str = "elirepo-dom0: xl exit ";
 /// The marker dom0's init prints last, before powering off.
 pub const MARK_END: &str = "elirepo-dom0: end";
+/// The marker before the hypervisor's capabilities (`xen_caps`) as dom0 reads them (the
+/// builder's `xc_dom_boot_xen_init: ver 4.17, caps ...` line says it too).
+pub const MARK_CAPS: &str = "elirepo-dom0: xen capabilities: ";
+/// The marker before dom0's network interfaces (`/sys/class/net`) and PCI network
+/// controllers (`pci:<slot>`).
+pub const MARK_NICS: &str = "elirepo-dom0: network interfaces: ";
 /// The marker dom0's init prints when setting up the toolstack failed.
 pub const MARK_FAIL: &str = "elirepo-dom0: failed: ";
 
@@ -121,6 +127,10 @@ pub struct Console {
     pub ended: bool,
     /// dom0's init could not set up the toolstack: its message.
     pub dom0_failure: Option<String>,
+    /// The hypervisor's capabilities, as dom0 read them.
+    pub xen_caps: Option<String>,
+    /// dom0's network interfaces.
+    pub nics: Option<Vec<String>>,
     /// The guest printed at least one line.
     pub guest_spoke: bool,
     /// The guest kernel ran `/init`.
@@ -185,6 +195,13 @@ impl Console {
                     self.xl_exit = code.trim().parse().ok().or(Some(-1));
                 } else if text.starts_with(MARK_END) {
                     self.ended = true;
+                } else if let Some(caps) = text.strip_prefix(MARK_CAPS) {
+                    let caps = caps.trim();
+                    if !caps.is_empty() {
+                        self.xen_caps = Some(caps.to_string());
+                    }
+                } else if let Some(nics) = text.strip_prefix(MARK_NICS) {
+                    self.nics = Some(nics.split_whitespace().map(str::to_string).collect());
                 } else if let Some(why) = text.strip_prefix(MARK_FAIL) {
                     self.dom0_failure.get_or_insert_with(|| why.to_string());
                 }
@@ -199,8 +216,18 @@ impl Console {
                 if text.contains("has shut down, reason code") {
                     self.shutdown = Some(text.to_string());
                 }
-                if BUILDER_ERRORS.iter().any(|e| text.contains(e)) {
+                // The builder's progress lines (`domainbuilder: detail: xc_dom_parse_image:
+                // called`) name the same functions as its errors: only errors count.
+                let progress = text.contains(": detail: ");
+                if !progress && BUILDER_ERRORS.iter().any(|e| text.contains(e)) {
                     self.builder_errors.push(text.to_string());
+                }
+                if let Some(caps) = text
+                    .split_once("xc_dom_boot_xen_init: ")
+                    .and_then(|(_, r)| r.split_once(", caps "))
+                {
+                    self.xen_caps
+                        .get_or_insert_with(|| caps.1.trim().to_string());
                 }
                 if text.contains("error") {
                     self.xl_errors.push(text.to_string());
@@ -247,9 +274,12 @@ impl Console {
     /// stopped by the timeout (rather than ending or settling).
     pub fn verdict(&self, timed_out: bool) -> (Verdict, String) {
         if self.refused() {
+            // libxenguest's own line (`xc: error: panic: ...`) first, then libxl's.
             let why = self
                 .builder_errors
-                .first()
+                .iter()
+                .find(|l| l.contains("xc: error"))
+                .or(self.builder_errors.first())
                 .or(self.xl_errors.first())
                 .cloned()
                 .unwrap_or_else(|| {
@@ -320,6 +350,55 @@ mod tests {
                 || why.contains("Not a Xen-ELF"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn the_builders_error_line_is_the_detail_not_its_progress_lines() {
+        // Debian 12's 686-pae (PVH-only) with xl's `detail:` lines kept: they name
+        // xc_dom_parse_image and xc_dom_find_loader too, but only the error line is the reason.
+        let mut c = Console::new();
+        c.feed(&fixture("refused-686-pae.log"));
+        let (v, why) = c.verdict(false);
+        assert_eq!(v, Verdict::Refused, "{why}");
+        assert_eq!(
+            why,
+            "xc: error: panic: xg_dom_core.c:689: xc_dom_find_loader: no loader found: Invalid kernel"
+        );
+        assert_eq!(c.xen_caps.as_deref(), Some("xen-3.0-x86_64"));
+    }
+
+    #[test]
+    fn a_32bit_pae_kernel_under_a_xen_without_pv32_is_refused_with_the_builders_line() {
+        // A PV-capable 32-bit PAE kernel (tests/common/synth's pv_i386_kernel) under
+        // Debian's Xen 4.17, built without CONFIG_PV32: refused at xc_dom_compat_check.
+        let mut c = Console::new();
+        c.feed(&fixture("refused-no-pv32.log"));
+        let (v, why) = c.verdict(false);
+        assert_eq!(v, Verdict::Refused, "{why}");
+        assert!(
+            why.starts_with("xc: error: panic: ")
+                && why.contains("xc_dom_compat_check: guest type xen-3.0-x86_32p not supported"),
+            "{why}"
+        );
+        assert_eq!(c.xen_caps.as_deref(), Some("xen-3.0-x86_64"));
+        assert_eq!(c.nics, Some(vec!["lo".to_string()]));
+    }
+
+    #[test]
+    fn dom0s_markers_give_the_capabilities_and_the_network_interfaces() {
+        let mut c = Console::new();
+        c.feed(&format!(
+            "{MARK_CAPS}xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_64\n{MARK_NICS}lo \n"
+        ));
+        assert_eq!(
+            c.xen_caps.as_deref(),
+            Some("xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_64")
+        );
+        assert_eq!(c.nics, Some(vec!["lo".to_string()]));
+        // An empty capabilities line (no sysfs, no xl info) is unknown, not "none".
+        let mut c = Console::new();
+        c.feed(&format!("{MARK_CAPS}\n"));
+        assert_eq!(c.xen_caps, None);
     }
 
     #[test]

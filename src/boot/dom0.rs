@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::console::{MARK_CREATE, MARK_END, MARK_FAIL, MARK_XL_EXIT};
+use super::console::{MARK_CAPS, MARK_CREATE, MARK_END, MARK_FAIL, MARK_NICS, MARK_XL_EXIT};
 use super::cpio::CpioWriter;
 use super::BootError;
 
@@ -130,9 +130,19 @@ impl Dom0Kernel {
         let release = releases.pop().ok_or_else(|| {
             io::Error::other("no boot/vmlinuz-<release> with a lib/modules/<release>/ beside it")
         })?;
+        // A file that cannot be read is named, with why (e.g. a vmlinuz of mode 0600).
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{}: {}", p.display(), super::open_error(p, &e)),
+                )
+            })
+        };
+        let vmlinuz = root.join("boot").join(format!("vmlinuz-{release}"));
         let mut k = Dom0Kernel {
-            origin: root.join("boot").join(format!("vmlinuz-{release}")),
-            kernel: std::fs::read(root.join("boot").join(format!("vmlinuz-{release}")))?,
+            kernel: read(&vmlinuz)?,
+            origin: vmlinuz,
             modules: Vec::new(),
         };
         let mods = [
@@ -147,8 +157,7 @@ impl Dom0Kernel {
                 let name = e.path().to_string_lossy().into_owned();
                 if let Some((m, c)) = module_name(&name) {
                     if !k.modules.iter().any(|(n, _)| n == m) {
-                        k.modules
-                            .push((m.to_string(), decode(c, std::fs::read(e.path())?)?));
+                        k.modules.push((m.to_string(), decode(c, read(e.path())?)?));
                     }
                 }
             }
@@ -231,6 +240,15 @@ mount -t xenfs xenfs /proc/xen || fail "cannot mount xenfs (module xenfs not loa
 xenstored --pid-file /run/xenstored.pid || fail "xenstored did not start"
 xen-init-dom0 >/dev/null || fail "xen-init-dom0 failed"
 xenconsoled --log=guest --log-dir=/var/log/xen/console || fail "xenconsoled did not start"
+caps=$(cat /sys/hypervisor/properties/capabilities 2>/dev/null)
+[ -n "$caps" ] || caps=$(xl info 2>/dev/null | sed -n 's/^xen_caps *: *//p')
+echo "{MARK_CAPS}$caps"
+# Network interfaces, and network controllers on dom0's PCI bus even without a driver.
+nics="$(ls /sys/class/net | tr '\n' ' ')"
+for d in /sys/bus/pci/devices/*; do
+  case "$(cat $d/class 2>/dev/null)" in 0x02*) nics="$nics pci:${{d##*/}}";; esac
+done
+echo "{MARK_NICS}$nics"
 : > /tmp/xl.out
 : > /var/log/xen/console/guest-{GUEST_NAME}.log
 tail -f /tmp/xl.out | while IFS= read -r l; do echo "xl| $l"; done &
@@ -303,8 +321,13 @@ pub fn write_initramfs(
     let ensure = |tree: &mut Tree, p: &str| tree.parents(p);
     let add_host_file = |tree: &mut Tree, host: &Path| -> Result<(), BootError> {
         let name = host.to_string_lossy().trim_start_matches('/').to_string();
-        let mut f = File::open(host)
-            .map_err(|e| BootError::Toolstack(format!("{}: {e}", host.display())))?;
+        let mut f = File::open(host).map_err(|e| {
+            BootError::Toolstack(format!(
+                "{}: {}",
+                host.display(),
+                super::open_error(host, &e)
+            ))
+        })?;
         let len = f.metadata().map_err(io_err)?.len();
         tree.parents(&name).map_err(io_err)?;
         tree.w.file_from(&name, 0o755, len, &mut f).map_err(io_err)
@@ -342,8 +365,7 @@ pub fn write_initramfs(
         add_host_file(&mut tree, p)?;
     }
     ensure(&mut tree, "bin/busybox").map_err(io_err)?;
-    let mut bb = File::open(&tools.busybox)
-        .map_err(|e| BootError::Toolstack(format!("{}: {e}", tools.busybox.display())))?;
+    let mut bb = super::open_readable(&tools.busybox)?;
     let len = bb.metadata().map_err(io_err)?.len();
     tree.w
         .file_from("bin/busybox", 0o755, len, &mut bb)
@@ -383,10 +405,7 @@ pub fn write_initramfs(
         .file("guest/guest.cfg", 0o644, config.as_bytes())
         .map_err(io_err)?;
     for (name, src) in [("guest/vmlinuz", kernel), ("guest/initrd.gz", initrd)] {
-        let mut f = File::open(src).map_err(|e| BootError::Io {
-            path: src.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let mut f = super::open_readable(src)?;
         let len = f.metadata().map_err(io_err)?.len();
         tree.w
             .file_from(name, 0o644, len, &mut f)

@@ -119,6 +119,56 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The effective uid of this process (from `/proc/self/status`), for messages.
+fn euid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    uids.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Why `path` could not be opened, in words: for "permission denied", who owns it, its mode
+/// and which user elirepo runs as (a boot test needs no root: the files must be readable by
+/// the calling user).
+pub fn open_error(path: &Path, e: &std::io::Error) -> String {
+    use std::os::unix::fs::MetadataExt;
+    if e.kind() != std::io::ErrorKind::PermissionDenied {
+        return format!("cannot read it: {e}");
+    }
+    let me = euid().map_or_else(|| "this user".to_string(), |u| format!("uid {u}"));
+    match std::fs::metadata(path) {
+        Ok(m) => format!(
+            "cannot read it: permission denied (owner uid {}, group gid {}, mode {:04o}; elirepo runs as {me}): make it readable by this user (e.g. chmod o+r) or copy it somewhere it can read",
+            m.uid(),
+            m.gid(),
+            m.mode() & 0o7777
+        ),
+        Err(_) => format!(
+            "cannot read it: permission denied on a directory above it (elirepo runs as {me}): make the path searchable by this user or copy the file somewhere it can read"
+        ),
+    }
+}
+
+/// Opens `path` for reading, or says which file and why not ([`open_error`]).
+pub fn open_readable(path: &Path) -> Result<std::fs::File, BootError> {
+    std::fs::File::open(path).map_err(|e| BootError::Io {
+        path: path.to_path_buf(),
+        reason: open_error(path, &e),
+    })
+}
+
+/// Checks that `path` can be read by this user: a file is opened, a directory listed.
+pub fn check_readable(path: &Path) -> Result<(), BootError> {
+    if path.is_dir() {
+        return std::fs::read_dir(path)
+            .map(drop)
+            .map_err(|e| BootError::Io {
+                path: path.to_path_buf(),
+                reason: open_error(path, &e),
+            });
+    }
+    open_readable(path).map(drop)
+}
+
 /// The newest file matching `dir/<prefix>*<suffix>`.
 fn newest(dir: &Path, prefix: &str, suffix: &str) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -270,6 +320,14 @@ pub struct BootReport {
     pub last_lines: Vec<String>,
     /// xl's exit status, if it exited.
     pub xl_exit: Option<i32>,
+    /// The guest types the running hypervisor offers (`xen_caps`, as dom0 read it), e.g.
+    /// `xen-3.0-x86_64 hvm-3.0-x86_32 ...`: a 32-bit PV guest needs `xen-3.0-x86_32p`.
+    pub xen_capabilities: Option<String>,
+    /// dom0's network interfaces (`/sys/class/net`) and network controllers on its PCI bus
+    /// (`pci:<slot>`, driver or not): `["lo"]`, QEMU gives it no NIC.
+    pub network_interfaces: Option<Vec<String>>,
+    /// Where `--arch` and the kernel disagree, or the hypervisor cannot run that arch.
+    pub warnings: Vec<String>,
     /// The whole console, for `--keep-log`.
     #[serde(skip)]
     pub log: Vec<u8>,
@@ -294,6 +352,12 @@ impl BootReport {
             self.verdict.label(),
             self.detail
         );
+        for w in &self.warnings {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        if let Some(c) = &self.xen_capabilities {
+            s.push_str(&format!("xen capabilities: {c}\n"));
+        }
         if !self.last_lines.is_empty() {
             s.push_str("last console lines:\n");
             for l in &self.last_lines {
@@ -312,7 +376,7 @@ fn xen_image(xen: &Path, dir: &Path) -> Result<PathBuf, BootError> {
         path: xen.to_path_buf(),
         reason: e.to_string(),
     };
-    let mut f = std::fs::File::open(xen).map_err(io)?;
+    let mut f = open_readable(xen)?;
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic).map_err(io)?;
     if n < 2 || magic != [0x1f, 0x8b] {
@@ -323,6 +387,44 @@ fn xen_image(xen: &Path, dir: &Path) -> Result<PathBuf, BootError> {
     let mut w = std::fs::File::create(&out).map_err(io)?;
     std::io::copy(&mut flate2::read::GzDecoder::new(f).take(64 << 20), &mut w).map_err(io)?;
     Ok(out)
+}
+
+/// The hypervisor's command line: Xen's serial console on QEMU's, dom0's memory fixed.
+pub const XEN_CMDLINE: &str =
+    "console=com1 dom0_mem=640M,max:640M loglvl=all guest_loglvl=all bootscrub=false";
+
+/// QEMU's arguments for booting `xen` with `modules` (QEMU's `-initrd` list: dom0's kernel
+/// and its command line, then dom0's initramfs). TCG (no `/dev/kvm`, which Xen's early boot
+/// does not survive under KVM anyway), one CPU, 2 GiB; `-nodefaults` and `-nic none`: no
+/// network card, no disk, no display; the serial port on stdio; `-no-reboot` so that Xen's
+/// reboot ends QEMU. Nothing here needs root.
+pub fn qemu_args(xen: &Path, modules: &str) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = [
+        "-accel",
+        "tcg",
+        "-cpu",
+        "Nehalem",
+        "-smp",
+        "1",
+        "-m",
+        "2048",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-nic",
+        "none",
+        "-no-reboot",
+        "-kernel",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    a.push(xen.into());
+    a.extend(["-append".into(), XEN_CMDLINE.into(), "-initrd".into()]);
+    a.push(modules.into());
+    a
 }
 
 /// Boots `opts`' pair as a PV guest of Xen in QEMU and classifies the console.
@@ -336,6 +438,16 @@ pub fn boot_test(
     on_line: &mut dyn FnMut(&str),
 ) -> Result<BootReport, BootError> {
     let start = Instant::now();
+    // Everything is read as the calling user: say which file cannot be read, and why.
+    for f in [
+        &opts.kernel,
+        &opts.initrd,
+        &opts.dom0,
+        &tools.xen,
+        &tools.busybox,
+    ] {
+        check_readable(f)?;
+    }
     let dom0 = dom0::Dom0Kernel::load(&opts.dom0)?;
     let work = tempfile::Builder::new()
         .prefix("elirepo-boot-")
@@ -374,26 +486,7 @@ pub fn boot_test(
         initramfs.display()
     );
     let mut child = Command::new(&tools.qemu)
-        .args([
-            "-accel", "tcg", "-cpu", "Nehalem", "-smp", "1", "-m", "2048",
-        ])
-        .args([
-            "-nodefaults",
-            "-display",
-            "none",
-            "-serial",
-            "stdio",
-            "-nic",
-            "none",
-        ])
-        .args(["-no-reboot", "-kernel"])
-        .arg(&xen)
-        .args([
-            "-append",
-            "console=com1 dom0_mem=640M,max:640M loglvl=all guest_loglvl=all bootscrub=false",
-            "-initrd",
-        ])
-        .arg(&modules)
+        .args(qemu_args(&xen, &modules))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -514,6 +607,10 @@ pub fn boot_test(
         .rev()
         .cloned()
         .collect();
+    // The detail stays the builder's (or the guest's) own line; what elirepo knows besides
+    // (an --arch the kernel does not match, a hypervisor without 32-bit PV) is a warning.
+    let mut warnings = arch_warnings(&opts.kernel, &opts.arch);
+    warnings.extend(no_pv32(&opts.arch, console.xen_caps.as_deref()));
     Ok(BootReport {
         verdict,
         verdict_label: verdict.label(),
@@ -526,8 +623,68 @@ pub fn boot_test(
         seconds,
         last_lines,
         xl_exit: console.xl_exit,
+        xen_capabilities: console.xen_caps.clone(),
+        network_interfaces: console.nics.clone(),
+        warnings,
         log,
     })
+}
+
+/// When `arch` is i386 and the hypervisor's capabilities lack `xen-3.0-x86_32p` (a 64-bit
+/// Xen runs 32-bit PV guests in PAE mode only, and only when built with `CONFIG_PV32`):
+/// why no i386 pair can boot under it.
+fn no_pv32(arch: &str, caps: Option<&str>) -> Option<String> {
+    let caps = caps?;
+    if arch != "i386" || caps.split_whitespace().any(|c| c == "xen-3.0-x86_32p") {
+        return None;
+    }
+    Some(format!(
+        "this hypervisor runs no 32-bit PV guest: its capabilities are `{caps}`, without \
+         xen-3.0-x86_32p (Xen built without CONFIG_PV32, or 32-bit PV disabled with pv=no-32)"
+    ))
+}
+
+/// Where `--arch` and the kernel disagree: eliloader fetches `installer-<arch>`, and a
+/// 32-bit PV guest must be a PAE kernel (`xen-3.0-x86_32p`). Read statically with
+/// [`crate::xen`]; a kernel it cannot read gets no warning (the boot says the rest).
+fn arch_warnings(kernel: &Path, arch: &str) -> Vec<String> {
+    let Ok(report) = crate::xen::inspect_kernel_file(kernel) else {
+        return Vec::new();
+    };
+    let Some(elf) = &report.elf else {
+        return Vec::new();
+    };
+    let kernel_arch = match (elf.bits, elf.machine) {
+        (64, 62) => "amd64",
+        (32, 3) => "i386",
+        _ => {
+            return vec![format!(
+                "the kernel is not an x86 ELF (machine {})",
+                elf.machine
+            )]
+        }
+    };
+    let mut w = Vec::new();
+    if kernel_arch != arch {
+        w.push(format!(
+            "--arch {arch} but the kernel is a {} kernel ({kernel_arch}): eliloader's \
+             install-arch {arch} fetches installer-{arch}",
+            if elf.bits == 64 {
+                "64-bit x86-64"
+            } else {
+                "32-bit x86"
+            }
+        ));
+    }
+    if kernel_arch == "i386" && report.arch.is_none() {
+        w.push(
+            "a 32-bit kernel without Xen's PAE_MODE note: the builder would make it a \
+             non-PAE xen-3.0-x86_32 guest, which a 64-bit Xen never runs (32-bit PV guests \
+             run in PAE mode only: xen-3.0-x86_32p)"
+                .into(),
+        );
+    }
+    w
 }
 
 /// Fetches the kernel and initrd eliloader would fetch from `target` (a directory, an
@@ -632,4 +789,62 @@ pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), NotBooted> {
         kernel.display(),
         initrd.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_gets_no_nic_no_kvm_and_the_console_on_stdio() {
+        let args: Vec<String> = qemu_args(Path::new("/tmp/w/xen"), "/tmp/w/k args,/tmp/w/i")
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let joined = format!(" {} ", args.join(" "));
+        // No network card: -nodefaults drops the default one and -nic none forbids any.
+        assert!(joined.contains(" -nodefaults "), "{joined}");
+        assert!(joined.contains(" -nic none "), "{joined}");
+        for net in ["-netdev", "-net ", "-device", "user,", "tap", "bridge"] {
+            assert!(!joined.contains(net), "{net} in {joined}");
+        }
+        // TCG, never KVM (no /dev/kvm, no root).
+        assert!(joined.contains(" -accel tcg "), "{joined}");
+        assert!(!joined.contains("kvm"), "{joined}");
+        assert!(joined.contains(" -serial stdio "), "{joined}");
+        assert!(joined.contains(" -kernel /tmp/w/xen "), "{joined}");
+        assert_eq!(args.last().unwrap(), "/tmp/w/k args,/tmp/w/i");
+    }
+
+    #[test]
+    fn permission_denied_names_owner_mode_and_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vmlinuz");
+        std::fs::write(&f, b"x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let why = open_error(&f, &e);
+        assert!(why.contains("permission denied"), "{why}");
+        assert!(why.contains("mode 0600"), "{why}");
+        assert!(
+            why.contains(&format!("runs as uid {}", euid().unwrap())),
+            "{why}"
+        );
+        let e = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(!open_error(&f, &e).contains("permission"));
+    }
+
+    #[test]
+    fn i386_under_a_xen_without_pv32_is_explained() {
+        let no32 = "xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64";
+        let why = no_pv32("i386", Some(no32)).unwrap();
+        assert!(why.contains("CONFIG_PV32") && why.contains(no32), "{why}");
+        assert_eq!(no_pv32("amd64", Some(no32)), None);
+        assert_eq!(
+            no_pv32("i386", Some(&format!("{no32} xen-3.0-x86_32p"))),
+            None
+        );
+        assert_eq!(no_pv32("i386", None), None);
+    }
 }

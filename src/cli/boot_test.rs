@@ -13,7 +13,7 @@ use super::ui::{Level, Ui};
 
 /// `elirepo boot-test --help`'s description.
 pub const LONG_ABOUT: &str = "Boot the netboot pair under a real Xen before eliloader does. \
-QEMU (TCG, no NIC, as the calling user) runs the Xen hypervisor with a small dom0 (a \
+QEMU (TCG, no NIC, no disk, as the calling user: no root, no /dev/kvm) runs the Xen hypervisor with a small dom0 (a \
 dom0-capable kernel, an initramfs made on the fly from busybox and the installed toolstack) \
 that runs `xl create` with type \"pv\", the kernel, the initrd as ramdisk and the PV-args: \
 the guest is built by libxenguest's PV domain builder, the code eliloader hands the pair to. \
@@ -93,6 +93,12 @@ fn hint_for(e: &BootError) -> Option<String> {
 /// Runs `elirepo boot-test`: exit 0 when the pair booted, 1 on any other verdict, 2 when the
 /// test could not be run.
 pub fn run(a: BootTestArgs, ui: &mut Ui) -> ExitCode {
+    // The files given are read as the calling user (no root): say first which one cannot be.
+    for f in [&a.kernel, &a.initrd, &a.dom0_kernel].into_iter().flatten() {
+        if let Err(e) = boot::check_readable(f) {
+            return usage_error(ui, e, None);
+        }
+    }
     let tools = match Tools::find() {
         Ok(t) => t,
         Err(e) => {
@@ -139,11 +145,6 @@ pub fn run(a: BootTestArgs, ui: &mut Ui) -> ExitCode {
         (None, Some(k), Some(i)) => (k.clone(), i.clone()),
         _ => return usage_error(ui, "give a repository, or --kernel and --initrd", None),
     };
-    for f in [&kernel, &initrd] {
-        if let Err(e) = std::fs::metadata(f) {
-            return usage_error(ui, format!("{}: {e}", f.display()), None);
-        }
-    }
     let mut opts = BootOptions::new(kernel, initrd, dom0);
     opts.arch = a.arch.clone();
     opts.args = a.args.clone();
@@ -170,6 +171,9 @@ pub fn run(a: BootTestArgs, ui: &mut Ui) -> ExitCode {
         if let Err(e) = std::fs::write(path, &report.log) {
             ui.warning(&format!("{}: cannot write the log: {e}", path.display()));
         }
+    }
+    for w in &report.warnings {
+        ui.warning(w);
     }
     let _ = out(&if a.json {
         json_text(&report)

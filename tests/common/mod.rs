@@ -27,15 +27,19 @@
 //!   by the tests, not by elirepo's own code.
 //!
 //! And per concept: [`apt`] (a real, isolated apt client), [`gpg`] (throwaway
-//! keys, gpgv), [`synth`] (synthetic kernels and initrds), [`tree`].
+//! keys, gpgv), [`synth`] (synthetic kernels and initrds), [`tree`], [`debian_kernel`]
+//! (Debian's real amd64 and 686-pae kernels through apt), [`ordinary`] (a command run as an
+//! ordinary user when the tests run as root).
 //!
 //! Nothing here uses elirepo's library API: the tests drive the binary.
 
 #![allow(dead_code)]
 
 pub mod apt;
+pub mod debian_kernel;
 pub mod digest;
 pub mod gpg;
+pub mod ordinary;
 pub mod publish;
 pub mod s3server;
 pub mod sshd;
