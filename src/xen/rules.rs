@@ -517,9 +517,9 @@ fn entry_verdict(
     } else if let Some(p) = g.phys32_entry {
         reasons.push(format!(
             "FAIL: PHYS32_ENTRY {} but no ENTRY note: a PVH-only kernel (built without \
-             CONFIG_XEN_PV); as a PV guest Xen would jump to e_entry {} and it would not boot",
-            hex_number(p),
-            hex_number(input.e_entry)
+             CONFIG_XEN_PV); Xen's PV domain builder finds no PV entry point and refuses it \
+             (Debian's Xen 4.17: \"xc_dom_find_loader: no loader found\")",
+            hex_number(p)
         ));
         Verdict::PvhOnly
     } else {
