@@ -49,18 +49,53 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use xz2::stream::{Action, Check, Filters, LzmaOptions, Status, Stream};
 
+// The sizes, from `measure_blocks` on a 31.8 MB synthetic Packages (50,000 stanzas of ~635
+// bytes, random digests), threads = 2, preset 6; `xz -6` (one block): 8,033,132 bytes.
+//
+//   max chunk (dict)  chunks  .xz bytes   vs xz -6  first CPU-s  add-one CPU-s  peak RSS
+//   256 KiB             327   8,179,588   +1.8 %       6.8          0.96         15.5 MB
+//   512 KiB             162   8,080,508   +0.6 %       8.1          1.11         25.8 MB
+//   1 MiB                81   8,025,508   -0.1 %      11.0          1.38         40.1 MB
+//   2 MiB                43   8,008,172   -0.3 %      14.1          2.13         73.1 MB
+//
+// 512 KiB: within 1 % of one xz -6 block, ~40 % of its CPU (small blocks keep the match
+// finder's trees small), and ~26 MB with two threads, which the build's 64 MiB budget can
+// afford where 40 MB and more cannot.
+
 /// A chunk is never cut by content before it holds this many bytes.
-pub const MIN_CHUNK: usize = 64 << 10;
+pub const MIN_CHUNK: usize = 32 << 10;
 /// A chunk is cut at the first stanza boundary at or past this many bytes.
-pub const MAX_CHUNK: usize = 1 << 20;
+pub const MAX_CHUNK: usize = 512 << 10;
 /// A chunk is cut here even inside a stanza (a stanza this long is not a real one).
-pub const HARD_MAX_CHUNK: usize = 2 << 20;
-/// One stanza in this many ends a chunk (past [`MIN_CHUNK`]): with stanzas of ~600 bytes,
-/// chunks of ~64 KiB + 512 × 600 B ≈ 360 KiB on average.
-pub const CUT_MODULUS: u64 = 512;
-/// The LZMA2 dictionary never exceeds this: a chunk rarely reaches it, and a smaller
-/// dictionary keeps the encoder's memory (~11× the dictionary) and the decoder's small.
-pub const DICT_CAP: u32 = 1 << 20;
+pub const HARD_MAX_CHUNK: usize = 1 << 20;
+/// One stanza in this many ends a chunk (past [`MIN_CHUNK`]): with stanzas of ~635 bytes,
+/// chunks of ~32 KiB + 256 × 635 B ≈ 190 KiB on average (196 KB measured).
+pub const CUT_MODULUS: u64 = 256;
+/// The LZMA2 dictionary never exceeds this (= [`MAX_CHUNK`]; a longer chunk is rare): a
+/// smaller dictionary keeps the encoder's memory (~11× the dictionary) and the decoder's
+/// small.
+pub const DICT_CAP: u32 = 512 << 10;
+
+/// The chunking and dictionary sizes of one run: [`Tuning::DEFAULT`] (the constants above)
+/// except in the measurements that chose them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    min: usize,
+    max: usize,
+    hard: usize,
+    modulus: u64,
+    dict_cap: u32,
+}
+
+impl Tuning {
+    pub(crate) const DEFAULT: Tuning = Tuning {
+        min: MIN_CHUNK,
+        max: MAX_CHUNK,
+        hard: HARD_MAX_CHUNK,
+        modulus: CUT_MODULUS,
+        dict_cap: DICT_CAP,
+    };
+}
 
 const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
 const XZ_FOOTER_MAGIC: [u8; 2] = [b'Y', b'Z'];
@@ -114,7 +149,28 @@ pub fn compress_index(
     threads: usize,
     xz_preset: u32,
 ) -> io::Result<IndexStats> {
-    let settings = Settings::new(xz_preset)?;
+    compress_index_tuned(
+        plain,
+        gz_out,
+        xz_out,
+        previous,
+        threads,
+        xz_preset,
+        Tuning::DEFAULT,
+    )
+}
+
+/// [`compress_index`] with other chunk and dictionary sizes.
+pub(crate) fn compress_index_tuned(
+    plain: &Path,
+    gz_out: &Path,
+    xz_out: &Path,
+    previous: Option<&PreviousIndex>,
+    threads: usize,
+    xz_preset: u32,
+    tuning: Tuning,
+) -> io::Result<IndexStats> {
+    let settings = Settings::new(xz_preset, tuning.dict_cap)?;
     let mut stats = IndexStats::default();
     let old = match previous {
         None => None,
@@ -141,7 +197,7 @@ pub fn compress_index(
         gz_bytes: 0,
     };
     out.start()?;
-    let chunker = Chunker::new(BufReader::with_capacity(256 << 10, input));
+    let chunker = Chunker::new(BufReader::with_capacity(256 << 10, input), tuning);
     run(
         chunker,
         plain,
@@ -175,7 +231,7 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(preset: u32) -> io::Result<Settings> {
+    fn new(preset: u32, dict_cap: u32) -> io::Result<Settings> {
         // liblzma's preset dictionaries (xz(1), "Presets").
         const DICT: [u32; 10] = [
             256 << 10,
@@ -197,7 +253,7 @@ impl Settings {
         };
         Ok(Settings {
             preset,
-            dict: dict.min(DICT_CAP),
+            dict: dict.min(dict_cap),
         })
     }
 }
@@ -277,6 +333,7 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Cuts a stream into chunks at content-chosen stanza boundaries (see the module doc).
 struct Chunker<R> {
     input: R,
+    tuning: Tuning,
     /// Hash of the current stanza's first line so far.
     hash: u64,
     /// Inside the first line of a stanza.
@@ -287,9 +344,10 @@ struct Chunker<R> {
 }
 
 impl<R: io::BufRead> Chunker<R> {
-    fn new(input: R) -> Chunker<R> {
+    fn new(input: R, tuning: Tuning) -> Chunker<R> {
         Chunker {
             input,
+            tuning,
             hash: FNV_OFFSET,
             first_line: true,
             last_nl: false,
@@ -302,7 +360,8 @@ impl<R: io::BufRead> Chunker<R> {
         if self.eof {
             return Ok(None);
         }
-        let mut chunk = Vec::with_capacity(MAX_CHUNK / 2);
+        let t = self.tuning;
+        let mut chunk = Vec::with_capacity(t.max / 2);
         loop {
             let buf = match self.input.fill_buf() {
                 Ok(b) => b,
@@ -326,8 +385,7 @@ impl<R: io::BufRead> Chunker<R> {
                 if b == b'\n' {
                     if self.last_nl {
                         // A blank line: the stanza ends here.
-                        let at_cut =
-                            len >= MAX_CHUNK || (len >= MIN_CHUNK && self.hash % CUT_MODULUS == 0);
+                        let at_cut = len >= t.max || (len >= t.min && self.hash % t.modulus == 0);
                         self.hash = FNV_OFFSET;
                         self.first_line = true;
                         if at_cut {
@@ -340,7 +398,7 @@ impl<R: io::BufRead> Chunker<R> {
                 } else {
                     self.last_nl = false;
                 }
-                if len >= HARD_MAX_CHUNK {
+                if len >= t.hard {
                     cut = Some(i + 1);
                     break;
                 }
@@ -1146,7 +1204,7 @@ mod tests {
         // Chunk boundaries only (no compression): removing one stanza, replacing one by a
         // new version, or adding one changes at most two chunks.
         let chunks = |data: &[u8]| {
-            let mut c = Chunker::new(data);
+            let mut c = Chunker::new(data, Tuning::DEFAULT);
             let mut v = Vec::new();
             while let Some(x) = c.next_chunk().unwrap() {
                 v.push(x);
@@ -1341,5 +1399,112 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("preset 10"), "{err}");
+    }
+
+    /// The measurement behind the chunk sizes (not a test: no assertion on time).
+    /// `ELIREPO_BLOCKS_BENCH=/path/to/Packages cargo test --release --lib -- --ignored
+    /// measure_blocks --nocapture`, optionally `ELIREPO_BLOCKS_TUNE=min,max,hard,modulus,dict`
+    /// (bytes). Prints the first compression (2 threads), then the same file with one stanza
+    /// added in the middle, compressed with the first as previous.
+    #[test]
+    #[ignore = "a measurement: needs ELIREPO_BLOCKS_BENCH"]
+    fn measure_blocks() {
+        use std::io::BufRead;
+        use std::time::Instant;
+        let Ok(src) = std::env::var("ELIREPO_BLOCKS_BENCH") else {
+            panic!("set ELIREPO_BLOCKS_BENCH to a Packages file");
+        };
+        let mut tuning = Tuning::DEFAULT;
+        if let Some(t) = std::env::var("ELIREPO_BLOCKS_TUNE")
+            .ok()
+            .filter(|t| !t.is_empty())
+        {
+            let v: Vec<u64> = t.split(',').map(|x| x.parse().unwrap()).collect();
+            tuning = Tuning {
+                min: v[0] as usize,
+                max: v[1] as usize,
+                hard: v[2] as usize,
+                modulus: v[3],
+                dict_cap: v[4] as u32,
+            };
+        }
+        let threads: usize =
+            std::env::var("ELIREPO_BLOCKS_THREADS").map_or(2, |t| t.parse().unwrap());
+        let load = || {
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::copy(&src, p("old")).unwrap();
+        // The new file: one stanza added after the first stanza boundary past the middle,
+        // copied in pieces (the measurement's own memory stays small).
+        let len = std::fs::metadata(p("old")).unwrap().len();
+        let mut old = BufReader::new(File::open(p("old")).unwrap());
+        let mut new = BufWriter::new(File::create(p("new")).unwrap());
+        io::copy(&mut (&mut old).take(len / 2), &mut new).unwrap();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            old.read_until(b'\n', &mut line).unwrap();
+            new.write_all(&line).unwrap();
+            if line == b"\n" {
+                break;
+            }
+        }
+        new.write_all(stanza(9_999_999, 1).as_bytes()).unwrap();
+        io::copy(&mut old, &mut new).unwrap();
+        new.flush().unwrap();
+        drop(new);
+        // CPU seconds of this process, all threads (utime + stime, clock ticks of 10 ms).
+        let cpu = || {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+            let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+        };
+        eprintln!("tuning {tuning:?}, threads {threads}, load {}", load());
+        let (t, c) = (Instant::now(), cpu());
+        let s1 = compress_index_tuned(
+            &p("old"),
+            &p("old.gz"),
+            &p("old.xz"),
+            None,
+            threads,
+            6,
+            tuning,
+        )
+        .unwrap();
+        let first = t.elapsed();
+        eprintln!(
+            "first:   {:.2} s, {:.2} CPU-s  {s1:?}  load {}",
+            first.as_secs_f64(),
+            cpu() - c,
+            load()
+        );
+        let prev = PreviousIndex {
+            plain: p("old"),
+            xz: p("old.xz"),
+            xz_preset: 6,
+        };
+        let (t, c) = (Instant::now(), cpu());
+        let s2 = compress_index_tuned(
+            &p("new"),
+            &p("new.gz"),
+            &p("new.xz"),
+            Some(&prev),
+            threads,
+            6,
+            tuning,
+        )
+        .unwrap();
+        let add = t.elapsed();
+        eprintln!(
+            "add one: {:.2} s, {:.2} CPU-s  {s2:?}  load {}",
+            add.as_secs_f64(),
+            cpu() - c,
+            load()
+        );
     }
 }
