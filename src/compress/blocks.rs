@@ -385,7 +385,8 @@ impl<R: io::BufRead> Chunker<R> {
                 if b == b'\n' {
                     if self.last_nl {
                         // A blank line: the stanza ends here.
-                        let at_cut = len >= t.max || (len >= t.min && self.hash % t.modulus == 0);
+                        let at_cut =
+                            len >= t.max || (len >= t.min && self.hash.is_multiple_of(t.modulus));
                         self.hash = FNV_OFFSET;
                         self.first_line = true;
                         if at_cut {
@@ -451,7 +452,7 @@ impl OldBlocks {
         let e = |what: &str| format!("{xz_path}: {what}");
         let file = File::open(&prev.xz).map_err(|err| e(&err.to_string()))?;
         let len = file.metadata().map_err(|err| e(&err.to_string()))?.len();
-        if len < 24 || len % 4 != 0 {
+        if len < 24 || !len.is_multiple_of(4) {
             return Err(e("not a single xz stream"));
         }
         let read = |off: u64, n: usize| -> Result<Vec<u8>, String> {
@@ -827,7 +828,7 @@ fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
 /// The records (unpadded size, uncompressed size) of an xz index (indicator to CRC32), or
 /// None if it is malformed.
 fn parse_index(index: &[u8]) -> Option<Vec<(u64, u64)>> {
-    if index.len() < 8 || index.len() % 4 != 0 || index[0] != 0 {
+    if index.len() < 8 || !index.len().is_multiple_of(4) || index[0] != 0 {
         return None;
     }
     let (body, crc) = index.split_at(index.len() - 4);
@@ -846,10 +847,8 @@ fn parse_index(index: &[u8]) -> Option<Vec<(u64, u64)>> {
         let size = get_varint(body, &mut pos)?;
         records.push((unpadded, size));
     }
-    if body.len() - pos >= 4
-        || body[pos..].iter().any(|&b| b != 0)
-        || (pos + 3) / 4 * 4 != body.len()
-    {
+    // Index padding: zeros up to the next multiple of four.
+    if pos.div_ceil(4) * 4 != body.len() || body[pos..].iter().any(|&b| b != 0) {
         return None;
     }
     Some(records)
