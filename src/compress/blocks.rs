@@ -26,7 +26,9 @@
 //!   header is the one this build would write and its stored CRC64 equals the CRC64 of the
 //!   new chunk. Anything unexpected in the previous files (another layout, several streams,
 //!   a size that does not add up, a bad CRC32) makes the build reuse nothing; the reason is
-//!   in [`IndexStats::reuse_refused`].
+//!   in [`IndexStats::reuse_refused`]. A reused block is what liblzma made of the chunk then:
+//!   after a liblzma upgrade that changes its output, a rebuild can differ in bytes (never in
+//!   content) from a build without a previous index.
 //!
 //! What it does not own: checking that the previous files are the published ones (the caller
 //! compares them with the previous Release's digests before naming them: this module checks
