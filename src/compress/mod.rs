@@ -25,6 +25,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub mod blocks;
 mod decode;
 mod encode;
 mod limit;
