@@ -180,6 +180,49 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// The size and SHA-256 of a stream, to check a copy against [`Hashes`] known
+/// for its source: one digest where a check needs no more (a file rewritten
+/// since it was hashed differs in its SHA-256 too), about a quarter of the CPU
+/// of all four.
+#[derive(Clone, Default)]
+pub struct Sha256Check {
+    size: u64,
+    sha256: Sha256,
+}
+
+impl Sha256Check {
+    /// A check that has seen no bytes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.size += data.len() as u64;
+        self.sha256.update(data);
+    }
+
+    /// True if the bytes seen have the size and SHA-256 of `hashes`.
+    pub fn matches(self, hashes: &Hashes) -> bool {
+        self.size == hashes.size && self.sha256.finalize()[..] == hashes.sha256
+    }
+}
+
+/// The [`Sha256Check`] of the regular file at `path`.
+pub fn sha256_check_file(path: &Path) -> io::Result<Sha256Check> {
+    let mut r = open_regular(path)?;
+    let mut c = Sha256Check::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(c),
+            Ok(n) => c.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Size of the read buffer used when hashing a stream.
 pub const BUF_SIZE: usize = 256 * 1024;
 
@@ -300,6 +343,32 @@ mod tests {
         assert_eq!(tee.position(), 10);
         assert_eq!(tee.finish().unwrap(), whole);
         assert_eq!(whole.size, 100_000);
+    }
+
+    #[test]
+    fn the_sha256_check_needs_the_same_size_and_digest() {
+        let data = b"some published bytes";
+        let known = Hashes::of_bytes(data);
+        let check = |bytes: &[u8]| {
+            let mut c = Sha256Check::new();
+            for part in bytes.chunks(3) {
+                c.update(part);
+            }
+            c.matches(&known)
+        };
+        assert!(check(data));
+        assert!(!check(b"some published byteS"));
+        assert!(!check(&data[..data.len() - 1]));
+        // The same SHA-256 with another size (impossible unless the index lies).
+        let mut c = Sha256Check::new();
+        c.update(data);
+        assert!(!c.matches(&Hashes {
+            size: 1,
+            ..known.clone()
+        }));
+        let t = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(t.path(), data).unwrap();
+        assert!(sha256_check_file(t.path()).unwrap().matches(&known));
     }
 
     #[test]

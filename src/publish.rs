@@ -6,19 +6,26 @@
 //! works in two steps:
 //!
 //! 1. [`Publisher::stage`] puts every new file into the staging directory (same
-//!    file system as the repository), fsynced, with mode 0644 whatever the umask.
+//!    file system as the repository), with mode 0644 whatever the umask.
 //!    A file whose published copy already has the same content is not staged.
 //!    Nothing published changes in this step: if it fails (disk full, I/O
 //!    error), dropping the publisher removes the staging area and the repository
 //!    is exactly as it was.
-//! 2. [`Publisher::commit`] renames the staged files into place in the order they
-//!    were staged (callers stage pool files first and Release files last), then
-//!    fsyncs the directories.
+//! 2. [`Publisher::commit`] makes the staged bytes durable with one sync of the
+//!    file system, then renames the staged files into place in the order they
+//!    were staged (callers stage pool files first and Release files last): a name
+//!    never appears before its bytes are on disk.
 //!
-//! Removals ([`Publisher::remove`]) come after the commit. This module parses
-//! nothing; it only moves bytes and names.
+//! Durability comes from syncs of the whole file system (`syncfs(2)`), not from
+//! an fsync per file: one before the staged files are renamed into place, one
+//! before a suite's switch (its generation's files and the pool's renames), an
+//! fsync of `dists/` right after the switch, and one in [`Publisher::finish`]
+//! (the state, the removals) before the build reports success. Elsewhere than
+//! on Linux every file and directory is fsynced instead. Removals
+//! ([`Publisher::remove`]) come after the commit. This module parses nothing; it
+//! only moves bytes and names.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -102,11 +109,19 @@ pub fn create_dirs(dir: &Path) -> Result<(), PublishError> {
         }
     }
     match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-            .map_err(io_err(dir, "cannot set permissions")),
+        Ok(()) => set_dir_mode(dir),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(e) => Err(io_err(dir, "cannot create directory")(e)),
     }
+}
+
+/// Sets mode 0755 on a directory just created, unless the umask left it so.
+fn set_dir_mode(dir: &Path) -> Result<(), PublishError> {
+    if umask() & 0o755 == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(io_err(dir, "cannot set permissions"))
 }
 
 /// Checks that `rel` is a plain relative path (no `..`, not absolute).
@@ -126,6 +141,64 @@ fn sync_dir(dir: &Path) -> Result<(), PublishError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir, "cannot sync directory"))
+}
+
+/// The key of a directory in [`Publisher::known_dirs`].
+fn dir_key(dir: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    h.finish()
+}
+
+/// Whether each written file and directory is fsynced on its own: where there is
+/// no `syncfs(2)` to make a whole file system durable at once.
+const PER_FILE_SYNC: bool = !cfg!(target_os = "linux");
+
+/// Syncs everything written to the file system that holds `dir` (`syncfs(2)`);
+/// where there is none, nothing (files and directories were synced one by one).
+fn sync_file_system(dir: &Path) -> Result<(), PublishError> {
+    #[cfg(target_os = "linux")]
+    {
+        let d = File::open(dir).map_err(io_err(dir, "cannot open to sync"))?;
+        rustix::fs::syncfs(&d).map_err(|e| io_err(dir, "cannot sync the file system")(e.into()))?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Fsyncs an open file just written, where file systems are not synced whole.
+fn sync_written(f: &File, path: &Path) -> Result<(), PublishError> {
+    if PER_FILE_SYNC {
+        f.sync_all().map_err(io_err(path, "cannot sync"))?;
+    }
+    Ok(())
+}
+
+/// Sets mode 0644 on a file just created with it, unless the umask left it so.
+fn set_mode_644(f: &File, path: &Path) -> Result<(), PublishError> {
+    if umask() & 0o644 == 0 {
+        return Ok(());
+    }
+    f.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io_err(path, "cannot set permissions"))
+}
+
+/// The process's umask, read once (Linux says it in `/proc/self/status`); where
+/// it cannot be read, one that strips everything (so that modes are always set).
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o777)
+    })
 }
 
 /// Swaps the names `a` and `b`, both existing, in one step (Linux `renameat2` with
@@ -158,7 +231,17 @@ pub struct Publisher {
     staging: PathBuf,
     staged: Vec<Staged>,
     counter: usize,
+    /// Directories to fsync at the next sync: all of those changed where file
+    /// systems are not synced whole, else those on another file system.
     touched_dirs: BTreeSet<PathBuf>,
+    /// Something was renamed or removed since the last sync.
+    unsynced: bool,
+    /// Directories known to exist (created or found by this build), by a hash of
+    /// their path: each is created once, and never stat'ed. A collision only makes
+    /// a rename find no directory, which creates it then.
+    known_dirs: HashSet<u64>,
+    /// The copy buffer, reused from one staged file to the next.
+    buf: Vec<u8>,
     progress: crate::progress::Progress,
     _lock: File,
 }
@@ -235,6 +318,9 @@ impl Publisher {
             staged: Vec::new(),
             counter: 0,
             touched_dirs: BTreeSet::new(),
+            unsynced: false,
+            known_dirs: HashSet::new(),
+            buf: Vec::new(),
             progress: crate::progress::Progress::none(),
             _lock: lock,
         })
@@ -285,7 +371,7 @@ impl Probe {
                         return true;
                     }
                 }
-                crate::hash::hash_file(dest).is_ok_and(|h| &h == hashes)
+                crate::hash::sha256_check_file(dest).is_ok_and(|c| c.matches(hashes))
             }
         }
     }
@@ -303,13 +389,23 @@ impl Publisher {
         if self.is_current(rel, content) {
             return Ok(false);
         }
+        self.stage_new(rel, content)?;
+        Ok(true)
+    }
+
+    /// Stages `content` for `rel`, which the caller knows holds nothing published
+    /// (it found no file there): the same as [`Publisher::stage`] with one stat less.
+    pub fn stage_new(&mut self, rel: &Path, content: &Content) -> Result<(), PublishError> {
+        check_relative(rel)?;
         self.counter += 1;
         let tmp = self.staging.join(format!("{:06}", self.counter));
         let staged = match content {
             Content::Bytes(bytes) => write_new(&tmp, bytes),
             Content::Symlink(target) => std::os::unix::fs::symlink(target, &tmp)
                 .map_err(io_err(&tmp, "cannot create symlink")),
-            Content::File(src, hashes) => copy_checked(src, &tmp, hashes, &self.progress),
+            Content::File(src, hashes) => {
+                copy_checked(src, &tmp, hashes, &self.progress, &mut self.buf)
+            }
         };
         // Name the file being published, not the staging area's temporary name.
         staged.map_err(|e| match e {
@@ -325,7 +421,7 @@ impl Publisher {
             dest: self.repo.join(rel),
         });
         fault_at("staged", rel);
-        Ok(true)
+        Ok(())
     }
 
     /// Number of files staged so far.
@@ -333,45 +429,126 @@ impl Publisher {
         self.staged.len()
     }
 
-    /// Renames every staged file into place, in staging order, then syncs directories.
+    /// Syncs the staged files' bytes to disk, then renames every staged file into
+    /// place, in staging order. The renames are made durable by the next sync (a
+    /// suite's switch, [`Publisher::finish`]): until then a power cut may lose a
+    /// name, never give one to bytes that are not on disk.
     pub fn commit(&mut self) -> Result<usize, PublishError> {
         let staged = std::mem::take(&mut self.staged);
         let n = staged.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        self.sync("staged")?;
         for s in staged {
             let parent = s
                 .dest
                 .parent()
                 .expect("a published path has a parent")
                 .to_path_buf();
-            create_dirs(&parent)?;
-            // A published directory (e.g. `current` with --no-symlinks) cannot be renamed over.
-            if let Ok(m) = fs::symlink_metadata(&s.dest) {
-                if m.is_dir() {
-                    fs::remove_dir_all(&s.dest)
-                        .map_err(io_err(&s.dest, "cannot replace directory"))?;
+            self.ensure_dir(&parent)?;
+            if let Err(e) = self.rename_into_place(&s.tmp, &s.dest, &parent) {
+                // Its directory went, or was never made (a hash collision): once more.
+                if !matches!(&e, PublishError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+                {
+                    return Err(e);
                 }
+                self.known_dirs.remove(&dir_key(&parent));
+                self.ensure_dir(&parent)?;
+                self.rename_into_place(&s.tmp, &s.dest, &parent)?;
             }
-            match fs::rename(&s.tmp, &s.dest) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(18) => {
-                    // EXDEV: the destination is another file system; copy next to it, then rename.
-                    let near = parent.join(format!(".{}.elirepo-tmp", std::process::id()));
-                    fs::copy(&s.tmp, &near).map_err(io_err(&near, "cannot copy"))?;
-                    File::open(&near)
-                        .and_then(|f| f.sync_all())
-                        .map_err(io_err(&near, "cannot sync"))?;
-                    fs::rename(&near, &s.dest)
-                        .map_err(io_err(&s.dest, "cannot rename into place"))?;
-                }
-                Err(e) => return Err(io_err(&s.dest, "cannot rename into place")(e)),
+            if PER_FILE_SYNC {
+                self.touched_dirs.insert(parent);
             }
-            self.touched_dirs.insert(parent);
             fault_at("commit", s.dest.strip_prefix(&self.repo).unwrap_or(&s.dest));
         }
-        for d in std::mem::take(&mut self.touched_dirs) {
-            sync_dir(&d)?;
-        }
+        self.unsynced = true;
         Ok(n)
+    }
+
+    /// Makes durable everything written, renamed and removed so far on the
+    /// repository's file system (and the directories noted on others), then passes
+    /// the fault point `synced:<what>`.
+    pub fn sync(&mut self, what: &str) -> Result<(), PublishError> {
+        self.sync_with(None, what)
+    }
+
+    /// [`Publisher::sync`], and the file system holding `also` too if it is another.
+    fn sync_with(&mut self, also: Option<&Path>, what: &str) -> Result<(), PublishError> {
+        sync_file_system(&self.staging)?;
+        if let Some(also) = also {
+            let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).ok();
+            if dev(also) != dev(&self.staging) {
+                sync_file_system(also)?;
+            }
+        }
+        for d in std::mem::take(&mut self.touched_dirs) {
+            if d.exists() {
+                sync_dir(&d)?;
+            }
+        }
+        self.unsynced = false;
+        fault_point(&format!("synced:{what}"));
+        Ok(())
+    }
+
+    /// Creates `dir` and its parents (mode 0755) unless this build knows it exists.
+    fn ensure_dir(&mut self, dir: &Path) -> Result<(), PublishError> {
+        if self.known_dirs.contains(&dir_key(dir)) {
+            return Ok(());
+        }
+        match fs::create_dir(dir) {
+            Ok(()) => set_dir_mode(dir)?,
+            // A file there: the rename into it says so.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => {
+                    self.ensure_dir(parent)?;
+                    match fs::create_dir(dir) {
+                        Ok(()) => set_dir_mode(dir)?,
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(io_err(dir, "cannot create directory")(e)),
+                    }
+                }
+                _ => return Err(io_err(dir, "cannot create directory")(e)),
+            },
+            Err(e) => return Err(io_err(dir, "cannot create directory")(e)),
+        }
+        self.known_dirs.insert(dir_key(dir));
+        Ok(())
+    }
+
+    /// Renames the staged `tmp` to `dest` (in `parent`), over a published directory
+    /// if there is one there (`current` with --no-symlinks), or by a copy next to it
+    /// when `dest` is on another file system.
+    fn rename_into_place(
+        &mut self,
+        tmp: &Path,
+        dest: &Path,
+        parent: &Path,
+    ) -> Result<(), PublishError> {
+        let mut result = fs::rename(tmp, dest);
+        if result.is_err() && fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+            // A directory cannot be renamed over: it goes first (stat'ed only then).
+            fs::remove_dir_all(dest).map_err(io_err(dest, "cannot replace directory"))?;
+            result = fs::rename(tmp, dest);
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(18) => {
+                // EXDEV: the destination is another file system; copy next to it
+                // (synced: no sync of this file system comes), then rename.
+                let near = parent.join(format!(".{}.elirepo-tmp", std::process::id()));
+                fs::copy(tmp, &near).map_err(io_err(&near, "cannot copy"))?;
+                File::open(&near)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io_err(&near, "cannot sync"))?;
+                fs::rename(&near, dest).map_err(io_err(dest, "cannot rename into place"))?;
+                self.touched_dirs.insert(parent.to_path_buf());
+                Ok(())
+            }
+            Err(e) => Err(io_err(dest, "cannot rename into place")(e)),
+        }
     }
 
     /// Removes a published file (after the commit), and its directory if now empty.
@@ -386,23 +563,27 @@ impl Publisher {
         let mut dir = path.parent().map(Path::to_path_buf);
         while let Some(d) = dir {
             if d == self.repo || !d.starts_with(&self.repo) || fs::remove_dir(&d).is_err() {
-                self.touched_dirs.insert(d);
+                if PER_FILE_SYNC {
+                    self.touched_dirs.insert(d);
+                }
                 break;
             }
-            // Removed: an earlier removal may have marked it to be synced.
+            // Removed: an earlier removal may have marked it to be synced, and a
+            // later commit must create it again.
             self.touched_dirs.remove(&d);
+            self.known_dirs.remove(&dir_key(&d));
             dir = d.parent().map(Path::to_path_buf);
         }
+        self.unsynced = true;
         fault_at("removed", rel);
         Ok(())
     }
 
-    /// Syncs the directories touched by removals.
+    /// Makes the last renames and removals durable (one sync, if any happened since
+    /// the last): after this a power cut loses nothing the build published.
     pub fn finish(mut self) -> Result<(), PublishError> {
-        for d in std::mem::take(&mut self.touched_dirs) {
-            if d.exists() {
-                sync_dir(&d)?;
-            }
+        if self.unsynced || !self.touched_dirs.is_empty() {
+            self.sync("finish")?;
         }
         Ok(())
     }
@@ -458,7 +639,10 @@ fn unlinked_copy(from: &Path, to: &Path) -> Result<(), PublishError> {
         fs::hard_link(src, dest)
             .or_else(|_| {
                 fs::copy(src, dest)?;
-                File::open(dest)?.sync_all()
+                if PER_FILE_SYNC {
+                    File::open(dest)?.sync_all()?;
+                }
+                Ok(())
             })
             .map_err(io_err(dest, "cannot copy"))
     };
@@ -582,7 +766,7 @@ impl SuiteTree {
             return Ok(0);
         }
         if self.symlinks {
-            self.publish_generation()
+            self.publish_generation(publisher)
         } else {
             self.publish_in_place(publisher)
         }
@@ -619,7 +803,7 @@ impl SuiteTree {
         Ok(highest)
     }
 
-    fn publish_generation(&self) -> Result<usize, PublishError> {
+    fn publish_generation(&self, publisher: &mut Publisher) -> Result<usize, PublishError> {
         let suite = self
             .rel
             .file_name()
@@ -663,7 +847,10 @@ impl SuiteTree {
                                     .mode(0o644)
                                     .open(&dest)?;
                                 io::copy(&mut from, &mut to)?;
-                                to.sync_all()
+                                if PER_FILE_SYNC {
+                                    to.sync_all()?;
+                                }
+                                Ok(())
                             })
                             .map_err(io_err(&dest, "cannot link"))?;
                     }
@@ -672,9 +859,13 @@ impl SuiteTree {
                     written += 1;
                     match content.as_ref().expect("new files have content") {
                         Content::Bytes(b) => write_new(&dest, b)?,
-                        Content::File(src, h) => {
-                            copy_checked(src, &dest, h, &crate::progress::Progress::none())?
-                        }
+                        Content::File(src, h) => copy_checked(
+                            src,
+                            &dest,
+                            h,
+                            &crate::progress::Progress::none(),
+                            &mut publisher.buf,
+                        )?,
                         Content::Symlink(t) => std::os::unix::fs::symlink(t, &dest)
                             .map_err(io_err(&dest, "cannot create symlink"))?,
                     }
@@ -682,9 +873,12 @@ impl SuiteTree {
             }
             fault_at("generation-file", inner);
         }
-        for d in dirs.iter().rev() {
-            sync_dir(d)?;
+        // The generation's files, and the pool files the commit before renamed into
+        // place, durable before anything names them.
+        if PER_FILE_SYNC {
+            publisher.touched_dirs.extend(dirs);
         }
+        publisher.sync_with(Some(&new), "generation")?;
         fault_point("before-switch");
         // The switch: one rename of a new link over dists/<suite>.
         let link = self.repo.join(&self.rel);
@@ -745,13 +939,16 @@ impl SuiteTree {
             let _ = fs::remove_dir_all(&staged);
             create_dirs(&staged)?;
             unlinked_copy(&cur, &staged)?;
-            for d in walkdir::WalkDir::new(&staged)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.file_type().is_dir())
-            {
-                sync_dir(d.path())?;
+            if PER_FILE_SYNC {
+                publisher.touched_dirs.extend(
+                    walkdir::WalkDir::new(&staged)
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| e.file_type().is_dir())
+                        .map(|e| e.into_path()),
+                );
             }
+            publisher.sync_with(Some(&staged), "unlink-copy")?;
             fault_point("unlink-copied");
             if exchange(&staged, &root)? {
                 // The real tree is published; the old link is left where the copy was.
@@ -851,6 +1048,8 @@ fn fault_at(what: &str, rel: &Path) {
     }
 }
 
+/// Creates `path` with `bytes`, mode 0644 (synced on its own only where file
+/// systems are not synced whole).
 fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
     let mut f = OpenOptions::new()
         .write(true)
@@ -859,39 +1058,53 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
         .open(path)
         .map_err(io_err(path, "cannot create"))?;
     f.write_all(bytes).map_err(io_err(path, "cannot write"))?;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(io_err(path, "cannot set permissions"))?;
-    f.sync_all().map_err(io_err(path, "cannot sync"))
+    set_mode_644(&f, path)?;
+    sync_written(&f, path)
 }
 
-/// Copies `src` to `tmp` (mode 0644), checking the copy's digests against `hashes`.
+/// Size of the buffer a staged file is copied through.
+const COPY_BUF: usize = 256 * 1024;
+
+/// Copies `src` to `tmp` (mode 0644), checking that the copy has the size and
+/// SHA-256 of `hashes` (what was indexed): an input rewritten since it was read
+/// is refused, at the cost of one digest rather than four.
 fn copy_checked(
     src: &Path,
     tmp: &Path,
     hashes: &Hashes,
     progress: &crate::progress::Progress,
+    buf: &mut Vec<u8>,
 ) -> Result<(), PublishError> {
-    let input = File::open(src).map_err(io_err(src, "cannot read"))?;
-    let mut input = crate::progress::ProgressReader::new(input, progress.clone());
+    let mut input = File::open(src).map_err(io_err(src, "cannot read"))?;
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o644)
         .open(tmp)
         .map_err(io_err(tmp, "cannot create"))?;
-    let mut tee = crate::hash::HashingReader::new(&mut input);
-    io::copy(&mut tee, &mut out).map_err(io_err(tmp, "cannot copy"))?;
-    let got = tee.finish().map_err(io_err(src, "cannot read"))?;
-    if &got != hashes {
+    buf.resize(COPY_BUF, 0);
+    let mut check = crate::hash::Sha256Check::new();
+    loop {
+        let n = match input.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(src, "cannot read")(e)),
+        };
+        check.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(io_err(tmp, "cannot copy"))?;
+        progress.add(n as u64);
+    }
+    if !check.matches(hashes) {
         return Err(PublishError::Io {
             path: src.to_path_buf(),
             what: "changed while being published",
             source: io::Error::other("its digests no longer match what was indexed"),
         });
     }
-    out.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(io_err(tmp, "cannot set permissions"))?;
-    out.sync_all().map_err(io_err(tmp, "cannot sync"))
+    set_mode_644(&out, tmp)?;
+    sync_written(&out, tmp)
 }
 
 #[cfg(test)]

@@ -619,18 +619,21 @@ fn scenarios() -> Vec<Scenario> {
             broken: None,
             required: &[
                 "staged:pool",
+                "synced:staged",
                 "commit:pool",
                 "generation-created",
                 "generation-file:main",
                 "generation-file:Release",
                 "generation-file:InRelease",
                 "generation-file:Release.gpg",
+                "synced:generation",
                 "before-switch",
                 "switch-link-created",
                 "after-switch",
                 "old-generation-removed:N",
                 "staged:.elirepo",
                 "commit:.elirepo",
+                "synced:finish",
             ],
         },
         Scenario {
@@ -655,6 +658,8 @@ fn scenarios() -> Vec<Scenario> {
             dead: None,
             next: (1, Plain),
             required: &[
+                "synced:staged",
+                "synced:finish",
                 "staged:dists/main",
                 "commit:dists/main",
                 "commit:dists/Release",
@@ -684,7 +689,12 @@ fn scenarios() -> Vec<Scenario> {
             history: &[(0, Links)],
             dead: None,
             next: (1, Plain),
-            required: &["unlink-copied", "unlink-exchanged", "unlink-link-removed"],
+            required: &[
+                "synced:unlink-copy",
+                "unlink-copied",
+                "unlink-exchanged",
+                "unlink-link-removed",
+            ],
             broken: None,
         },
     ]
@@ -1190,4 +1200,166 @@ fn a_full_disk_while_staging_changes_nothing() {
         "a build onto a full disk",
     );
     assert_consistent(&repo, &a, &a, "after a full disk");
+}
+
+/// The order of the syncs, from the fault points a traced build passes: every
+/// staged file's bytes synced before the first is renamed into place; the
+/// generation's files and the pool's renames synced before the switch; the last
+/// renames and removals synced at the end (`synced:finish` is the last point).
+/// A build of the same inputs again passes no sync at all.
+#[test]
+fn the_syncs_come_before_each_rename_and_the_switch_and_at_the_end() {
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let (a, b) = (
+        inputs(t.path(), "a", &["alpha", "beta"], "6.1.0-1-amd64"),
+        inputs(
+            t.path(),
+            "b",
+            &["gamma", "delta", "epsilon"],
+            "6.1.0-2-amd64",
+        ),
+    );
+    build_ok(&repo, &a);
+    let traced = |i: &Inputs| -> Vec<String> {
+        let o = output_of(build_cmd(&repo, i).env("ELIREPO_FAULT", "trace"));
+        assert!(o.status.success(), "{}", both(&o));
+        text(&o.stderr)
+            .lines()
+            .filter_map(|l| l.strip_prefix("elirepo: fault point "))
+            .map(str::to_string)
+            .collect()
+    };
+    let points = traced(&b);
+    let at = |p: &str| {
+        points
+            .iter()
+            .position(|q| q == p)
+            .unwrap_or_else(|| panic!("no fault point {p}: {points:#?}"))
+    };
+    let all = |prefix: &str| -> Vec<usize> {
+        let v: Vec<usize> = (0..points.len())
+            .filter(|&i| points[i].starts_with(prefix))
+            .collect();
+        assert!(!v.is_empty(), "no fault point {prefix}...: {points:#?}");
+        v
+    };
+    let (staged, commit) = (all("staged:pool/"), all("commit:pool/"));
+    let synced_staged = all("synced:staged")[0];
+    assert!(
+        staged.iter().all(|&i| i < synced_staged) && commit.iter().all(|&i| i > synced_staged),
+        "the staged pool files are not synced between the last staged and the first renamed: {points:#?}"
+    );
+    let generation = at("synced:generation");
+    assert!(
+        commit
+            .iter()
+            .chain(&all("generation-file:"))
+            .all(|&i| i < generation)
+            && generation < at("switch-link-created")
+            && at("switch-link-created") < at("after-switch"),
+        "no sync between the pool's renames and the generation's files and the switch: {points:#?}"
+    );
+    assert_eq!(
+        points.last().map(String::as_str),
+        Some("synced:finish"),
+        "the build ends with no sync of its last renames: {points:#?}"
+    );
+    let again = traced(&b);
+    assert!(
+        !again.iter().any(|p| p.starts_with("synced:")),
+        "a build that changes nothing syncs: {again:#?}"
+    );
+}
+
+/// The same order as the kernel sees it (`strace`): a `syncfs` after the last
+/// pool file is written and before the first is renamed into place, one between
+/// the last pool rename and the switch of `dists/<suite>`, a sync of `dists`
+/// right after the switch, and a handful of syncs in all where there used to be
+/// one fsync per file (the build copies 40 packages here).
+#[test]
+fn strace_sees_one_sync_before_the_switch_not_one_per_file() {
+    if !have_tools(&["strace"]) {
+        return;
+    }
+    let t = tempdir();
+    let repo = t.path().join("repo");
+    let names: Vec<String> = (0..40).map(|k| format!("pkg{k:02}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let a = inputs(t.path(), "a", &names[..1], "6.1.0-1-amd64");
+    let b = inputs(t.path(), "b", &names, "6.1.0-2-amd64");
+    build_ok(&repo, &a);
+    let log = t.path().join("strace.log");
+    let mut c = Command::new("strace");
+    c.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,openat",
+        "-o",
+    ])
+    .arg(&log)
+    .arg(common::bin_under_test());
+    let build = build_cmd(&repo, &b);
+    c.args(build.get_args()).envs(
+        build
+            .get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+    );
+    let o = output_of(&mut c);
+    assert!(o.status.success(), "strace elirepo build:\n{}", both(&o));
+    let lines: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let find = |pred: &dyn Fn(&str) -> bool| -> Vec<usize> {
+        (0..lines.len()).filter(|&i| pred(&lines[i])).collect()
+    };
+    let is_sync = |l: &str| l.contains("syncfs(") || l.contains(" sync(");
+    let syncs = find(&|l| is_sync(l));
+    let fsyncs = find(&|l| l.contains("fsync(") || l.contains("fdatasync("));
+    // A pool file written: created in the staging area (openat with O_CREAT|O_EXCL).
+    let written = find(&|l| {
+        l.contains("openat(") && l.contains("/.elirepo/staging/") && l.contains("O_EXCL")
+    });
+    let pool_renames =
+        find(&|l| l.contains("rename") && l.contains("/.elirepo/staging/") && l.contains("/pool/"));
+    let switch = find(&|l| l.contains("rename") && l.contains(&format!("/dists/.{SUITE}.new")));
+    let report = || lines.join("\n");
+    assert!(
+        written.len() >= 39 && pool_renames.len() >= 39 && switch.len() == 1,
+        "not the build this test expects:\n{}",
+        report()
+    );
+    let (first_rename, last_rename, switch) =
+        (pool_renames[0], *pool_renames.last().unwrap(), switch[0]);
+    let last_write = *written
+        .iter()
+        .filter(|&&i| i < first_rename)
+        .last()
+        .unwrap();
+    let between = |a: usize, b: usize| syncs.iter().any(|&i| a < i && i < b);
+    assert!(
+        between(last_write, first_rename),
+        "no syncfs between the last pool file written and the first renamed into place:\n{}",
+        report()
+    );
+    assert!(
+        between(last_rename, switch),
+        "no syncfs between the last pool rename and the switch:\n{}",
+        report()
+    );
+    assert!(
+        fsyncs.iter().chain(&syncs).any(|&i| i > switch),
+        "nothing synced after the switch:\n{}",
+        report()
+    );
+    assert!(
+        syncs.len() + fsyncs.len() <= 10,
+        "{} syncfs and {} fsync calls for 40 packages: one per file again?\n{}",
+        syncs.len(),
+        fsyncs.len(),
+        report()
+    );
 }

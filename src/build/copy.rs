@@ -67,7 +67,8 @@ pub(super) fn copy_into_pool(
             copying.add(inp.info.hashes.size);
             continue;
         }
-        publisher.stage(&inp.pool, &content)?;
+        // Nothing there (stat'ed above): staged with no second look.
+        publisher.stage_new(&inp.pool, &content)?;
     }
     if let Some((name, key)) = keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
