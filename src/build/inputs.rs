@@ -6,10 +6,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::stanzas::{Stanza, StanzaWriter};
 use super::{BuildError, Listener};
 use crate::cache::Cache;
 use crate::config::BuildOptions;
 use crate::deb::{self, DebError, DebErrorKind, DebInfo};
+use crate::hash::Hashes;
+use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::netboot::{self, Chosen};
 use crate::pool::PackageId;
 use crate::publish::STATE_DIR;
@@ -84,17 +87,26 @@ fn deb_files(n: usize) -> String {
     }
 }
 
-/// One input package, checked.
+/// One input package, checked: a few hundred bytes, its stanza on disk.
 #[derive(Debug)]
 pub(super) struct Input {
     /// The .deb as given.
     pub path: PathBuf,
-    /// Its control paragraph and digests.
-    pub info: DebInfo,
+    /// Its digests and stanza.
+    pub info: InputInfo,
     /// Its checked identity.
     pub id: PackageId,
     /// Where it goes: `pool/<component>/...`, relative to the repository.
     pub pool: PathBuf,
+}
+
+/// What a build keeps of a read .deb.
+#[derive(Debug, Clone)]
+pub(super) struct InputInfo {
+    /// Size and digests of the .deb.
+    pub hashes: Hashes,
+    /// Its Packages stanza (the same in every architecture's index).
+    pub stanza: Stanza,
 }
 
 impl Input {
@@ -185,6 +197,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
 
 /// Reads and checks every input package: all unreadable ones are reported
 /// together; identical duplicates are dropped; the rest sorted by pool path.
+/// Each package's stanza is written to disk as soon as it is read.
 fn read_inputs(
     opts: &BuildOptions,
     paths: &[PathBuf],
@@ -192,25 +205,72 @@ fn read_inputs(
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
     let task = format!("reading {}", deb_files(paths.len()));
-    let infos = deb::read_infos_with(paths, Some(cache), &mut |total| log.progress(&task, total));
-    let mut errors = Vec::new();
-    let mut inputs = Vec::new();
-    for (path, info) in paths.iter().zip(infos) {
-        match info.and_then(|info| check(opts, path, info)) {
-            Ok(input) => inputs.push(input),
-            Err(e) => errors.push(e),
-        }
-    }
+    let mut stanzas = StanzaWriter::new().map_err(BuildError::Stanzas)?;
+    let mut errors: Vec<(usize, DebError)> = Vec::new();
+    let mut inputs: Vec<(usize, Input)> = Vec::with_capacity(paths.len());
+    let mut failed = None;
+    let mut buf = Vec::with_capacity(4096);
+    deb::for_each_info(
+        paths,
+        Some(cache),
+        &mut |total| log.progress(&task, total),
+        &mut |i, info| {
+            match info.and_then(|info| check(opts, &paths[i], info, &mut buf)) {
+                // After a failure only the errors matter.
+                Ok(c) if failed.is_none() && errors.is_empty() => match stanzas.add(&buf) {
+                    Ok(stanza) => inputs.push((i, c.into_input(paths[i].clone(), stanza))),
+                    Err(e) => failed = Some(e),
+                },
+                Ok(_) => {}
+                Err(e) => errors.push((i, e)),
+            }
+        },
+    );
     if !errors.is_empty() {
-        return Err(BuildError::Debs(errors));
+        errors.sort_by_key(|(i, _)| *i);
+        return Err(BuildError::Debs(errors.into_iter().map(|(_, e)| e).collect()));
     }
-    let mut inputs = drop_duplicates(inputs)?;
+    if let Some(e) = failed {
+        return Err(BuildError::Stanzas(e));
+    }
+    stanzas.finish().map_err(BuildError::Stanzas)?;
+    // In the order of the arguments: the first of two duplicates is the one kept.
+    inputs.sort_by_key(|(i, _)| *i);
+    let mut inputs = drop_duplicates(inputs.into_iter().map(|(_, inp)| inp).collect())?;
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
     Ok(inputs)
 }
 
-/// The package's identity, checked, and an architecture the suite has.
-fn check(opts: &BuildOptions, path: &Path, info: DebInfo) -> Result<Input, DebError> {
+/// A read package, checked, its stanza not yet stored.
+#[derive(Debug)]
+struct Checked {
+    id: PackageId,
+    pool: PathBuf,
+    hashes: Hashes,
+}
+
+impl Checked {
+    fn into_input(self, path: PathBuf, stanza: Stanza) -> Input {
+        Input {
+            path,
+            info: InputInfo {
+                hashes: self.hashes,
+                stanza,
+            },
+            id: self.id,
+            pool: self.pool,
+        }
+    }
+}
+
+/// The package's identity, checked, and an architecture the suite has; its
+/// Packages stanza is written to `stanza`.
+fn check(
+    opts: &BuildOptions,
+    path: &Path,
+    info: DebInfo,
+    stanza: &mut Vec<u8>,
+) -> Result<Checked, DebError> {
     let control_error = |e: std::io::Error| DebError {
         path: path.to_path_buf(),
         kind: DebErrorKind::Member("control".into(), e),
@@ -224,11 +284,21 @@ fn check(opts: &BuildOptions, path: &Path, info: DebInfo) -> Result<Input, DebEr
         })));
     }
     let pool = id.pool_path(&opts.component);
-    Ok(Input {
-        path: path.to_path_buf(),
-        info,
+    stanza.clear();
+    // No overrides: the stanza is the same in every architecture's index.
+    write_stanza(
+        stanza,
+        &info.control,
+        &info.hashes,
+        pool.as_os_str().as_encoded_bytes(),
+        &StanzaOptions::default(),
+        &Overrides::default(),
+        None,
+    );
+    Ok(Checked {
         id,
         pool,
+        hashes: info.hashes,
     })
 }
 
@@ -402,16 +472,25 @@ mod tests {
             let text = format!("Package: {name}\nVersion: 1.0\nArchitecture: {arch}\n");
             DebInfo {
                 control: crate::control::Paragraph::parse(text.as_bytes()),
-                ..input("ok", "all", b"x").info
+                hashes: Hashes::of_bytes(b"x"),
+                data_compression: crate::compress::Compression::None,
             }
         };
-        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx")).unwrap();
+        let mut stanza = Vec::new();
+        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx"), &mut stanza).unwrap();
         assert_eq!(ok.pool, Path::new("pool/main/x/xx/xx_1.0_amd64.deb"));
+        let text = String::from_utf8(stanza.clone()).unwrap();
+        assert!(
+            text.starts_with("Package: xx\nArchitecture: amd64\nVersion: 1.0\n")
+                && text.contains("\nFilename: pool/main/x/xx/xx_1.0_amd64.deb\nSize: 1\n")
+                && text.ends_with("\n\n"),
+            "{text}"
+        );
         let cause = |e: DebError| match e.kind {
             DebErrorKind::Member(member, io) => (member, io),
             other => panic!("{other}"),
         };
-        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy")).unwrap_err();
+        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy"), &mut stanza).unwrap_err();
         assert_eq!(
             e.to_string(),
             "in/y.deb: control: Architecture arm64 is not one of the suite's (amd64, i386); add --arch arm64 or leave the file out"
@@ -420,7 +499,7 @@ mod tests {
         assert_eq!(member, "control");
         let foreign = io.get_ref().unwrap().downcast_ref::<ForeignArch>().unwrap();
         assert_eq!(foreign.arch, "arm64");
-        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z")).unwrap_err();
+        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z"), &mut stanza).unwrap_err();
         assert_eq!(
             e.to_string(),
             "in/z.deb: control: Package \"../z\" is not a valid Debian package name"
