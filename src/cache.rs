@@ -13,8 +13,10 @@
 //! [`FileKey`] and where its record is): the records themselves, with their
 //! control paragraphs, stay on disk, in the cache file as loaded (read once,
 //! streaming, to check its trailer) or in a temporary file for the entries
-//! added by this run, and are read back when asked for. Saving copies the
-//! records of the entries used this run, in the order of their path hashes.
+//! added by this run, and are read back when asked for (a few hundred KiB at
+//! a time: records are saved in the order this run used them, which is the
+//! order the next run asks for them). Saving copies the records of the
+//! entries used this run.
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
@@ -87,6 +89,9 @@ struct Slot {
     at: u64,
     /// Length of the record.
     len: u32,
+    /// When this run last used it: saved records follow this order, which is
+    /// the order the next run asks for them in (paths sorted).
+    seq: u32,
     spill: bool,
     used: bool,
 }
@@ -103,6 +108,11 @@ pub struct Cache {
     /// The records added by this run.
     spill: Option<File>,
     spill_len: u64,
+    /// Uses so far.
+    next_seq: u32,
+    /// The last read of the loaded file: records asked for in the order they
+    /// were saved are served from it.
+    window: (u64, Vec<u8>, u64),
     dirty: bool,
     foreign: bool,
     /// Why the cache on disk was not used, if it was not.
@@ -115,6 +125,9 @@ fn path_hash(path: &Path) -> u64 {
     path.as_os_str().as_bytes().hash(&mut h);
     h.finish()
 }
+
+/// How much of the cache file one read takes.
+const WINDOW: usize = 1 << 18;
 
 /// Fixed part of a record after its path: key, digests, tag, control length.
 const FIXED: usize = 7 * 8 + 8 + 16 + 20 + 32 + 64 + 1 + 8;
@@ -280,10 +293,14 @@ fn load_slots(file: &File, len: u64) -> Option<HashMap<u64, Slot>> {
             key,
             at,
             len,
+            seq: 0,
             spill: false,
             used: false,
         };
-        slots.insert(path_hash(Path::new(std::ffi::OsStr::from_bytes(&path))), slot);
+        slots.insert(
+            path_hash(Path::new(std::ffi::OsStr::from_bytes(&path))),
+            slot,
+        );
     }
     if l.pos != body_len {
         return None;
@@ -333,11 +350,49 @@ impl Cache {
     }
 
     /// The bytes of the record in `slot`.
-    fn record(&self, slot: &Slot) -> Option<Vec<u8>> {
-        let file = if slot.spill { &self.spill } else { &self.file };
-        let mut rec = vec![0u8; slot.len as usize];
-        file.as_ref()?.read_exact_at(&mut rec, slot.at).ok()?;
-        Some(rec)
+    fn record(&mut self, slot: &Slot) -> Option<Vec<u8>> {
+        let (at, len) = (slot.at, slot.len as usize);
+        if slot.spill {
+            let mut rec = vec![0u8; len];
+            self.spill.as_ref()?.read_exact_at(&mut rec, at).ok()?;
+            return Some(rec);
+        }
+        let (start, buf, last_end) = &mut self.window;
+        let inside =
+            |start: u64, buf: &Vec<u8>| at >= start && at + len as u64 <= start + buf.len() as u64;
+        if !inside(*start, buf) {
+            // Records asked for in file order: read ahead; else only this one.
+            let ahead = at == *last_end;
+            buf.resize(if ahead { len.max(WINDOW) } else { len }, 0);
+            let file = self.file.as_ref()?;
+            let mut n = 0;
+            while n < buf.len() {
+                match file.read_at(&mut buf[n..], at + n as u64) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            buf.truncate(n);
+            *start = at;
+            if !inside(*start, buf) {
+                return None;
+            }
+        }
+        let from = (at - *start) as usize;
+        *last_end = at + len as u64;
+        Some(buf[from..from + len].to_vec())
+    }
+
+    /// Marks the slot of `h` used now.
+    fn touch(&mut self, h: u64) {
+        let seq = self.next_seq;
+        if let Some(s) = self.slots.get_mut(&h) {
+            s.used = true;
+            s.seq = seq;
+            self.next_seq = seq.saturating_add(1);
+        }
     }
 
     /// The entry for `path` if it belongs to the file's current version.
@@ -352,9 +407,7 @@ impl Cache {
         if p != path.as_os_str().as_bytes() || entry.key != slot.key {
             return None;
         }
-        if let Some(s) = self.slots.get_mut(&h) {
-            s.used = true;
-        }
+        self.touch(h);
         Some(entry)
     }
 
@@ -400,10 +453,12 @@ impl Cache {
                 key: entry.key,
                 at,
                 len,
+                seq: 0,
                 spill: true,
                 used: true,
             },
         );
+        self.touch(h);
     }
 
     /// The digests of the file at `path`, from the cache when its version is known.
@@ -427,8 +482,9 @@ impl Cache {
         if !self.dirty && before == self.slots.len() {
             return Ok(());
         }
-        let mut order: Vec<(u64, Slot)> = self.slots.iter().map(|(h, s)| (*h, *s)).collect();
-        order.sort_by_key(|(h, _)| *h);
+        // Sorted by use; 12 bytes an entry, the slots updated in place after.
+        let mut order: Vec<(u32, u64)> = self.slots.iter().map(|(h, s)| (s.seq, *h)).collect();
+        order.sort_unstable();
         let dir = self
             .path
             .parent()
@@ -436,7 +492,7 @@ impl Cache {
             .unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         let mut sha = Sha256::new();
-        let mut moved = Vec::with_capacity(order.len());
+        let mut offsets = Vec::with_capacity(order.len());
         {
             let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
             let mut put = |bytes: &[u8], sha: &mut Sha256| -> io::Result<()> {
@@ -446,19 +502,13 @@ impl Cache {
             put(MAGIC, &mut sha)?;
             put(&(order.len() as u64).to_le_bytes(), &mut sha)?;
             let mut at = (MAGIC.len() + 8) as u64;
-            for (h, slot) in &order {
+            for (_, h) in &order {
+                let slot = self.slots[h];
                 let rec = self
-                    .record(slot)
+                    .record(&slot)
                     .ok_or_else(|| io::Error::other("a cache record cannot be read back"))?;
                 put(&rec, &mut sha)?;
-                moved.push((
-                    *h,
-                    Slot {
-                        at,
-                        spill: false,
-                        ..*slot
-                    },
-                ));
+                offsets.push(at);
                 at += rec.len() as u64;
             }
             let sum = sha.finalize();
@@ -468,8 +518,14 @@ impl Cache {
         tmp.as_file().sync_all()?;
         let file = tmp.persist(&self.path).map_err(|e| e.error)?;
         // From now on the records are those of the file just written.
-        self.slots = moved.into_iter().collect();
+        for ((_, h), at) in order.iter().zip(offsets) {
+            if let Some(s) = self.slots.get_mut(h) {
+                s.at = at;
+                s.spill = false;
+            }
+        }
         self.file = Some(file);
+        self.window = (0, Vec::new(), 0);
         self.spill = None;
         self.spill_len = 0;
         self.dirty = false;
@@ -545,5 +601,62 @@ mod tests {
         );
         c.save().unwrap();
         assert_eq!(fs::read(&foreign).unwrap(), b"\0\x06\x15\x61 berkeley");
+    }
+
+    #[test]
+    fn many_records_read_back_in_any_order_and_saved_in_the_order_used() {
+        let t = tempfile::tempdir().unwrap();
+        let db = t.path().join("cache");
+        // Enough records of varied sizes to span several read windows.
+        let files: Vec<PathBuf> = (0..600)
+            .map(|i| t.path().join(format!("f{i:03}")))
+            .collect();
+        let control = |i: usize| format!("Package: p{i}\n{}", "x".repeat(i * 7)).into_bytes();
+        let mut c = Cache::load(&db);
+        for (i, f) in files.iter().enumerate() {
+            fs::write(f, i.to_string()).unwrap();
+            let h = Hashes::of_bytes(i.to_string().as_bytes());
+            c.insert(f, &fs::metadata(f).unwrap(), h, Some(control(i)), 1);
+        }
+        c.save().unwrap();
+        let check = |c: &mut Cache, i: usize| {
+            let f = &files[i];
+            let e = c.get(f, &fs::metadata(f).unwrap()).unwrap();
+            assert_eq!(e.control.unwrap(), control(i), "{i}");
+            assert_eq!(e.hashes, Hashes::of_bytes(i.to_string().as_bytes()));
+        };
+        // In order, backwards, and every third: the same answers.
+        let mut c = Cache::load(&db);
+        assert!(c.note.is_none());
+        for i in 0..files.len() {
+            check(&mut c, i);
+        }
+        let mut c = Cache::load(&db);
+        for i in (0..files.len()).rev() {
+            check(&mut c, i);
+        }
+        // Saved in the order used (backwards now) and read back whole, by the
+        // cache that saved it too.
+        c.save().unwrap();
+        for i in [599, 0, 300] {
+            check(&mut c, i);
+        }
+        let mut c = Cache::load(&db);
+        for i in (0..files.len()).step_by(3) {
+            check(&mut c, i);
+        }
+        // Only the entries used are kept; another path is a miss.
+        c.save().unwrap();
+        let mut c = Cache::load(&db);
+        assert!(c
+            .get(&files[1], &fs::metadata(&files[1]).unwrap())
+            .is_none());
+        check(&mut c, 3);
+        assert!(c
+            .get(
+                &files[0].with_extension("x"),
+                &fs::metadata(&files[0]).unwrap()
+            )
+            .is_none());
     }
 }

@@ -20,6 +20,7 @@ use sha2::Digest;
 
 use super::inputs::Input;
 use super::previous::Previous;
+use super::stanzas::Window;
 use super::BuildError;
 use crate::compress::{Compression, LimitReader};
 use crate::config::BuildOptions;
@@ -101,7 +102,10 @@ pub(super) fn build(
             &opts.component,
             &arch,
         );
-        files.insert(format!("{dir}/Release"), FileOrBytes::Bytes(component_release));
+        files.insert(
+            format!("{dir}/Release"),
+            FileOrBytes::Bytes(component_release),
+        );
     }
     let mut indexes = digests(files, known, previous)?;
     indexes.scratch = Some(scratch);
@@ -205,8 +209,9 @@ fn write_packages(arch: &str, inputs: &[Input], out: &Path) -> io::Result<[u8; 3
     let mut w = BufWriter::with_capacity(1 << 16, File::create(out)?);
     let mut sha = sha2::Sha256::new();
     let mut buf = Vec::with_capacity(1 << 16);
+    let mut window = Window::default();
     for inp in inputs.iter().filter(|i| i.is_for(arch)) {
-        inp.info.stanza.read_into(&mut buf)?;
+        inp.info.stanza.read_into(&mut window, &mut buf)?;
         if buf.len() >= 1 << 15 {
             sha.update(&buf);
             w.write_all(&buf)?;
@@ -322,7 +327,11 @@ mod tests {
         assert_eq!(Compression::Gzip.compress(&plain).unwrap(), gz);
         assert!(got.identical.is_empty());
         for (rel, content) in &got.files {
-            assert_eq!(got.listed[rel], Hashes::of_bytes(&bytes_of(content)), "{rel}");
+            assert_eq!(
+                got.listed[rel],
+                Hashes::of_bytes(&bytes_of(content)),
+                "{rel}"
+            );
         }
     }
 
@@ -342,8 +351,11 @@ mod tests {
             std::io::Write::write_all(&mut enc, &plain).unwrap();
             enc.finish().unwrap()
         };
-        let mut published: BTreeMap<String, Vec<u8>> =
-            first.files.iter().map(|(k, c)| (k.clone(), bytes_of(c))).collect();
+        let mut published: BTreeMap<String, Vec<u8>> = first
+            .files
+            .iter()
+            .map(|(k, c)| (k.clone(), bytes_of(c)))
+            .collect();
         published.insert("main/binary-amd64/Packages.gz".into(), other_gz.clone());
         let files: Vec<(&str, &[u8])> = published
             .iter()

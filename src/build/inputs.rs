@@ -2,7 +2,7 @@
 //! touched: the `--deb` files (walked, read on all cores through the cache,
 //! their identities checked against the suite) and the netboot pairs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -228,7 +228,9 @@ fn read_inputs(
     );
     if !errors.is_empty() {
         errors.sort_by_key(|(i, _)| *i);
-        return Err(BuildError::Debs(errors.into_iter().map(|(_, e)| e).collect()));
+        return Err(BuildError::Debs(
+            errors.into_iter().map(|(_, e)| e).collect(),
+        ));
     }
     if let Some(e) = failed {
         return Err(BuildError::Stanzas(e));
@@ -303,32 +305,43 @@ fn check(
 }
 
 /// The same package, version and architecture twice: the first kept if the
-/// bytes are identical, else an error naming both files.
-fn drop_duplicates(inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
-    let mut by_id: HashMap<(String, String, String), usize> = HashMap::new();
-    let mut keep: Vec<Input> = Vec::with_capacity(inputs.len());
-    for inp in inputs {
-        let key = (
-            inp.id.name.clone(),
-            inp.id.version.clone(),
-            inp.id.arch.clone(),
-        );
-        match by_id.get(&key) {
-            Some(&j) if keep[j].info.hashes != inp.info.hashes => {
-                return Err(BuildError::Duplicate {
-                    first: keep[j].path.clone(),
-                    second: inp.path,
-                    package: format!("{} {} {}", key.0, key.1, key.2),
-                });
-            }
-            Some(_) => {}
-            None => {
-                by_id.insert(key, keep.len());
-                keep.push(inp);
-            }
+/// bytes are identical, else an error naming both files. Found by sorting
+/// indices (4 bytes a package), not by a map of copied identities.
+fn drop_duplicates(mut inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
+    fn ident(i: &Input) -> (&str, &str, &str) {
+        (&i.id.name, &i.id.version, &i.id.arch)
+    }
+    let mut order: Vec<u32> = (0..inputs.len() as u32).collect();
+    // Stable: of one identity, the first given comes first.
+    order.sort_by(|&a, &b| ident(&inputs[a as usize]).cmp(&ident(&inputs[b as usize])));
+    let mut drop = vec![false; inputs.len()];
+    // (the later input, the first of its identity): the earliest conflict is told.
+    let mut conflict: Option<(u32, u32)> = None;
+    let mut first = 0u32;
+    for (n, &k) in order.iter().enumerate() {
+        let this = &inputs[k as usize];
+        if n == 0 || ident(&inputs[first as usize]) != ident(this) {
+            first = k;
+        } else if inputs[first as usize].info.hashes == this.info.hashes {
+            drop[k as usize] = true;
+        } else if conflict.is_none_or(|(c, _)| k < c) {
+            conflict = Some((k, first));
         }
     }
-    Ok(keep)
+    if let Some((second, first)) = conflict {
+        let (first, second) = (&inputs[first as usize], &inputs[second as usize]);
+        return Err(BuildError::Duplicate {
+            first: first.path.clone(),
+            second: second.path.clone(),
+            package: first.identity(),
+        });
+    }
+    let mut k = 0;
+    inputs.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
+    Ok(inputs)
 }
 
 /// Finds and checks the kernel and initrd of every netboot input.

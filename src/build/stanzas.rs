@@ -19,12 +19,68 @@ pub(super) struct Stanza {
 }
 
 impl Stanza {
-    /// Appends the stanza's bytes to `out`.
-    pub fn read_into(&self, out: &mut Vec<u8>) -> io::Result<()> {
-        let start = out.len();
-        out.resize(start + self.len as usize, 0);
-        self.file.read_exact_at(&mut out[start..], self.at)
+    /// Appends the stanza's bytes to `out`, through `window`.
+    pub fn read_into(&self, window: &mut Window, out: &mut Vec<u8>) -> io::Result<()> {
+        let (at, len) = (self.at, self.len as usize);
+        let inside = |w: &Window| {
+            w.file.as_ref().is_some_and(|f| Arc::ptr_eq(f, &self.file))
+                && at >= w.start
+                && at + len as u64 <= w.start + w.buf.len() as u64
+        };
+        if !inside(window) {
+            // Read in the order they were written (the cache's answers are, in
+            // path order), one read serves the next stanzas too; read out of
+            // order, each its own bytes only.
+            let ahead = window
+                .file
+                .as_ref()
+                .is_some_and(|f| Arc::ptr_eq(f, &self.file))
+                && at == window.last_end;
+            window
+                .buf
+                .resize(if ahead { len.max(WINDOW) } else { len }, 0);
+            let n = read_at_most(&self.file, &mut window.buf, at)?;
+            window.buf.truncate(n);
+            window.start = at;
+            window.file = Some(Arc::clone(&self.file));
+            if !inside(window) {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the stanzas file is shorter than written",
+                ));
+            }
+        }
+        let from = (at - window.start) as usize;
+        out.extend_from_slice(&window.buf[from..from + len]);
+        window.last_end = at + len as u64;
+        Ok(())
     }
+}
+
+/// A window on a stanzas file, kept between reads.
+#[derive(Default)]
+pub(super) struct Window {
+    file: Option<Arc<File>>,
+    start: u64,
+    buf: Vec<u8>,
+    /// Where the last stanza read ended.
+    last_end: u64,
+}
+
+const WINDOW: usize = 1 << 18;
+
+/// Reads into `buf` from `at` until it is full or the file ends.
+fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Writes stanzas; [`StanzaWriter::finish`] before any is read.
@@ -88,13 +144,28 @@ mod tests {
         let b = w.add(&big).unwrap();
         let c = w.add(b"Package: c\n\n").unwrap();
         w.finish().unwrap();
-        let mut out = Vec::new();
-        for s in [&c, &a, &b] {
-            s.read_into(&mut out).unwrap();
+        let (mut out, mut window) = (Vec::new(), Window::default());
+        for s in [&c, &a, &b, &a] {
+            s.read_into(&mut window, &mut out).unwrap();
         }
         let mut want = b"Package: c\n\nPackage: a\n\n".to_vec();
         want.extend_from_slice(&big);
+        want.extend_from_slice(b"Package: a\n\n");
         assert_eq!(out, want);
         assert_eq!(a.len, 12);
+    }
+
+    #[test]
+    fn stanzas_of_two_files_are_not_mixed() {
+        let (mut one, mut two) = (StanzaWriter::new().unwrap(), StanzaWriter::new().unwrap());
+        let a = one.add(b"Package: a\n\n").unwrap();
+        let b = two.add(b"Package: b\n\n").unwrap();
+        one.finish().unwrap();
+        two.finish().unwrap();
+        let (mut out, mut window) = (Vec::new(), Window::default());
+        for s in [&a, &b, &a] {
+            s.read_into(&mut window, &mut out).unwrap();
+        }
+        assert_eq!(out, b"Package: a\n\nPackage: b\n\nPackage: a\n\n");
     }
 }

@@ -11,8 +11,8 @@ use crate::config::BuildOptions;
 use crate::control::Paragraph;
 use crate::hash::Hashes;
 use crate::index::{write_stanza, Overrides, StanzaOptions};
-use crate::publish::Content;
 use crate::pool::PackageId;
+use crate::publish::Content;
 use crate::release::{self, ReleaseFields};
 
 /// Options of an unsigned suite `s` (amd64, i386) in `repo`.

@@ -70,8 +70,7 @@ pub fn for_each_info(
         for (i, (p, m)) in paths.iter().zip(&metas).enumerate() {
             let Some(m) = m else { continue };
             if let Some(e) = c.get(p, m) {
-                if let (Some(control), Some(data_compression)) =
-                    (e.control, tag_compression(e.tag))
+                if let (Some(control), Some(data_compression)) = (e.control, tag_compression(e.tag))
                 {
                     known[i] = true;
                     each(
