@@ -50,7 +50,10 @@ fn main() {
         eprintln!("usage: gen_debs DIR N [FIRST]");
         std::process::exit(2);
     };
-    let first = args.get(2).and_then(|f| f.parse::<usize>().ok()).unwrap_or(0);
+    let first = args
+        .get(2)
+        .and_then(|f| f.parse::<usize>().ok())
+        .unwrap_or(0);
     for i in first..n {
         let name = format!("bench-{}{i}", (b'a' + (i % 26) as u8) as char);
         let arch = ["amd64", "i386", "all"][i % 3];
