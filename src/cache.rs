@@ -411,6 +411,23 @@ impl Cache {
         Some(entry)
     }
 
+    /// Reserves `n` places in the order records are saved in (see
+    /// [`Cache::set_order`]); returns the first.
+    pub fn reserve_order(&mut self, n: usize) -> u32 {
+        let base = self.next_seq;
+        self.next_seq = base.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        base
+    }
+
+    /// Saves the record of `path` at place `seq` (one of [`Cache::reserve_order`]'s):
+    /// records inserted as they come, in no order, are saved in the order
+    /// their paths were given, which is the order the next run asks for them.
+    pub fn set_order(&mut self, path: &Path, seq: u32) {
+        if let Some(s) = self.slots.get_mut(&path_hash(path)) {
+            s.seq = seq;
+        }
+    }
+
     /// Records the result for the file's current version. A record that cannot
     /// be kept (no temporary file) is simply not cached.
     pub fn insert(

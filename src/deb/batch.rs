@@ -66,6 +66,8 @@ pub fn for_each_info(
             .collect()
     });
     let mut known = vec![false; paths.len()];
+    // The cache saves its records in the order of `paths`, hits and reads alike.
+    let order = cache.as_deref_mut().map(|c| c.reserve_order(paths.len()));
     if let Some(c) = cache.as_deref_mut() {
         for (i, (p, m)) in paths.iter().zip(&metas).enumerate() {
             let Some(m) = m else { continue };
@@ -73,6 +75,7 @@ pub fn for_each_info(
                 if let (Some(control), Some(data_compression)) = (e.control, tag_compression(e.tag))
                 {
                     known[i] = true;
+                    c.set_order(p, order.unwrap_or(0) + i as u32);
                     each(
                         i,
                         Ok(DebInfo {
@@ -122,6 +125,7 @@ pub fn for_each_info(
                     Some(info.control.source().to_vec()),
                     compression_tag(info.data_compression),
                 );
+                c.set_order(&paths[i], order.unwrap_or(0) + i as u32);
             }
             each(i, r);
         }
