@@ -33,7 +33,7 @@ if [ "$(cat "$LARGE/.count" 2>/dev/null)" != "$N" ]; then
 fi
 # The package added by the add-one rows: number N, not in the corpus.
 "$GEN" "$WORK/one" "$((N + 1))" "$N"
-cat "$LARGE"/pool/*/*.deb > /dev/null
+find "$LARGE/pool" -name "*.deb" -exec cat {} + > /dev/null
 
 # measure LABEL CMD...: runs CMD RUNS times (PREP, if set, evaluated before each run, not
 # timed); sets $LABEL_wall, $LABEL_cpu, $LABEL_rss (MiB) to the medians.
