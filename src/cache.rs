@@ -33,7 +33,7 @@ use crate::hash::Hashes;
 const MAGIC: &[u8; 16] = b"elirepo-cache\0v1";
 
 /// What identifies one version of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileKey {
     dev: u64,
     ino: u64,
@@ -45,6 +45,13 @@ pub struct FileKey {
 }
 
 impl FileKey {
+    /// What a slot keeps of the key.
+    fn short(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+
     /// The key of a file's current metadata.
     pub fn of(meta: &Metadata) -> FileKey {
         FileKey {
@@ -84,7 +91,9 @@ pub struct Entry {
 /// Where the record of one file is, and whether this run used it.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    key: FileKey,
+    /// A hash of the file's key (the record holds the key itself, compared on
+    /// every hit).
+    key: u64,
     /// Offset of the record in the loaded cache file, or in the spill file.
     at: u64,
     /// Length of the record.
@@ -290,7 +299,7 @@ fn load_slots(file: &File, len: u64) -> Option<HashMap<u64, Slot>> {
         }
         let len = u32::try_from(l.pos - at).ok()?;
         let slot = Slot {
-            key,
+            key: key.short(),
             at,
             len,
             seq: 0,
@@ -399,12 +408,13 @@ impl Cache {
     pub fn get(&mut self, path: &Path, meta: &Metadata) -> Option<Entry> {
         let h = path_hash(path);
         let slot = *self.slots.get(&h)?;
-        if slot.key != FileKey::of(meta) {
+        let key = FileKey::of(meta);
+        if slot.key != key.short() {
             return None;
         }
         let rec = self.record(&slot)?;
         let (p, entry) = decode(&rec)?;
-        if p != path.as_os_str().as_bytes() || entry.key != slot.key {
+        if p != path.as_os_str().as_bytes() || entry.key != key {
             return None;
         }
         self.touch(h);
@@ -467,7 +477,7 @@ impl Cache {
         self.slots.insert(
             h,
             Slot {
-                key: entry.key,
+                key: entry.key.short(),
                 at,
                 len,
                 seq: 0,

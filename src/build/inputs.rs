@@ -207,7 +207,9 @@ fn read_inputs(
     let task = format!("reading {}", deb_files(paths.len()));
     let mut stanzas = StanzaWriter::new().map_err(BuildError::Stanzas)?;
     let mut errors: Vec<(usize, DebError)> = Vec::new();
-    let mut inputs: Vec<(usize, Input)> = Vec::with_capacity(paths.len());
+    let mut inputs: Vec<Input> = Vec::with_capacity(paths.len());
+    // Each input's place among the arguments.
+    let mut given: Vec<u32> = Vec::with_capacity(paths.len());
     let mut failed = None;
     let mut buf = Vec::with_capacity(4096);
     deb::for_each_info(
@@ -218,7 +220,10 @@ fn read_inputs(
             match info.and_then(|info| check(opts, &paths[i], info, &mut buf)) {
                 // After a failure only the errors matter.
                 Ok(c) if failed.is_none() && errors.is_empty() => match stanzas.add(&buf) {
-                    Ok(stanza) => inputs.push((i, c.into_input(paths[i].clone(), stanza))),
+                    Ok(stanza) => {
+                        inputs.push(c.into_input(paths[i].clone(), stanza));
+                        given.push(i as u32);
+                    }
                     Err(e) => failed = Some(e),
                 },
                 Ok(_) => {}
@@ -236,9 +241,8 @@ fn read_inputs(
         return Err(BuildError::Stanzas(e));
     }
     stanzas.finish().map_err(BuildError::Stanzas)?;
-    // In the order of the arguments: the first of two duplicates is the one kept.
-    inputs.sort_by_key(|(i, _)| *i);
-    let mut inputs = drop_duplicates(inputs.into_iter().map(|(_, inp)| inp).collect())?;
+    // Of two duplicates, the first in the order of the arguments is the one kept.
+    let mut inputs = drop_duplicates(Some(&given), inputs)?;
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
     Ok(inputs)
 }
@@ -307,13 +311,21 @@ fn check(
 /// The same package, version and architecture twice: the first kept if the
 /// bytes are identical, else an error naming both files. Found by sorting
 /// indices (4 bytes a package), not by a map of copied identities.
-fn drop_duplicates(mut inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
+/// `given` is each input's place among the arguments (`inputs`' order when `None`).
+fn drop_duplicates(
+    given: Option<&[u32]>,
+    mut inputs: Vec<Input>,
+) -> Result<Vec<Input>, BuildError> {
     fn ident(i: &Input) -> (&str, &str, &str) {
         (&i.id.name, &i.id.version, &i.id.arch)
     }
+    let place = |k: u32| given.map_or(k, |g| g[k as usize]);
     let mut order: Vec<u32> = (0..inputs.len() as u32).collect();
-    // Stable: of one identity, the first given comes first.
-    order.sort_by(|&a, &b| ident(&inputs[a as usize]).cmp(&ident(&inputs[b as usize])));
+    // Of one identity, the first given comes first.
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&inputs[a as usize], &inputs[b as usize]);
+        ident(x).cmp(&ident(y)).then(place(a).cmp(&place(b)))
+    });
     let mut drop = vec![false; inputs.len()];
     // (the later input, the first of its identity): the earliest conflict is told.
     let mut conflict: Option<(u32, u32)> = None;
@@ -324,7 +336,7 @@ fn drop_duplicates(mut inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
             first = k;
         } else if inputs[first as usize].info.hashes == this.info.hashes {
             drop[k as usize] = true;
-        } else if conflict.is_none_or(|(c, _)| k < c) {
+        } else if conflict.is_none_or(|(c, _)| place(k) < place(c)) {
             conflict = Some((k, first));
         }
     }
@@ -454,24 +466,33 @@ mod tests {
 
     #[test]
     fn duplicates_are_dropped_if_identical_and_refused_if_not() {
-        let kept = drop_duplicates(vec![
-            input("aa", "all", b"1"),
-            input("bb", "all", b"2"),
-            input("aa", "all", b"1"),
-        ])
+        let kept = drop_duplicates(
+            None,
+            vec![
+                input("aa", "all", b"1"),
+                input("bb", "all", b"2"),
+                input("aa", "all", b"1"),
+            ],
+        )
         .unwrap();
         let names: Vec<_> = kept.iter().map(Input::identity).collect();
         assert_eq!(names, ["aa 1.0 all", "bb 1.0 all"]);
-        let e = drop_duplicates(vec![input("aa", "all", b"1"), input("aa", "all", b"2")]);
+        let e = drop_duplicates(
+            None,
+            vec![input("aa", "all", b"1"), input("aa", "all", b"2")],
+        );
         match e {
             Err(BuildError::Duplicate { package, .. }) => assert_eq!(package, "aa 1.0 all"),
             other => panic!("{:?}", other.map(|v| v.len())),
         }
         // Another architecture is another package.
         assert_eq!(
-            drop_duplicates(vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")])
-                .unwrap()
-                .len(),
+            drop_duplicates(
+                None,
+                vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")]
+            )
+            .unwrap()
+            .len(),
             2
         );
     }
