@@ -2,7 +2,9 @@
 # elirepo benchmark: elirepo against apt-ftparchive, dpkg-scanpackages and reprepro,
 # measured side by side in one run on the same machine, medians of several runs.
 #
-# usage: scripts/bench.sh [RUNS]        (default 5 runs per measurement)
+# usage: scripts/bench.sh [RUNS]             (default 5 runs per measurement)
+#        scripts/bench.sh --large [N] [RUNS] (N generated packages, default 50000;
+#                                             default 3 runs per measurement)
 #
 # Corpora (built or fetched once, then reused):
 #   real  : a pool of ~450 real Debian packages (a linux-image kernel among them),
@@ -10,12 +12,25 @@
 #           ${ELIREPO_POOL:-/var/tmp/elirepo-pool}
 #   small : 5,000 small generated .debs (scripts/gen_debs.rs) in
 #           ${ELIREPO_SMALL:-/var/tmp/elirepo-small}
+#   large : N small generated .debs in ${ELIREPO_LARGE:-/var/tmp/elirepo-large} (with
+#           --large; generated once, N must match)
 # Every input is page-cached before timing ("cold" means no per-file cache/db).
+#
+# --large measures whole builds of the large corpus, side by side: the first build
+# against `cp -r` + `apt-ftparchive generate` (Packages . gzip xz, no Contents, xz -6
+# both sides) + `apt-ftparchive release`; adding one package against a warm
+# `generate` (its --db); a no-change rebuild against a warm `apt-ftparchive --db
+# packages`; `packages` CPU-seconds (user+sys) of both; peak RSS (/usr/bin/time).
 # Needs: apt-utils (apt-ftparchive), dpkg-dev (dpkg-scanpackages), reprepro,
 # /usr/bin/time. Benchmarks are not tests: nothing here fails on a slow result.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --large ]; then
+    LARGE=${2:-50000}
+    RUNS=${3:-3}
+    exec bash scripts/bench-large.sh "$LARGE" "$RUNS"
+fi
 RUNS=${1:-5}
 REAL=${ELIREPO_POOL:-/var/tmp/elirepo-pool}
 SMALL=${ELIREPO_SMALL:-/var/tmp/elirepo-small}

@@ -86,6 +86,18 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// The stanzas of the inputs cannot be kept in a temporary file.
+    #[error("cannot write the Packages stanzas to a temporary file: {0}")]
+    Stanzas(#[source] std::io::Error),
+    /// An index cannot be written to its temporary file, or read back.
+    #[error("{}: cannot make this index: {source}", path.display())]
+    Index {
+        /// The index, as it would be published.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file of elirepo's own state cannot be written.
     #[error("{}: {source}", path.display())]
     State {

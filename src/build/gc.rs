@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::previous::read_generations;
@@ -84,14 +84,11 @@ fn unreferenced(repo: &Path, refs: &BTreeSet<String>) -> Vec<PathBuf> {
 fn referenced_pool_files(repo: &Path) -> BTreeSet<String> {
     let mut refs = BTreeSet::new();
     for path in one_index_per_directory(&repo.join("dists")) {
-        let Some(text) = read_index(&path) else {
-            continue;
-        };
-        for line in text.split(|&b| b == b'\n') {
+        let _ = for_each_line(&path, &mut |line| {
             if let Some(v) = line.strip_prefix(b"Filename:") {
                 refs.insert(String::from_utf8_lossy(crate::control::trim(v)).into_owned());
             }
-        }
+        });
     }
     refs
 }
@@ -128,19 +125,25 @@ fn one_index_per_directory(dists: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A Packages index, decompressed (at most 1 GiB); `None` if it cannot be read.
-fn read_index(path: &Path) -> Option<Vec<u8>> {
+/// Calls `line` with each line of a Packages index, decompressed (at most 1
+/// GiB), as it is read: a large index is never whole in memory. An index
+/// that cannot be read names nothing (an error).
+fn for_each_line(path: &Path, line: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
     let comp = match path.extension().and_then(|e| e.to_str()) {
         Some("xz") => Compression::Xz,
         Some("gz") => Compression::Gzip,
         _ => Compression::None,
     };
-    let dec = comp.decoder(fs::File::open(path).ok()?).ok()?;
-    let mut text = Vec::new();
-    LimitReader::new(dec, 1 << 30, "Packages")
-        .read_to_end(&mut text)
-        .ok()?;
-    Some(text)
+    let dec = comp.decoder(fs::File::open(path)?)?;
+    let mut r = BufReader::with_capacity(1 << 16, LimitReader::new(dec, 1 << 30, "Packages"));
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        line(buf.strip_suffix(b"\n").unwrap_or(&buf));
+    }
 }
 
 /// Pool files of the last few generations of every suite elirepo builds in the repository.

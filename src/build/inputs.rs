@@ -2,14 +2,17 @@
 //! touched: the `--deb` files (walked, read on all cores through the cache,
 //! their identities checked against the suite) and the netboot pairs.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::stanzas::{Stanza, StanzaWriter};
 use super::{BuildError, Listener};
 use crate::cache::Cache;
 use crate::config::BuildOptions;
 use crate::deb::{self, DebError, DebErrorKind, DebInfo};
+use crate::hash::Hashes;
+use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::netboot::{self, Chosen};
 use crate::pool::PackageId;
 use crate::publish::STATE_DIR;
@@ -84,17 +87,26 @@ fn deb_files(n: usize) -> String {
     }
 }
 
-/// One input package, checked.
+/// One input package, checked: a few hundred bytes, its stanza on disk.
 #[derive(Debug)]
 pub(super) struct Input {
     /// The .deb as given.
     pub path: PathBuf,
-    /// Its control paragraph and digests.
-    pub info: DebInfo,
+    /// Its digests and stanza.
+    pub info: InputInfo,
     /// Its checked identity.
     pub id: PackageId,
     /// Where it goes: `pool/<component>/...`, relative to the repository.
     pub pool: PathBuf,
+}
+
+/// What a build keeps of a read .deb.
+#[derive(Debug, Clone)]
+pub(super) struct InputInfo {
+    /// Size and digests of the .deb.
+    pub hashes: Hashes,
+    /// Its Packages stanza (the same in every architecture's index).
+    pub stanza: Stanza,
 }
 
 impl Input {
@@ -185,6 +197,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
 
 /// Reads and checks every input package: all unreadable ones are reported
 /// together; identical duplicates are dropped; the rest sorted by pool path.
+/// Each package's stanza is written to disk as soon as it is read.
 fn read_inputs(
     opts: &BuildOptions,
     paths: &[PathBuf],
@@ -192,25 +205,78 @@ fn read_inputs(
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
     let task = format!("reading {}", deb_files(paths.len()));
-    let infos = deb::read_infos_with(paths, Some(cache), &mut |total| log.progress(&task, total));
-    let mut errors = Vec::new();
-    let mut inputs = Vec::new();
-    for (path, info) in paths.iter().zip(infos) {
-        match info.and_then(|info| check(opts, path, info)) {
-            Ok(input) => inputs.push(input),
-            Err(e) => errors.push(e),
-        }
-    }
+    let mut stanzas = StanzaWriter::new().map_err(BuildError::Stanzas)?;
+    let mut errors: Vec<(usize, DebError)> = Vec::new();
+    let mut inputs: Vec<Input> = Vec::with_capacity(paths.len());
+    // Each input's place among the arguments.
+    let mut given: Vec<u32> = Vec::with_capacity(paths.len());
+    let mut failed = None;
+    let mut buf = Vec::with_capacity(4096);
+    deb::for_each_info(
+        paths,
+        Some(cache),
+        &mut |total| log.progress(&task, total),
+        &mut |i, info| {
+            match info.and_then(|info| check(opts, &paths[i], info, &mut buf)) {
+                // After a failure only the errors matter.
+                Ok(c) if failed.is_none() && errors.is_empty() => match stanzas.add(&buf) {
+                    Ok(stanza) => {
+                        inputs.push(c.into_input(paths[i].clone(), stanza));
+                        given.push(i as u32);
+                    }
+                    Err(e) => failed = Some(e),
+                },
+                Ok(_) => {}
+                Err(e) => errors.push((i, e)),
+            }
+        },
+    );
     if !errors.is_empty() {
-        return Err(BuildError::Debs(errors));
+        errors.sort_by_key(|(i, _)| *i);
+        return Err(BuildError::Debs(
+            errors.into_iter().map(|(_, e)| e).collect(),
+        ));
     }
-    let mut inputs = drop_duplicates(inputs)?;
+    if let Some(e) = failed {
+        return Err(BuildError::Stanzas(e));
+    }
+    stanzas.finish().map_err(BuildError::Stanzas)?;
+    // Of two duplicates, the first in the order of the arguments is the one kept.
+    let mut inputs = drop_duplicates(Some(&given), inputs)?;
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
     Ok(inputs)
 }
 
-/// The package's identity, checked, and an architecture the suite has.
-fn check(opts: &BuildOptions, path: &Path, info: DebInfo) -> Result<Input, DebError> {
+/// A read package, checked, its stanza not yet stored.
+#[derive(Debug)]
+struct Checked {
+    id: PackageId,
+    pool: PathBuf,
+    hashes: Hashes,
+}
+
+impl Checked {
+    fn into_input(self, path: PathBuf, stanza: Stanza) -> Input {
+        Input {
+            path,
+            info: InputInfo {
+                hashes: self.hashes,
+                stanza,
+            },
+            id: self.id,
+            pool: self.pool,
+        }
+    }
+}
+
+/// The package's identity, checked, and an architecture the suite has; its
+/// Packages stanza is written to `stanza`.
+fn check(
+    opts: &BuildOptions,
+    path: &Path,
+    info: DebInfo,
+    stanza: &mut Vec<u8>,
+) -> Result<Checked, DebError> {
     let control_error = |e: std::io::Error| DebError {
         path: path.to_path_buf(),
         kind: DebErrorKind::Member("control".into(), e),
@@ -224,41 +290,70 @@ fn check(opts: &BuildOptions, path: &Path, info: DebInfo) -> Result<Input, DebEr
         })));
     }
     let pool = id.pool_path(&opts.component);
-    Ok(Input {
-        path: path.to_path_buf(),
-        info,
+    stanza.clear();
+    // No overrides: the stanza is the same in every architecture's index.
+    write_stanza(
+        stanza,
+        &info.control,
+        &info.hashes,
+        pool.as_os_str().as_encoded_bytes(),
+        &StanzaOptions::default(),
+        &Overrides::default(),
+        None,
+    );
+    Ok(Checked {
         id,
         pool,
+        hashes: info.hashes,
     })
 }
 
 /// The same package, version and architecture twice: the first kept if the
-/// bytes are identical, else an error naming both files.
-fn drop_duplicates(inputs: Vec<Input>) -> Result<Vec<Input>, BuildError> {
-    let mut by_id: HashMap<(String, String, String), usize> = HashMap::new();
-    let mut keep: Vec<Input> = Vec::with_capacity(inputs.len());
-    for inp in inputs {
-        let key = (
-            inp.id.name.clone(),
-            inp.id.version.clone(),
-            inp.id.arch.clone(),
-        );
-        match by_id.get(&key) {
-            Some(&j) if keep[j].info.hashes != inp.info.hashes => {
-                return Err(BuildError::Duplicate {
-                    first: keep[j].path.clone(),
-                    second: inp.path,
-                    package: format!("{} {} {}", key.0, key.1, key.2),
-                });
-            }
-            Some(_) => {}
-            None => {
-                by_id.insert(key, keep.len());
-                keep.push(inp);
-            }
+/// bytes are identical, else an error naming both files. Found by sorting
+/// indices (4 bytes a package), not by a map of copied identities.
+/// `given` is each input's place among the arguments (`inputs`' order when `None`).
+fn drop_duplicates(
+    given: Option<&[u32]>,
+    mut inputs: Vec<Input>,
+) -> Result<Vec<Input>, BuildError> {
+    fn ident(i: &Input) -> (&str, &str, &str) {
+        (&i.id.name, &i.id.version, &i.id.arch)
+    }
+    let place = |k: u32| given.map_or(k, |g| g[k as usize]);
+    let mut order: Vec<u32> = (0..inputs.len() as u32).collect();
+    // Of one identity, the first given comes first.
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&inputs[a as usize], &inputs[b as usize]);
+        ident(x).cmp(&ident(y)).then(place(a).cmp(&place(b)))
+    });
+    let mut drop = vec![false; inputs.len()];
+    // (the later input, the first of its identity): the earliest conflict is told.
+    let mut conflict: Option<(u32, u32)> = None;
+    let mut first = 0u32;
+    for (n, &k) in order.iter().enumerate() {
+        let this = &inputs[k as usize];
+        if n == 0 || ident(&inputs[first as usize]) != ident(this) {
+            first = k;
+        } else if inputs[first as usize].info.hashes == this.info.hashes {
+            drop[k as usize] = true;
+        } else if conflict.is_none_or(|(c, _)| place(k) < place(c)) {
+            conflict = Some((k, first));
         }
     }
-    Ok(keep)
+    if let Some((second, first)) = conflict {
+        let (first, second) = (&inputs[first as usize], &inputs[second as usize]);
+        return Err(BuildError::Duplicate {
+            first: first.path.clone(),
+            second: second.path.clone(),
+            package: first.identity(),
+        });
+    }
+    let mut k = 0;
+    inputs.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
+    Ok(inputs)
 }
 
 /// Finds and checks the kernel and initrd of every netboot input.
@@ -371,24 +466,33 @@ mod tests {
 
     #[test]
     fn duplicates_are_dropped_if_identical_and_refused_if_not() {
-        let kept = drop_duplicates(vec![
-            input("aa", "all", b"1"),
-            input("bb", "all", b"2"),
-            input("aa", "all", b"1"),
-        ])
+        let kept = drop_duplicates(
+            None,
+            vec![
+                input("aa", "all", b"1"),
+                input("bb", "all", b"2"),
+                input("aa", "all", b"1"),
+            ],
+        )
         .unwrap();
         let names: Vec<_> = kept.iter().map(Input::identity).collect();
         assert_eq!(names, ["aa 1.0 all", "bb 1.0 all"]);
-        let e = drop_duplicates(vec![input("aa", "all", b"1"), input("aa", "all", b"2")]);
+        let e = drop_duplicates(
+            None,
+            vec![input("aa", "all", b"1"), input("aa", "all", b"2")],
+        );
         match e {
             Err(BuildError::Duplicate { package, .. }) => assert_eq!(package, "aa 1.0 all"),
             other => panic!("{:?}", other.map(|v| v.len())),
         }
         // Another architecture is another package.
         assert_eq!(
-            drop_duplicates(vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")])
-                .unwrap()
-                .len(),
+            drop_duplicates(
+                None,
+                vec![input("aa", "amd64", b"1"), input("aa", "i386", b"2")]
+            )
+            .unwrap()
+            .len(),
             2
         );
     }
@@ -402,16 +506,25 @@ mod tests {
             let text = format!("Package: {name}\nVersion: 1.0\nArchitecture: {arch}\n");
             DebInfo {
                 control: crate::control::Paragraph::parse(text.as_bytes()),
-                ..input("ok", "all", b"x").info
+                hashes: Hashes::of_bytes(b"x"),
+                data_compression: crate::compress::Compression::None,
             }
         };
-        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx")).unwrap();
+        let mut stanza = Vec::new();
+        let ok = check(&o, Path::new("in/x.deb"), deb("amd64", "xx"), &mut stanza).unwrap();
         assert_eq!(ok.pool, Path::new("pool/main/x/xx/xx_1.0_amd64.deb"));
+        let text = String::from_utf8(stanza.clone()).unwrap();
+        assert!(
+            text.starts_with("Package: xx\nArchitecture: amd64\nVersion: 1.0\n")
+                && text.contains("\nFilename: pool/main/x/xx/xx_1.0_amd64.deb\nSize: 1\n")
+                && text.ends_with("\n\n"),
+            "{text}"
+        );
         let cause = |e: DebError| match e.kind {
             DebErrorKind::Member(member, io) => (member, io),
             other => panic!("{other}"),
         };
-        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy")).unwrap_err();
+        let e = check(&o, Path::new("in/y.deb"), deb("arm64", "yy"), &mut stanza).unwrap_err();
         assert_eq!(
             e.to_string(),
             "in/y.deb: control: Architecture arm64 is not one of the suite's (amd64, i386); add --arch arm64 or leave the file out"
@@ -420,7 +533,7 @@ mod tests {
         assert_eq!(member, "control");
         let foreign = io.get_ref().unwrap().downcast_ref::<ForeignArch>().unwrap();
         assert_eq!(foreign.arch, "arm64");
-        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z")).unwrap_err();
+        let e = check(&o, Path::new("in/z.deb"), deb("amd64", "../z"), &mut stanza).unwrap_err();
         assert_eq!(
             e.to_string(),
             "in/z.deb: control: Package \"../z\" is not a valid Debian package name"

@@ -13,13 +13,12 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
 use super::inputs::Input;
-use crate::compress::{Compression, LimitReader};
 use crate::control::Paragraph;
 use crate::hash::{hex, unhex, Hashes};
 use crate::publish::STATE_DIR;
@@ -112,49 +111,26 @@ impl Previous {
         self.dir.join(rel)
     }
 
-    /// The published compressed index `<dir>/<variant>`, if the previous
-    /// (signed) Release proves it was made from exactly this index: it lists
-    /// `<dir>/Packages` with `plain_sha256` and the compressed file with the
-    /// digest the file on disk has.
+    /// The published compressed index `<dir>/<variant>` (its path), if the
+    /// previous (signed) Release proves it was made from exactly this index: it
+    /// lists `<dir>/Packages` with `plain_sha256` and the compressed file with
+    /// the digest the file on disk has.
     pub fn reusable_compressed(
         &self,
         dir: &str,
         plain_sha256: &str,
         variant: &str,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<PathBuf> {
         let files = &self.release.as_ref()?.files;
         let plain = files.get(&format!("{dir}/Packages"))?.sha256.as_deref()?;
         if plain != plain_sha256 {
             return None;
         }
         let want = files.get(&format!("{dir}/{variant}"))?.sha256.as_deref()?;
-        let bytes = fs::read(self.path(&format!("{dir}/{variant}"))).ok()?;
-        (hex(&sha2::Sha256::digest(&bytes)) == want).then_some(bytes)
-    }
-
-    /// `content` compressed with `c` as `rel`: the published file's bytes when it
-    /// already holds exactly that content (xz of a large index is the slowest step
-    /// of a no-change build), else a fresh deterministic compression.
-    pub fn compressed(
-        &self,
-        rel: &str,
-        content: &[u8],
-        c: Compression,
-    ) -> std::io::Result<Vec<u8>> {
-        if let Ok(old) = fs::read(self.path(rel)) {
-            let mut back = Vec::with_capacity(content.len());
-            let same = c
-                .decoder(&old[..])
-                .and_then(|d| {
-                    LimitReader::new(d, content.len() as u64, "index").read_to_end(&mut back)
-                })
-                .is_ok()
-                && back == content;
-            if same {
-                return Ok(old);
-            }
-        }
-        c.compress(content)
+        let path = self.path(&format!("{dir}/{variant}"));
+        let mut sha = sha2::Sha256::new();
+        io::copy(&mut fs::File::open(&path).ok()?, &mut sha).ok()?;
+        (hex(&sha.finalize()) == want).then_some(path)
     }
 
     /// The digests of the index `rel` from the previous Release, when the
@@ -163,6 +139,26 @@ impl Previous {
     /// real directory may be older than its files (a --no-symlinks build renames
     /// them one by one, Release last, and may have stopped in between).
     pub fn known_digests(&self, rel: &str, bytes: &[u8]) -> Option<Hashes> {
+        let listed = self.listed_digests(rel, bytes.len() as u64)?;
+        (fs::read(self.path(rel)).ok()? == bytes).then_some(listed)
+    }
+
+    /// [`Previous::known_digests`] of the index made in the file `path` (which
+    /// may be the published file itself), compared as it is read.
+    pub fn known_digests_of_file(&self, rel: &str, path: &Path) -> Option<Hashes> {
+        let len = fs::metadata(path).ok()?.len();
+        let listed = self.listed_digests(rel, len)?;
+        let published = self.path(rel);
+        if published == path {
+            return (fs::metadata(&published).ok()?.len() == len).then_some(listed);
+        }
+        let (a, b) = (fs::File::open(&published).ok()?, fs::File::open(path).ok()?);
+        (a.metadata().ok()?.len() == len && same_stream(a, b).ok()?).then_some(listed)
+    }
+
+    /// The digests the previous Release lists for `rel`, if it lists all four
+    /// and `len` bytes, and the suite is a link to a generation.
+    fn listed_digests(&self, rel: &str, len: u64) -> Option<Hashes> {
         if !fs::symlink_metadata(&self.dir).is_ok_and(|m| m.file_type().is_symlink()) {
             return None;
         }
@@ -174,9 +170,7 @@ impl Previous {
             arr(&listed.sha256)?,
             arr(&listed.sha512)?,
         );
-        if listed.size != bytes.len() as u64 || fs::read(self.path(rel)).ok()? != bytes {
-            return None;
-        }
+        (listed.size == len).then_some(())?;
         Some(Hashes {
             size: listed.size,
             md5: md5.try_into().ok()?,
@@ -236,12 +230,66 @@ impl Previous {
                         .filter(|i| i.is_for(arch))
                         .map(Input::identity),
                 );
-            } else if let Ok(text) = fs::read(self.path(&rel)) {
-                out.extend(listed_packages(&text));
+            } else if let Ok(f) = fs::File::open(self.path(&rel)) {
+                // Paragraph by paragraph: a large index is never whole in memory.
+                let _ = for_each_paragraph(io::BufReader::new(f), &mut |text| {
+                    out.extend(listed_packages(text))
+                });
             }
         }
         out
     }
+}
+
+/// Calls `each` with the text of `r` cut at blank lines (a newline, any CRs, a
+/// newline: where [`crate::control::paragraphs`] cuts), a few paragraphs at a time.
+pub(super) fn for_each_paragraph(
+    mut r: impl BufRead,
+    each: &mut dyn FnMut(&[u8]),
+) -> io::Result<()> {
+    let (mut chunk, mut line) = (Vec::new(), Vec::new());
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        let blank = line.iter().all(|&b| b == b'\r' || b == b'\n') && line.ends_with(b"\n");
+        chunk.extend_from_slice(&line);
+        if n == 0 || (blank && chunk.len() >= 1 << 16) {
+            each(&chunk);
+            chunk.clear();
+        }
+        if n == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// True if `a` and `b` read the same bytes to their ends.
+pub(super) fn same_stream(mut a: impl Read, mut b: impl Read) -> io::Result<bool> {
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(&mut a, &mut x)?;
+        let m = read_full(&mut b, &mut y)?;
+        if n != m || x[..n] != y[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the end; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Package identities (`name version arch`) listed in a Packages index text.
@@ -287,10 +335,12 @@ mod tests {
         let prev = Previous::read(t.path(), "s", None);
         let sha = |b: &[u8]| hex(&sha2::Sha256::digest(b));
         let dir = "main/binary-amd64";
+        let reused = prev.reusable_compressed(dir, &sha(INDEX), "Packages.gz");
         assert_eq!(
-            prev.reusable_compressed(dir, &sha(INDEX), "Packages.gz"),
-            Some(published_gz.clone())
+            reused,
+            Some(t.path().join("dists/s").join(dir).join("Packages.gz"))
         );
+        assert_eq!(fs::read(reused.unwrap()).unwrap(), published_gz);
         // A changed index: the published .gz was made from another one.
         assert_eq!(
             prev.reusable_compressed(dir, &sha(b"Package: b\n"), "Packages.gz"),
@@ -314,37 +364,6 @@ mod tests {
         assert_eq!(
             empty.reusable_compressed(dir, &sha(INDEX), "Packages.gz"),
             None
-        );
-    }
-
-    #[test]
-    fn a_published_compression_of_the_same_content_is_kept() {
-        let t = tempfile::tempdir().unwrap();
-        // gzip at level 1 with a file name in its header: not elirepo's bytes.
-        let mut enc = flate2::GzBuilder::new()
-            .filename("Packages")
-            .write(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut enc, INDEX).unwrap();
-        let theirs = enc.finish().unwrap();
-        let ours = Compression::Gzip.compress(INDEX).unwrap();
-        assert_ne!(theirs, ours);
-        let rel = "main/binary-amd64/Packages.gz";
-        publish_suite(t.path(), "s", &[(rel, &theirs)], None, DAY0);
-        let prev = Previous::read(t.path(), "s", None);
-        assert_eq!(
-            prev.compressed(rel, INDEX, Compression::Gzip).unwrap(),
-            theirs
-        );
-        let other = b"Package: b\n\n";
-        assert_eq!(
-            prev.compressed(rel, other, Compression::Gzip).unwrap(),
-            Compression::Gzip.compress(other).unwrap()
-        );
-        // Nothing published: a fresh compression.
-        assert_eq!(
-            prev.compressed("main/binary-i386/Packages.gz", INDEX, Compression::Gzip)
-                .unwrap(),
-            ours
         );
     }
 

@@ -228,15 +228,15 @@ fn plan_tree(
         suite.put(rel, content.clone())?;
     }
     let by_hash = if opts.by_hash {
-        put_by_hash(&mut suite, suite_dir, parts.indexes)?
+        put_by_hash(&mut suite, suite_dir, parts.indexes, previous)?
     } else {
         Vec::new()
     };
-    for (rel, bytes) in &parts.indexes.files {
+    for (rel, content) in &parts.indexes.files {
         if parts.indexes.identical.contains(rel) {
             suite.keep(&suite_dir.join(rel))?;
         } else {
-            suite.put(&suite_dir.join(rel), Content::Bytes(bytes.clone()))?;
+            suite.put(&suite_dir.join(rel), content.clone())?;
         }
     }
     suite.put(
@@ -259,26 +259,53 @@ fn plan_tree(
 }
 
 /// Puts the `by-hash/SHA256` and `by-hash/SHA512` copies of every index but
-/// the component Releases; returns their paths.
+/// the component Releases; returns their paths. The copy of an index proven
+/// identical to the published one is kept when it is published and holds
+/// the same bytes (compared, not hashed again).
 fn put_by_hash(
     suite: &mut SuiteTree,
     suite_dir: &Path,
     indexes: &Indexes,
+    previous: &Previous,
 ) -> Result<Vec<PathBuf>, BuildError> {
     let mut paths = Vec::new();
-    for (rel, bytes) in &indexes.files {
+    for (rel, content) in &indexes.files {
         if rel.ends_with("/Release") {
             continue;
         }
         let h = &indexes.listed[rel];
         let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
         for (alg, digest) in [("SHA256", hex(&h.sha256)), ("SHA512", hex(&h.sha512))] {
-            let p = suite_dir.join(dir).join("by-hash").join(alg).join(digest);
-            suite.put(&p, Content::Bytes(bytes.clone()))?;
+            let inner = dir.join("by-hash").join(alg).join(digest);
+            let p = suite_dir.join(&inner);
+            let published = previous.path(&inner.to_string_lossy());
+            if indexes.identical.contains(rel) && same_content(&published, content) {
+                suite.keep(&p)?;
+            } else {
+                suite.put(&p, content.clone())?;
+            }
             paths.push(p);
         }
     }
     Ok(paths)
+}
+
+/// True if the regular file at `path` holds exactly `content` (a file or bytes).
+fn same_content(path: &Path, content: &Content) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let same = || -> std::io::Result<bool> {
+        let file = std::fs::File::open(path)?;
+        match content {
+            Content::Bytes(b) => previous::same_stream(file, &b[..]),
+            Content::File(src, h) if h.size == meta.len() => {
+                previous::same_stream(file, std::fs::File::open(src)?)
+            }
+            _ => Ok(false),
+        }
+    };
+    meta.is_file() && same().unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -418,9 +445,13 @@ mod tests {
             .map(|(k, v)| (k.clone(), Hashes::of_bytes(v)))
             .collect();
         let indexes = Indexes {
-            files,
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k, Content::Bytes(v)))
+                .collect(),
             listed,
             identical: Default::default(),
+            scratch: None,
         };
         let (tree, signed) = (TreePlan::default(), Signed::default());
         let parts = SuiteParts {

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::inputs::Input;
-use crate::compress::Compression;
+use super::inputs::{Input, InputInfo};
+use super::stanzas::StanzaWriter;
 use crate::config::BuildOptions;
 use crate::control::Paragraph;
-use crate::deb::DebInfo;
 use crate::hash::Hashes;
+use crate::index::{write_stanza, Overrides, StanzaOptions};
 use crate::pool::PackageId;
+use crate::publish::Content;
 use crate::release::{self, ReleaseFields};
 
 /// Options of an unsigned suite `s` (amd64, i386) in `repo`.
@@ -40,21 +41,42 @@ pub fn opts(repo: &Path) -> BuildOptions {
     }
 }
 
-/// An input package `name 1.0 arch` whose .deb bytes are `bytes`.
+/// An input package `name 1.0 arch` whose .deb bytes are `bytes`, its stanza
+/// in a temporary file of its own.
 pub fn input(name: &str, arch: &str, bytes: &[u8]) -> Input {
     let control = Paragraph::parse(
         format!("Package: {name}\nVersion: 1.0\nArchitecture: {arch}\nDescription: d\n").as_bytes(),
     );
     let id = PackageId::from_control(&control).expect("a valid test control");
+    let pool = id.pool_path("main");
+    let hashes = Hashes::of_bytes(bytes);
+    let mut stanza = Vec::new();
+    write_stanza(
+        &mut stanza,
+        &control,
+        &hashes,
+        pool.as_os_str().as_encoded_bytes(),
+        &StanzaOptions::default(),
+        &Overrides::default(),
+        None,
+    );
+    let mut w = StanzaWriter::new().unwrap();
+    let stanza = w.add(&stanza).unwrap();
+    w.finish().unwrap();
     Input {
         path: PathBuf::from(format!("in/{name}_{arch}.deb")),
-        pool: id.pool_path("main"),
+        pool,
         id,
-        info: DebInfo {
-            control,
-            hashes: Hashes::of_bytes(bytes),
-            data_compression: Compression::None,
-        },
+        info: InputInfo { hashes, stanza },
+    }
+}
+
+/// The bytes of an index's content.
+pub fn bytes_of(content: &Content) -> Vec<u8> {
+    match content {
+        Content::Bytes(b) => b.clone(),
+        Content::File(p, _) => fs::read(p).unwrap(),
+        Content::Symlink(_) => panic!("an index is not a link"),
     }
 }
 

@@ -26,9 +26,27 @@ pub fn read_infos(
 /// misses), and counts them as they are read.
 pub fn read_infos_with(
     paths: &[PathBuf],
-    mut cache: Option<&mut crate::cache::Cache>,
+    cache: Option<&mut crate::cache::Cache>,
     progress: &mut dyn FnMut(u64) -> Progress,
 ) -> Vec<Result<DebInfo, DebError>> {
+    let mut results: Vec<Option<Result<DebInfo, DebError>>> = Vec::new();
+    results.resize_with(paths.len(), || None);
+    for_each_info(paths, cache, progress, &mut |i, r| results[i] = Some(r));
+    results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect()
+}
+
+/// [`read_infos_with`] without holding the results: `each` is called once per
+/// path, with its index, on the calling thread, in no particular order (the
+/// cache's answers first). Only a few results are in memory at a time.
+pub fn for_each_info(
+    paths: &[PathBuf],
+    mut cache: Option<&mut crate::cache::Cache>,
+    progress: &mut dyn FnMut(u64) -> Progress,
+    each: &mut dyn FnMut(usize, Result<DebInfo, DebError>),
+) {
     // stat every file on all cores: with a warm cache that is most of the work.
     let metas: Vec<Option<std::fs::Metadata>> = std::thread::scope(|s| {
         let chunk = paths.len().div_ceil(2).max(1);
@@ -47,25 +65,31 @@ pub fn read_infos_with(
             .flat_map(|h| h.join().expect("stat thread"))
             .collect()
     });
-    let mut results: Vec<Option<Result<DebInfo, DebError>>> = Vec::new();
-    results.resize_with(paths.len(), || None);
+    let mut known = vec![false; paths.len()];
+    // The cache saves its records in the order of `paths`, hits and reads alike.
+    let order = cache.as_deref_mut().map(|c| c.reserve_order(paths.len()));
     if let Some(c) = cache.as_deref_mut() {
         for (i, (p, m)) in paths.iter().zip(&metas).enumerate() {
             let Some(m) = m else { continue };
             if let Some(e) = c.get(p, m) {
-                if let (Some(control), Some(data_compression)) =
-                    (&e.control, tag_compression(e.tag))
+                if let (Some(control), Some(data_compression)) = (e.control, tag_compression(e.tag))
                 {
-                    results[i] = Some(Ok(DebInfo {
-                        control: Paragraph::parse(control),
-                        hashes: e.hashes.clone(),
-                        data_compression,
-                    }));
+                    known[i] = true;
+                    c.set_order(p, order.unwrap_or(0) + i as u32);
+                    each(
+                        i,
+                        Ok(DebInfo {
+                            control: Paragraph::parse(&control),
+                            hashes: e.hashes,
+                            data_compression,
+                        }),
+                    );
                 }
             }
         }
     }
-    let mut todo: Vec<usize> = (0..paths.len()).filter(|&i| results[i].is_none()).collect();
+    let mut todo: Vec<usize> = (0..paths.len()).filter(|&i| !known[i]).collect();
+    drop(known);
     todo.sort_by_key(|&i| std::cmp::Reverse(metas[i].as_ref().map_or(0, |m| m.len())));
     let progress = &progress(
         todo.iter()
@@ -77,34 +101,35 @@ pub fn read_infos_with(
         .map_or(1, |n| n.get())
         .min(todo.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let fresh: std::sync::Mutex<Vec<(usize, Result<DebInfo, DebError>)>> =
-        std::sync::Mutex::new(Vec::with_capacity(todo.len()));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<DebInfo, DebError>)>(64);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
+            let tx = tx.clone();
+            let (todo, next) = (&todo, &next);
+            s.spawn(move || loop {
                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&i) = todo.get(k) else { break };
                 let r = read_info_counted(&paths[i], progress);
-                fresh.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
             });
         }
-    });
-    for (i, r) in fresh.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        if let (Some(c), Ok(info), Some(m)) = (cache.as_deref_mut(), &r, &metas[i]) {
-            c.insert(
-                &paths[i],
-                m,
-                info.hashes.clone(),
-                Some(info.control.source().to_vec()),
-                compression_tag(info.data_compression),
-            );
+        drop(tx);
+        for (i, r) in rx {
+            if let (Some(c), Ok(info), Some(m)) = (cache.as_deref_mut(), &r, &metas[i]) {
+                c.insert(
+                    &paths[i],
+                    m,
+                    info.hashes.clone(),
+                    Some(info.control.source().to_vec()),
+                    compression_tag(info.data_compression),
+                );
+                c.set_order(&paths[i], order.unwrap_or(0) + i as u32);
+            }
+            each(i, r);
         }
-        results[i] = Some(r);
-    }
-    results
-        .into_iter()
-        .map(|r| r.expect("every slot is filled"))
-        .collect()
+    });
 }
 
 fn compression_tag(c: Compression) -> u8 {

@@ -33,7 +33,7 @@ mod control;
 mod tar;
 
 pub use ar::{ArHeader, ArReader, MemberReader};
-pub use batch::{read_infos, read_infos_with};
+pub use batch::{for_each_info, read_infos, read_infos_with};
 pub(crate) use tar::walk_tar;
 pub use tar::MAX_TAR_EXTENSION;
 
