@@ -2,18 +2,22 @@
 //! its `.gz` and `.xz`, and the component `Release`; and their digests as the
 //! suite Release lists them.
 //!
-//! Each architecture's indexes are made on a thread of their own, file to
-//! file in a temporary directory: `Packages` is written from the stanzas on
-//! disk (its SHA-256 taken as it is written), then compressed from that file
-//! ([`compress_index`]); no index is ever whole in memory. A compressed index
-//! is reused from the published tree when the previous Release proves it (or
-//! when it decompresses to exactly the new index); digests are taken from the
-//! previous Release when the published file is byte-identical, and such files
-//! are marked `identical`: the suite tree keeps them as they are.
+//! The architectures are made one after the other, file to file in a temporary
+//! directory: `Packages` is written from the stanzas on disk (its SHA-256 taken
+//! as it is written), then compressed from that file on every core by
+//! [`crate::compress::blocks`] (content-defined chunks: one multi-block `.xz`,
+//! one `.gz` member); no index is ever whole in memory, and one architecture's
+//! compressors at a time bound the memory. The previous build's `.xz` blocks
+//! are reused for unchanged chunks when the previous Release proves the
+//! published `Packages` and `Packages.xz`. A compressed index is kept as
+//! published when the previous Release proves it was made from exactly the new
+//! index; digests are taken from the previous Release when the published file
+//! is byte-identical, and such files are marked `identical`: the suite tree
+//! keeps them as they are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::Digest;
@@ -22,7 +26,7 @@ use super::inputs::Input;
 use super::previous::Previous;
 use super::stanzas::Window;
 use super::BuildError;
-use crate::compress::{Compression, LimitReader};
+use crate::compress::blocks::{self, IndexStats, PreviousIndex};
 use crate::config::BuildOptions;
 use crate::hash::{hex, Hashes};
 use crate::publish::Content;
@@ -39,6 +43,8 @@ pub(super) struct Indexes {
     pub identical: BTreeSet<String>,
     /// The temporary directory the new index files are in (removed when dropped).
     pub scratch: Option<tempfile::TempDir>,
+    /// `.xz` blocks taken from the previous build, and compressed by this one.
+    pub xz_blocks: (usize, usize),
 }
 
 /// One architecture's `Packages`, `Packages.gz` and `Packages.xz`, as files.
@@ -46,16 +52,14 @@ struct ArchIndexes {
     arch: String,
     /// `(name, file, digests if known)`.
     files: Vec<(&'static str, PathBuf, Option<Hashes>)>,
+    /// `.xz` blocks reused and compressed (none when the published ones are kept).
+    xz_blocks: (usize, usize),
 }
 
-/// The published compressed indexes a new compression may take from: today
-/// the whole file, when it decompresses to exactly the new index.
-pub(super) struct PreviousIndex {
-    /// The published `Packages.gz`.
-    pub gz: PathBuf,
-    /// The published `Packages.xz`.
-    pub xz: PathBuf,
-}
+/// The xz preset of the indexes (xz's default; the chunks' dictionary is
+/// capped by [`blocks::DICT_CAP`]). Recorded nowhere: a build reuses the
+/// previous `.xz`'s blocks only if they were made with the same preset.
+pub(super) const XZ_PRESET: u32 = 6;
 
 /// Makes the indexes of every architecture of the suite from `inputs`.
 pub(super) fn build(
@@ -70,23 +74,23 @@ pub(super) fn build(
             path: std::env::temp_dir(),
             source,
         })?;
-    let built: Vec<Result<ArchIndexes, BuildError>> = std::thread::scope(|sc| {
-        let jobs: Vec<_> = opts
-            .architectures
-            .iter()
-            .map(|arch| {
-                let dir = scratch.path().join(format!("binary-{arch}"));
-                sc.spawn(move || arch_indexes(&opts.component, arch, inputs, previous, &dir))
-            })
-            .collect();
-        jobs.into_iter()
-            .map(|j| j.join().expect("index thread"))
-            .collect()
+    // One architecture at a time, each compressed on every core: the same
+    // wall time as one thread per architecture, half the compressors' memory.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let built = opts.architectures.iter().map(|arch| {
+        let dir = scratch.path().join(format!("binary-{arch}"));
+        arch_indexes(&opts.component, arch, inputs, previous, &dir, threads)
     });
     let mut files = BTreeMap::new();
     let mut known = BTreeMap::new();
+    let mut xz_blocks = (0, 0);
     for b in built {
-        let ArchIndexes { arch, files: made } = b?;
+        let ArchIndexes {
+            arch,
+            files: made,
+            xz_blocks: (reused, compressed),
+        } = b?;
+        xz_blocks = (xz_blocks.0 + reused, xz_blocks.1 + compressed);
         let dir = format!("{}/binary-{arch}", opts.component);
         for (name, path, hashes) in made {
             let rel = format!("{dir}/{name}");
@@ -109,6 +113,7 @@ pub(super) fn build(
     }
     let mut indexes = digests(files, known, previous)?;
     indexes.scratch = Some(scratch);
+    indexes.xz_blocks = xz_blocks;
     Ok(indexes)
 }
 
@@ -158,13 +163,14 @@ fn digests(
 }
 
 /// The Packages index of `arch` (its packages and `all`'s) in `dir`,
-/// compressed twice (or the published compressions reused).
+/// compressed twice (or the published compressions kept).
 fn arch_indexes(
     component: &str,
     arch: &str,
     inputs: &[Input],
     previous: &Previous,
     dir: &Path,
+    threads: usize,
 ) -> Result<ArchIndexes, BuildError> {
     let rel_dir = format!("{component}/binary-{arch}");
     let err = |name: &str| {
@@ -176,20 +182,26 @@ fn arch_indexes(
     let sha = write_packages(arch, inputs, &plain).map_err(err("Packages"))?;
     let sha = hex(&sha);
     let reuse = |variant: &str| previous.reusable_compressed(&rel_dir, &sha, variant);
+    let mut xz_blocks = (0, 0);
     let (gz, xz) = match (reuse("Packages.gz"), reuse("Packages.xz")) {
         (Some(gz), Some(xz)) => (gz, xz),
         _ => {
             let (gz, xz) = (dir.join("Packages.gz"), dir.join("Packages.xz"));
-            let before = PreviousIndex {
-                gz: previous.path(&format!("{rel_dir}/Packages.gz")),
-                xz: previous.path(&format!("{rel_dir}/Packages.xz")),
-            };
-            compress_index(&plain, &gz, &xz, Some(before)).map_err(|source| {
-                BuildError::Compress {
-                    path: previous.path(&format!("{rel_dir}/Packages.xz")),
-                    source,
-                }
-            })?;
+            let before = proven(previous, &format!("{rel_dir}/Packages")).and_then(|plain| {
+                Some(PreviousIndex {
+                    plain,
+                    xz: proven(previous, &format!("{rel_dir}/Packages.xz"))?,
+                    xz_preset: XZ_PRESET,
+                })
+            });
+            let stats =
+                compress_index(&plain, &gz, &xz, before.as_ref(), threads).map_err(|source| {
+                    BuildError::Compress {
+                        path: previous.path(&format!("{rel_dir}/Packages.xz")),
+                        source,
+                    }
+                })?;
+            xz_blocks = (stats.xz_blocks_reused, stats.xz_blocks_compressed);
             (gz, xz)
         }
     };
@@ -200,7 +212,25 @@ fn arch_indexes(
             ("Packages.gz", gz, None),
             ("Packages.xz", xz, None),
         ],
+        xz_blocks,
     })
+}
+
+/// The published `rel`, if the previous Release lists it with the size and
+/// the SHA-256 the file on disk has: only such a file may lend its blocks
+/// (the block compressor checks each reused block against the old plain
+/// index; this proves the old plain index and the old `.xz` themselves).
+fn proven(previous: &Previous, rel: &str) -> Option<PathBuf> {
+    let listed = previous.release()?.files.get(rel)?;
+    let want = listed.sha256.as_deref()?;
+    let path = previous.path(rel);
+    let mut f = File::open(&path).ok()?;
+    if f.metadata().ok()?.len() != listed.size {
+        return None;
+    }
+    let mut sha = sha2::Sha256::new();
+    io::copy(&mut f, &mut sha).ok()?;
+    (hex(&sha.finalize()) == want).then_some(path)
 }
 
 /// Writes the stanzas of the packages for `arch`, in `inputs`' (pool path)
@@ -224,82 +254,51 @@ fn write_packages(arch: &str, inputs: &[Input], out: &Path) -> io::Result<[u8; 3
     Ok(sha.finalize().into())
 }
 
-/// Compresses the index `plain` into `gz` and `xz`, file to file (gzip on a
-/// thread of its own), deterministically: gzip -9 and xz -6 as
-/// [`Compression::compress`] makes them. A published compression in
-/// `previous` that decompresses to exactly `plain` is copied instead (xz of a
-/// large index is the slowest step of a build).
+/// Compresses the index `plain` into `gz` and `xz`, file to file, on
+/// `threads` threads, at [`XZ_PRESET`]: the same bytes whatever `threads` is
+/// and whether blocks of `previous` were reused ([`blocks::compress_index`]).
 pub(super) fn compress_index(
     plain: &Path,
     gz: &Path,
     xz: &Path,
-    previous: Option<PreviousIndex>,
-) -> io::Result<()> {
-    let one = |out: &Path, c: Compression, before: Option<&Path>| -> io::Result<()> {
-        if let Some(before) = before.filter(|b| decompresses_to(b, c, plain)) {
-            std::fs::copy(before, out)?;
-            return Ok(());
-        }
-        let mut input = File::open(plain)?;
-        let out = BufWriter::with_capacity(1 << 16, File::create(out)?);
-        encode(c, &mut input, out)?.flush()
-    };
-    let (gz_before, xz_before) = match &previous {
-        Some(p) => (Some(p.gz.as_path()), Some(p.xz.as_path())),
-        None => (None, None),
-    };
-    std::thread::scope(|sc| {
-        let g = sc.spawn(|| one(gz, Compression::Gzip, gz_before));
-        let x = one(xz, Compression::Xz, xz_before);
-        g.join().expect("gzip thread").and(x)
-    })
-}
-
-/// Compresses `input` into `out` with `c` (gzip or xz), in
-/// [`Compression::compress`]'s bytes: gzip level 9, mtime 0, no name, OS unix;
-/// xz preset 6, CRC64, one thread.
-fn encode<W: Write>(c: Compression, input: &mut impl Read, out: W) -> io::Result<W> {
-    match c {
-        Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new()
-                .mtime(0)
-                .operating_system(3)
-                .write(out, flate2::Compression::best());
-            io::copy(input, &mut enc)?;
-            enc.finish()
-        }
-        Compression::Xz => {
-            let stream = xz2::stream::Stream::new_easy_encoder(6, xz2::stream::Check::Crc64)
-                .map_err(io::Error::other)?;
-            let mut enc = xz2::write::XzEncoder::new_stream(out, stream);
-            io::copy(input, &mut enc)?;
-            enc.finish()
-        }
-        other => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("indexes are not compressed with {}", other.name()),
-        )),
-    }
-}
-
-/// True if the file `packed` decompresses with `c` to exactly the file `plain`.
-fn decompresses_to(packed: &Path, c: Compression, plain: &Path) -> bool {
-    let same = || -> io::Result<bool> {
-        let (packed, plain) = (File::open(packed)?, File::open(plain)?);
-        let len = plain.metadata()?.len();
-        let decoded = LimitReader::new(c.decoder(packed)?, len + 1, "index");
-        super::previous::same_stream(decoded, plain)
-    };
-    same().unwrap_or(false)
+    previous: Option<&PreviousIndex>,
+    threads: usize,
+) -> io::Result<IndexStats> {
+    blocks::compress_index(plain, gz, xz, previous, threads, XZ_PRESET)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::build::testing::{bytes_of, input, opts, publish_suite};
+    use crate::compress::Compression;
 
     fn bytes(ix: &Indexes, rel: &str) -> Vec<u8> {
         bytes_of(&ix.files[rel])
+    }
+
+    fn decoded(c: Compression, packed: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut c.decoder(packed).unwrap(), &mut out).unwrap();
+        out
+    }
+
+    /// Publishes what `ix` made as generation `gen` of suite `s` (a link to it).
+    fn publish(repo: &Path, gen: &str, ix: &Indexes) -> BTreeMap<String, Vec<u8>> {
+        let published: BTreeMap<String, Vec<u8>> = ix
+            .files
+            .iter()
+            .map(|(k, c)| (k.clone(), bytes_of(c)))
+            .collect();
+        let files: Vec<(&str, &[u8])> = published
+            .iter()
+            .map(|(k, v)| (k.as_str(), &v[..]))
+            .collect();
+        publish_suite(repo, gen, &files, None, 0);
+        let link = repo.join("dists/s");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(gen, link).unwrap();
+        published
     }
 
     #[test]
@@ -320,11 +319,21 @@ mod tests {
         assert_eq!(names("amd64"), ["aa", "bb"]);
         assert_eq!(names("i386"), ["aa", "cc"]);
         assert_eq!(got.files.len(), 8);
-        let xz = bytes(&got, "main/binary-amd64/Packages.xz");
         let plain = bytes(&got, "main/binary-amd64/Packages");
-        assert_eq!(Compression::Xz.compress(&plain).unwrap(), xz);
-        let gz = bytes(&got, "main/binary-amd64/Packages.gz");
-        assert_eq!(Compression::Gzip.compress(&plain).unwrap(), gz);
+        let (xz, gz) = (
+            bytes(&got, "main/binary-amd64/Packages.xz"),
+            bytes(&got, "main/binary-amd64/Packages.gz"),
+        );
+        assert_eq!(decoded(Compression::Xz, &xz), plain);
+        assert_eq!(decoded(Compression::Gzip, &gz), plain);
+        // The block compressor's bytes, whatever the number of threads.
+        let d = t.path().join("one-thread");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("Packages"), &plain).unwrap();
+        compress_index(&d.join("Packages"), &d.join("gz"), &d.join("xz"), None, 1).unwrap();
+        assert_eq!(std::fs::read(d.join("xz")).unwrap(), xz);
+        assert_eq!(std::fs::read(d.join("gz")).unwrap(), gz);
+        assert_eq!(got.xz_blocks, (0, 2));
         assert!(got.identical.is_empty());
         for (rel, content) in &got.files {
             assert_eq!(
@@ -371,16 +380,15 @@ mod tests {
             again.identical,
             published.keys().cloned().collect::<BTreeSet<_>>()
         );
+        assert_eq!(again.xz_blocks, (0, 0), "nothing compressed");
         // amd64 changes; i386 (only `all`) stays as published.
         let changed = [input("aa", "all", b"a"), input("bb", "amd64", b"b2")];
         let next = build(&o, &changed, &previous).unwrap();
         let gz = bytes(&next, "main/binary-amd64/Packages.gz");
         assert_ne!(gz, other_gz);
         assert_eq!(
-            gz,
-            Compression::Gzip
-                .compress(&bytes(&next, "main/binary-amd64/Packages"))
-                .unwrap()
+            decoded(Compression::Gzip, &gz),
+            bytes(&next, "main/binary-amd64/Packages")
         );
         let identical: Vec<_> = next.identical.iter().map(String::as_str).collect();
         assert_eq!(
@@ -395,51 +403,54 @@ mod tests {
         );
     }
 
+    /// Adding a package recompresses only the chunk it lands in; the rest of the
+    /// `.xz` is the published one's blocks, taken only when the previous Release
+    /// proves the published `Packages` and `Packages.xz`.
     #[test]
-    fn a_published_compression_of_the_same_content_is_kept() {
+    fn a_new_package_reuses_the_published_blocks_the_release_proves() {
         let t = tempfile::tempdir().unwrap();
-        let d = t.path();
-        const INDEX: &[u8] = b"Package: a\nVersion: 1\nArchitecture: amd64\n\n";
-        std::fs::write(d.join("Packages"), INDEX).unwrap();
-        // gzip at level 1 with a file name in its header: not elirepo's bytes.
-        let mut enc = flate2::GzBuilder::new()
-            .filename("Packages")
-            .write(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut enc, INDEX).unwrap();
-        let theirs = enc.finish().unwrap();
-        let ours = Compression::Gzip.compress(INDEX).unwrap();
-        assert_ne!(theirs, ours);
-        std::fs::write(d.join("old.gz"), &theirs).unwrap();
-        let before = || PreviousIndex {
-            gz: d.join("old.gz"),
-            xz: d.join("missing.xz"),
-        };
-        let (gz, xz) = (d.join("new.gz"), d.join("new.xz"));
-        compress_index(&d.join("Packages"), &gz, &xz, Some(before())).unwrap();
-        assert_eq!(std::fs::read(&gz).unwrap(), theirs);
-        assert_eq!(
-            std::fs::read(&xz).unwrap(),
-            Compression::Xz.compress(INDEX).unwrap()
-        );
-        // Another index: a fresh compression, as one call in memory makes it.
-        let other: Vec<u8> = (0..20_000u32)
-            .flat_map(|i| format!("Package: p{i}\nVersion: {i}\n\n").into_bytes())
+        let mut o = opts(t.path());
+        o.architectures = vec!["amd64".into()];
+        let many: Vec<Input> = (0..3000)
+            .map(|i| input(&format!("p{i:05}"), "amd64", format!("{i}").as_bytes()))
             .collect();
-        std::fs::write(d.join("Packages"), &other).unwrap();
-        compress_index(&d.join("Packages"), &gz, &xz, Some(before())).unwrap();
-        assert_eq!(
-            std::fs::read(&gz).unwrap(),
-            Compression::Gzip.compress(&other).unwrap()
+        let sorted = |mut v: Vec<Input>| {
+            v.sort_by(|a, b| a.pool.cmp(&b.pool));
+            v
+        };
+        let first = build(&o, &many, &Previous::default()).unwrap();
+        let (_, fresh) = first.xz_blocks;
+        assert!(fresh >= 3, "a big enough index for several blocks: {fresh}");
+        publish(t.path(), "s1", &first);
+        let mut plus_one: Vec<Input> = (0..3000)
+            .map(|i| input(&format!("p{i:05}"), "amd64", format!("{i}").as_bytes()))
+            .collect();
+        plus_one.push(input("p01500a", "amd64", b"new"));
+        let plus_one = sorted(plus_one);
+        let previous = Previous::read(t.path(), "s", None);
+        let next = build(&o, &plus_one, &previous).unwrap();
+        let (reused, compressed) = next.xz_blocks;
+        assert!(
+            reused >= fresh - 2 && compressed <= 2,
+            "reused {reused}, compressed {compressed} of {fresh}"
         );
-        assert_eq!(
-            std::fs::read(&xz).unwrap(),
-            Compression::Xz.compress(&other).unwrap()
-        );
-        // Nothing published: the same.
-        compress_index(&d.join("Packages"), &gz, &xz, None).unwrap();
-        assert_eq!(
-            std::fs::read(&gz).unwrap(),
-            Compression::Gzip.compress(&other).unwrap()
-        );
+        let plain = bytes(&next, "main/binary-amd64/Packages");
+        let xz = bytes(&next, "main/binary-amd64/Packages.xz");
+        assert_eq!(decoded(Compression::Xz, &xz), plain);
+        // The same bytes as a build from nothing.
+        let scratch = build(&o, &plus_one, &Previous::default()).unwrap();
+        assert_eq!(bytes(&scratch, "main/binary-amd64/Packages.xz"), xz);
+
+        // A published .xz the Release does not prove (edited in place, same
+        // size): nothing of it is taken.
+        let old_xz = t.path().join("dists/s1/main/binary-amd64/Packages.xz");
+        let mut damaged = std::fs::read(&old_xz).unwrap();
+        let mid = damaged.len() / 2;
+        damaged[mid] ^= 0x55;
+        std::fs::write(&old_xz, &damaged).unwrap();
+        let previous = Previous::read(t.path(), "s", None);
+        let again = build(&o, &plus_one, &previous).unwrap();
+        assert_eq!(again.xz_blocks.0, 0, "no block of an unproven .xz");
+        assert_eq!(bytes(&again, "main/binary-amd64/Packages.xz"), xz);
     }
 }

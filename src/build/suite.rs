@@ -451,7 +451,7 @@ mod tests {
                 .collect(),
             listed,
             identical: Default::default(),
-            scratch: None,
+            ..Default::default()
         };
         let (tree, signed) = (TreePlan::default(), Signed::default());
         let parts = SuiteParts {
