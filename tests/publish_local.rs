@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::apt::Apt;
-use common::publish::{demo_images, json, Demo, Poller};
+use common::publish::{demo_images, json, leftovers, Demo, Poller};
 use common::{elirepo, have_tools, output_of, tempdir, Rng, Server};
 
 fn publish(repo: &std::path::Path, dest: &std::path::Path) -> std::process::Output {
@@ -153,18 +153,18 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
         let o = publish(&demo.repo(), &dest);
         json(&o);
     }
-    let (rounds, problems, pairs) = poller.finish();
-    assert!(rounds > 0);
+    let (polls, problems, pairs) = poller.finish();
+    assert!(polls > 0);
     assert!(
         problems.is_empty(),
-        "{} of {rounds} rounds saw: {:?}",
+        "{} of {polls} rounds saw: {:?}",
         problems.len(),
         &problems[..problems.len().min(5)]
     );
     // The switch is one rename: eliloader never meets a kernel with another publish's initrd.
     assert!(
         pairs.is_empty(),
-        "{} of {rounds} rounds saw: {:?}",
+        "{} of {polls} rounds saw: {:?}",
         pairs.len(),
         &pairs[..pairs.len().min(5)]
     );
@@ -172,7 +172,14 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
     let served =
         common::publish::poll_once(&ureq::agent(), &server.base, &[demo_images(&demo.repo())]);
     assert_eq!(served, Ok(()));
-    // Old pool files went once no kept publish named them.
+    // Old pool files went once no kept publish named them; nothing a killed
+    // publish left (temporaries, empty directories) outlived the complete one.
+    let left = leftovers(&dest, &demo.repo());
+    assert!(
+        left.is_empty(),
+        "after {rounds} killed and complete publishes the destination holds what a complete publish would not leave:\n  {}",
+        left.join("\n  ")
+    );
     assert!(!dest.join("pool/main/x/xs-tools-common").exists());
     let v = output_of(
         elirepo()
