@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::apt::Apt;
-use common::publish::{demo_images, json, Demo, Poller};
+use common::publish::{demo_images, json, leftovers, Demo, Poller};
 use common::{elirepo, have_tools, output_of, tempdir, Rng, Server};
 
 fn publish(repo: &std::path::Path, dest: &std::path::Path) -> std::process::Output {
@@ -153,18 +153,18 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
         let o = publish(&demo.repo(), &dest);
         json(&o);
     }
-    let (rounds, problems, pairs) = poller.finish();
-    assert!(rounds > 0);
+    let (polls, problems, pairs) = poller.finish();
+    assert!(polls > 0);
     assert!(
         problems.is_empty(),
-        "{} of {rounds} rounds saw: {:?}",
+        "{} of {polls} rounds saw: {:?}",
         problems.len(),
         &problems[..problems.len().min(5)]
     );
     // The switch is one rename: eliloader never meets a kernel with another publish's initrd.
     assert!(
         pairs.is_empty(),
-        "{} of {rounds} rounds saw: {:?}",
+        "{} of {polls} rounds saw: {:?}",
         pairs.len(),
         &pairs[..pairs.len().min(5)]
     );
@@ -172,7 +172,14 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
     let served =
         common::publish::poll_once(&ureq::agent(), &server.base, &[demo_images(&demo.repo())]);
     assert_eq!(served, Ok(()));
-    // Old pool files went once no kept publish named them.
+    // Old pool files went once no kept publish named them; nothing a killed
+    // publish left (temporaries, empty directories) outlived the complete one.
+    let left = leftovers(&dest, &demo.repo());
+    assert!(
+        left.is_empty(),
+        "after {rounds} killed and complete publishes the destination holds what a complete publish would not leave:\n  {}",
+        left.join("\n  ")
+    );
     assert!(!dest.join("pool/main/x/xs-tools-common").exists());
     let v = output_of(
         elirepo()
@@ -235,4 +242,208 @@ fn same_second_builds_are_published_byte_for_byte() {
             .arg(demo.keyring()),
     );
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+/// Waits for every process of a killed publish still running (its rsync, its
+/// scripts) to be done: they hold the destination's lock until they exit.
+fn wait_for_the_lock(dest: &std::path::Path) {
+    let o = output_of(
+        std::process::Command::new("flock")
+            .arg(dest.join(".elirepo-publish/lock"))
+            .arg("true"),
+    );
+    assert!(o.status.success(), "{}", common::both(&o));
+}
+
+/// 2 x KEEP complete publishes, each of a changed repository (package `n`
+/// added): after them neither the repository (`build` keeps a removed package
+/// in its pool while one of its kept generations names it) nor a kept publish
+/// names xs-tools-common.
+fn publish_keep_more(demo: &Demo, dest: &std::path::Path, from: u32) {
+    for n in from..from + 2 * elirepo::remote::plan::KEEP as u32 {
+        demo.change(n);
+        demo.build();
+        json(&publish(&demo.repo(), dest));
+    }
+}
+
+/// A publish killed (the fault point aborts it) while it sends its state file:
+/// the half-sent state must not replace the old one. An empty or cut state made
+/// the next publish trust the listing only and forget every file published
+/// before: old pool files stayed for ever (the kill -9 test's flake).
+#[test]
+fn a_publish_killed_while_sending_its_state_keeps_the_old_state() {
+    if !have_tools(&["rsync", "flock"]) {
+        return;
+    }
+    let t = tempdir();
+    let demo = Demo::new(t.path());
+    demo.build();
+    let dest = t.path().join("www");
+    json(&publish(&demo.repo(), &dest));
+    let state = dest.join(".elirepo-publish/state.json");
+    let before = std::fs::read(&state).unwrap();
+    demo.change(1);
+    demo.build();
+    let o = output_of(
+        elirepo()
+            .env("ELIREPO_FAULT", "remote-state-sending")
+            .arg("publish")
+            .arg(demo.repo())
+            .arg(&dest)
+            .arg("-q"),
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("fault point remote-state-sending: aborting"),
+        "the fault point was not reached: {}",
+        common::both(&o)
+    );
+    wait_for_the_lock(&dest);
+    let after = std::fs::read(&state).unwrap();
+    assert!(
+        after == before,
+        "the killed publish replaced the state file with {} bytes: {:?}",
+        after.len(),
+        String::from_utf8_lossy(&after[..after.len().min(200)])
+    );
+    assert!(!dest.join(".elirepo-publish/state.json.tmp").exists());
+    publish_keep_more(&demo, &dest, 2);
+    let left = leftovers(&dest, &demo.repo());
+    assert!(left.is_empty(), "left over:\n  {}", left.join("\n  "));
+    assert!(!dest.join("pool/main/x/xs-tools-common").exists());
+}
+
+/// A publish killed with SIGKILL while its rsync runs: the rsync goes on, and
+/// the destination's lock must stay taken until it is done, or the next
+/// publish lists, plans and writes beside it. The killed publish's rsync is a
+/// wrapper that waits for the test's word, so the overlap is certain.
+#[test]
+fn a_killed_publish_holds_the_lock_until_its_rsync_exits() {
+    if !have_tools(&["rsync", "flock"]) {
+        return;
+    }
+    let t = tempdir();
+    let demo = Demo::new(t.path());
+    demo.build();
+    let dest = t.path().join("www");
+    json(&publish(&demo.repo(), &dest));
+    demo.change(1);
+    demo.build();
+
+    let gate = t.path().join("gate");
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&gate).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = common::find_on_path("rsync").unwrap();
+    let wrapper = bin.join("rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ntouch '{g}/started'\nwhile [ ! -e '{g}/go' ]; do sleep 0.05; done\nexec '{r}' \"$@\"\n",
+            g = gate.display(),
+            r = real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut killed = elirepo()
+        .env("PATH", path)
+        .arg("publish")
+        .arg(demo.repo())
+        .arg(&dest)
+        .arg("-q")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !gate.join("started").exists() {
+        if let Some(status) = killed.try_wait().unwrap() {
+            panic!("the publish ended ({status}) before its rsync started");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // Its rsync still runs (waiting at the gate): the destination is still locked.
+    let during = output_of(
+        elirepo()
+            .arg("publish")
+            .arg(demo.repo())
+            .arg(&dest)
+            .arg("--no-wait")
+            .arg("-q"),
+    );
+    std::fs::write(gate.join("go"), b"").unwrap();
+    assert_eq!(
+        during.status.code(),
+        Some(2),
+        "a publish ran while the killed one's rsync was still running: {}",
+        common::both(&during)
+    );
+    assert!(
+        String::from_utf8_lossy(&during.stderr).contains("another elirepo publish holds"),
+        "{}",
+        common::both(&during)
+    );
+    // Once it is done, a publish completes and leaves what a complete one leaves.
+    json(&publish(&demo.repo(), &dest));
+    publish_keep_more(&demo, &dest, 2);
+    let left = leftovers(&dest, &demo.repo());
+    assert!(left.is_empty(), "left over:\n  {}", left.join("\n  "));
+}
+
+/// What a publish killed together with its rsync (SIGKILL to the whole group)
+/// leaves, made by hand: rsync's temporary beside a pool file, a switch link
+/// never renamed, a generation directory never completed. The next publish,
+/// with nothing else to do, removes them and only them.
+#[test]
+fn the_next_publish_removes_a_killed_publish_s_temporaries() {
+    if !have_tools(&["rsync"]) {
+        return;
+    }
+    let t = tempdir();
+    let demo = Demo::new(t.path());
+    demo.build();
+    let dest = t.path().join("www");
+    json(&publish(&demo.repo(), &dest));
+    let pool_tmp = "pool/main/x/xe-guest-utilities/.xe-guest-utilities_5.6.0-578_amd64.deb.Ab12Cd";
+    std::fs::write(dest.join(pool_tmp), b"part of a .deb").unwrap();
+    std::os::unix::fs::symlink(
+        ".generations/lenny/0123456789abcdef",
+        dest.join("dists/.lenny.switch"),
+    )
+    .unwrap();
+    let gen_tmp = dest.join("dists/.generations/lenny/.tmp-0123456789abcdef/main");
+    std::fs::create_dir_all(&gen_tmp).unwrap();
+    std::fs::write(gen_tmp.join("Release"), b"part").unwrap();
+    // A file of the user's that looks like none of them stays.
+    std::fs::write(dest.join(".htaccess"), b"Options -Indexes\n").unwrap();
+    let before = leftovers(&dest, &demo.repo());
+    assert_eq!(before.len(), 5, "{before:?}");
+
+    let r = json(&publish(&demo.repo(), &dest));
+    assert_eq!(r["sent"]["count"], 0, "{r}");
+    let left = leftovers(&dest, &demo.repo());
+    assert_eq!(
+        left,
+        ["temporary: .htaccess"],
+        "the publish left or removed other files"
+    );
+    std::fs::remove_file(dest.join(".htaccess")).unwrap();
+    // Done: the next publish has nothing to do.
+    let again = json(&publish(&demo.repo(), &dest));
+    assert_eq!(again["deleted"]["count"], 0, "{again}");
+    assert_eq!(
+        again["deleted_generations"],
+        serde_json::json!([]),
+        "{again}"
+    );
 }

@@ -207,6 +207,29 @@ fn generation_of(path: &str) -> Option<(&str, &str)> {
     Some((it.next()?, it.next()?))
 }
 
+/// Is `path` rsync's temporary `DIR/.NAME.XXXXXX` of a file `DIR/NAME` that
+/// elirepo sends or sent (outside generation directories, which go whole)?
+fn leftover(path: &str, snap: &Snapshot, state: &State) -> bool {
+    if path.starts_with("dists/.generations/") {
+        return false;
+    }
+    let (dir, name) = match path.rsplit_once('/') {
+        Some((d, n)) => (Some(d), n),
+        None => (None, path),
+    };
+    let Some((orig, suffix)) = name.strip_prefix('.').and_then(|n| n.rsplit_once('.')) else {
+        return false;
+    };
+    if orig.is_empty() || suffix.len() != 6 || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let original = match dir {
+        Some(d) => format!("{d}/{orig}"),
+        None => orig.to_string(),
+    };
+    snap.files.contains_key(&original) || state.files.contains_key(&original)
+}
+
 /// Computes the plan. `renames`: the destination can switch a generation link
 /// with a rename (local path, ssh); `scope`: the suites published (empty: all).
 pub fn plan(
@@ -374,6 +397,25 @@ pub fn plan(
             new_state.files.insert(path.clone(), f.clone());
         }
     }
+    // What a publish killed with its rsync (SIGKILL to the whole group) left: a
+    // temporary `.NAME.XXXXXX` beside a file NAME it sends, a switch link
+    // never renamed. Nobody else writes there: this publish holds the lock.
+    for path in listing.files.keys().chain(listing.links.keys()) {
+        if in_scope(path) && leftover(path, snap, state) && !out.delete.contains(path) {
+            out.delete.push(path.clone());
+        }
+    }
+    for path in listing.links.keys() {
+        let switch = path
+            .strip_prefix("dists/.")
+            .and_then(|r| r.strip_suffix(".switch"))
+            .filter(|s| !s.contains('/'));
+        if let Some(suite) = switch {
+            if in_scope(&format!("dists/{suite}")) && !out.delete.contains(path) {
+                out.delete.push(path.clone());
+            }
+        }
+    }
     // Paths of older generations that are still at the destination stay known.
     new_state
         .generations
@@ -507,6 +549,41 @@ mod tests {
             }
             st = apply(&p, &s, &mut l);
         }
+    }
+
+    /// A killed rsync's temporaries and a switch link never renamed are deleted;
+    /// a user's dot files and look-alikes of files elirepo never sent are not.
+    #[test]
+    fn a_killed_publish_s_temporaries_are_deleted() {
+        let s = snap(&[("pool/a.deb", "a"), ("dists/s/Release", "r")]);
+        let mut l = Listing::default();
+        let p = plan(&s, &State::default(), &l, false, &[]);
+        let st = apply(&p, &s, &mut l);
+        for t in [
+            "pool/.a.deb.Xy12Ab",
+            "dists/s/.Release.000000",
+            ".htaccess",
+            "pool/.b.deb.Xy12Ab",
+            "pool/.a.deb.toolong1",
+            "dists/.generations/s/g/.Release.Xy12Ab",
+        ] {
+            l.files.insert(t.into(), (1, "1".into()));
+        }
+        l.links
+            .insert("dists/.s.switch".into(), ".generations/s/g".into());
+        let p = plan(&s, &st, &l, false, &[]);
+        assert_eq!(
+            p.delete,
+            [
+                "dists/s/.Release.000000",
+                "pool/.a.deb.Xy12Ab",
+                "dists/.s.switch"
+            ]
+        );
+        assert!(p.sends().next().is_none(), "{p:?}");
+        // Out of scope: left alone.
+        let p = plan(&s, &st, &l, false, &["t".to_string()]);
+        assert_eq!(p.delete, ["pool/.a.deb.Xy12Ab"]);
     }
 
     #[test]

@@ -231,6 +231,17 @@ impl Shell {
 
     /// Runs `script` at the destination with `stdin`; returns its stdout.
     fn run(&self, script: &str, stdin: Option<&[u8]>) -> Result<Vec<u8>, PublishError> {
+        self.run_at("", script, stdin)
+    }
+
+    /// [`Shell::run`], passing the fault point `point` (unless empty) once the
+    /// script runs and before its stdin is written.
+    fn run_at(
+        &self,
+        point: &str,
+        script: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<Vec<u8>, PublishError> {
         let mut c = self.command(script);
         c.stdin(if stdin.is_some() {
             Stdio::piped()
@@ -245,6 +256,9 @@ impl Shell {
                 &e.to_string(),
             )
         })?;
+        if !point.is_empty() {
+            crate::publish::fault_point(point);
+        }
         if let Some(data) = stdin {
             let mut i = child.stdin.take().expect("piped");
             let data = data.to_vec();
@@ -366,6 +380,12 @@ impl Executor for Shell {
         }
         let _ = out.read_line(&mut line);
         if line.trim() == "locked" {
+            // The lock holder runs until its stdin closes: every process this
+            // publish starts from now on (rsync, its ssh, the scripts) inherits
+            // that pipe, so a publish killed with SIGKILL keeps the lock until
+            // the last of them has exited; the next publish never meets a
+            // killed one's rsync or half-run script still writing.
+            inherit(&stdin).map_err(|e| self.fail("cannot keep the lock", &e.to_string()))?;
             self.lock = Some((child, stdin));
             return Ok(());
         }
@@ -531,16 +551,34 @@ impl Executor for Shell {
     }
 
     fn write_state(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
-        self.run(
+        // All or nothing: the bytes replace the state only if all of them came
+        // (a publish killed while sending them closes the pipe early, and `cat`
+        // would take the part as the whole: an empty or cut state forgets every
+        // file published before, which then stays for ever).
+        self.run_at(
+            "remote-state-sending",
             &format!(
-                "{} && mkdir -p .elirepo-publish && cat > .elirepo-publish/state.json.tmp && mv -f .elirepo-publish/state.json.tmp {}",
-                self.cd(),
-                super::state::FILE
+                "{cd} && mkdir -p {dir} && t={dir}/state.json.tmp && \
+                 {{ cat > $t && [ $(wc -c < $t) -eq {n} ] && mv -f $t {file}; }} || \
+                 {{ rm -f $t; echo 'the state file arrived incomplete; not replaced' >&2; exit 2; }}",
+                cd = self.cd(),
+                dir = super::state::DIR,
+                n = bytes.len(),
+                file = super::state::FILE
             ),
             Some(bytes),
         )?;
         Ok(())
     }
+}
+
+/// Lets every child started from now on inherit `fd` (it is opened close-on-exec).
+fn inherit(fd: &ChildStdin) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+    Ok(())
 }
 
 /// Regular files transferred and bytes sent, from rsync's `--stats --no-human-readable`.

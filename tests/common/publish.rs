@@ -356,3 +356,77 @@ pub fn json(o: &std::process::Output) -> serde_json::Value {
     );
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// What a file-system destination `dest` holds that a complete publish of `repo`
+/// would not leave there, one line each: a temporary (rsync's `.NAME.XXXXXX`, a
+/// generation's `.tmp-<id>`, a `.<suite>.switch` link, `state.json.tmp`), an empty
+/// directory, a pool file the repository no longer has (for a test whose last
+/// [`KEEP`](elirepo::remote::plan::KEEP) publishes all name only files it still
+/// has), a generation directory beyond the kept ones, an unreadable state file.
+/// Empty: the destination is as a complete publish leaves it.
+pub fn leftovers(dest: &Path, repo: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, std::fs::Metadata)>) {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for p in names {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.push((rel, m.clone()));
+            if m.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    walk(dest, dest, &mut all);
+    let mut out = Vec::new();
+    let allowed_dot = [
+        ".elirepo-publish",
+        ".elirepo-publish/state.json",
+        ".elirepo-publish/lock",
+        "dists/.generations",
+    ];
+    let mut generations: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (rel, m) in &all {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if name.starts_with('.') && !allowed_dot.contains(&rel.as_str()) {
+            out.push(format!("temporary: {rel}"));
+        }
+        if m.is_dir() && std::fs::read_dir(dest.join(rel)).unwrap().next().is_none() {
+            out.push(format!("empty directory: {rel}"));
+        }
+        if m.is_file() && rel.starts_with("pool/") && !repo.join(rel).is_file() {
+            out.push(format!("pool file no kept publish names: {rel}"));
+        }
+        if let Some(rest) = rel.strip_prefix("dists/.generations/") {
+            let parts: Vec<&str> = rest.split('/').collect();
+            if parts.len() == 2 && !parts[1].starts_with('.') {
+                generations
+                    .entry(parts[0].to_string())
+                    .or_default()
+                    .push(parts[1].to_string());
+            }
+        }
+    }
+    for (suite, ids) in generations {
+        if ids.len() > elirepo::remote::plan::KEEP {
+            out.push(format!(
+                "{} generations of {suite} (kept: {}): {ids:?}",
+                ids.len(),
+                elirepo::remote::plan::KEEP
+            ));
+        }
+    }
+    match std::fs::read(dest.join(".elirepo-publish/state.json")) {
+        Ok(b) if elirepo::remote::state::State::parse(&b).is_some() => {}
+        Ok(b) => out.push(format!(
+            "unreadable state file: {:?}",
+            String::from_utf8_lossy(&b[..b.len().min(200)])
+        )),
+        Err(e) => out.push(format!("no state file: {e}")),
+    }
+    out
+}
