@@ -242,16 +242,21 @@ impl Paragraph {
         };
         // The last occurrence of each name, found once: looking it up for each field made
         // writing n distinct fields take n²/2 comparisons (hours for a 4 MiB control file).
-        let mut last: HashMap<Vec<u8>, Range<usize>> = HashMap::new();
-        for f in &self.fields {
-            let name = self.data[f.name.clone()].to_ascii_lowercase();
-            last.insert(name, f.raw.clone());
-        }
+        // Made only when a field is not in `order` (most paragraphs have none).
+        let mut last: Option<HashMap<Vec<u8>, Range<usize>>> = None;
         for f in &self.fields {
             let name = &self.data[f.name.clone()];
             if in_order(name) {
                 continue;
             }
+            let last = last.get_or_insert_with(|| {
+                let mut last = HashMap::new();
+                for f in &self.fields {
+                    let name = self.data[f.name.clone()].to_ascii_lowercase();
+                    last.insert(name, f.raw.clone());
+                }
+                last
+            });
             match change_for(name) {
                 Some(Change::Remove(_)) => {}
                 Some(Change::Rewrite(_, v)) if v.is_empty() => {}

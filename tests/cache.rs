@@ -195,3 +195,51 @@ fn build_notices_an_input_replaced_in_place() {
         "{err}"
     );
 }
+
+#[test]
+fn build_notices_a_by_hash_copy_edited_in_place() {
+    use std::os::unix::fs::FileExt;
+    let t = tempdir();
+    let debs = t.path().join("debs");
+    fs::create_dir_all(&debs).unwrap();
+    DebBuilder::new("tool")
+        .write_to(&debs.join("tool_1.0_amd64.deb"))
+        .unwrap();
+    let repo = t.path().join("repo");
+    let build = || {
+        let out = output_of(
+            elirepo()
+                .args(["build", "-q", "--unsigned", "--suite", "s"])
+                .args(["--arch", "amd64", "--repo"])
+                .arg(&repo)
+                .arg("--deb")
+                .arg(&debs),
+        );
+        assert!(out.status.success(), "{}", common::both(&out));
+    };
+    // Built, then rebuilt unchanged: the second build knows the by-hash copies
+    // from the cache.
+    build();
+    build();
+    let packages = repo.join("dists/s/main/binary-amd64/Packages");
+    let copy = repo
+        .join("dists/s/main/binary-amd64/by-hash/SHA256")
+        .join(common::digest::sha256_hex(&fs::read(&packages).unwrap()));
+    let good = fs::read(&copy).unwrap();
+    // Edited in place: the same inode, size and mtime, one byte changed.
+    let keep = t.path().join("mtime");
+    fs::write(&keep, b"").unwrap();
+    same_mtime(&keep, &copy);
+    let f = fs::OpenOptions::new().write(true).open(&copy).unwrap();
+    f.write_all_at(&[good[0] ^ 0x20], 0).unwrap();
+    drop(f);
+    same_mtime(&copy, &keep);
+    assert_ne!(fs::read(&copy).unwrap(), good);
+    build();
+    assert_eq!(
+        fs::read(&copy).unwrap(),
+        good,
+        "{}: the edited by-hash copy was kept",
+        copy.display()
+    );
+}

@@ -35,7 +35,6 @@ pub(super) fn copy_into_pool(
     marker: &CleanMarker,
     log: &mut dyn Listener,
 ) -> Result<Copied, BuildError> {
-    let metas = stat_pool_files(repo, inputs);
     log.stage(Stage::CopyingIntoPool);
     let copying = log.progress(
         "copying into the pool",
@@ -43,32 +42,37 @@ pub(super) fn copy_into_pool(
     );
     publisher.set_progress(copying.clone());
     let mut known = vec![false; inputs.len()];
-    for (k, (inp, meta)) in inputs.iter().zip(&metas).enumerate() {
-        let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
-        let dest = repo.join(&inp.pool);
-        // A pool file elirepo published and nobody touched since: known without reading it.
-        let cached = meta
-            .as_ref()
-            .filter(|m| m.is_file() && m.mode() & 0o777 == 0o644)
-            .and_then(|m| cache.get(&dest, m).map(|e| e.hashes == inp.info.hashes));
-        if cached == Some(true) {
-            known[k] = true;
-            copying.add(inp.info.hashes.size);
-            continue;
-        }
-        if meta.is_some() {
-            // Published already: the same bytes (hashed once here), or a conflict.
-            if !publisher.is_current(&inp.pool, &content) {
-                return Err(BuildError::PoolConflict {
-                    pool: dest,
-                    input: inp.path.clone(),
-                });
+    // Stat'ed a chunk at a time: a Metadata is 150 bytes, 50,000 of them 7 MiB.
+    for (c, chunk) in inputs.chunks(STAT_CHUNK).enumerate() {
+        let metas = stat_pool_files(repo, chunk);
+        for (j, (inp, meta)) in chunk.iter().zip(&metas).enumerate() {
+            let k = c * STAT_CHUNK + j;
+            let dest = repo.join(&inp.pool);
+            // A pool file elirepo published and nobody touched since: known without reading it.
+            let cached = meta
+                .as_ref()
+                .filter(|m| m.is_file() && m.mode() & 0o777 == 0o644)
+                .and_then(|m| cache.get(&dest, m).map(|e| e.hashes == inp.info.hashes));
+            if cached == Some(true) {
+                known[k] = true;
+                copying.add(inp.info.hashes.size);
+                continue;
             }
-            copying.add(inp.info.hashes.size);
-            continue;
+            let content = Content::File(inp.path.clone(), inp.info.hashes.clone());
+            if meta.is_some() {
+                // Published already: the same bytes (hashed once here), or a conflict.
+                if !publisher.is_current(&inp.pool, &content) {
+                    return Err(BuildError::PoolConflict {
+                        pool: dest,
+                        input: inp.path.clone(),
+                    });
+                }
+                copying.add(inp.info.hashes.size);
+                continue;
+            }
+            // Nothing there (stat'ed above): staged with no second look.
+            publisher.stage_new(&inp.pool, &content)?;
         }
-        // Nothing there (stat'ed above): staged with no second look.
-        publisher.stage_new(&inp.pool, &content)?;
     }
     if let Some((name, key)) = keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
@@ -81,6 +85,9 @@ pub(super) fn copy_into_pool(
     publisher.set_progress(Progress::none());
     Ok(Copied { written, known })
 }
+
+/// How many pool files are stat'ed at once.
+const STAT_CHUNK: usize = 4096;
 
 /// The published pool files of `inputs`, stat'ed on all cores.
 fn stat_pool_files(repo: &Path, inputs: &[Input]) -> Vec<Option<fs::Metadata>> {

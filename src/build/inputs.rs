@@ -159,6 +159,13 @@ pub fn collect_debs(args: &[PathBuf]) -> Result<Vec<PathBuf>, BuildError> {
     Ok(out)
 }
 
+/// The order of entries of one directory: by name. Their paths differ only in
+/// their names, so the paths are compared as they are, not cut into
+/// components at each comparison (walkdir's `sort_by_file_name`).
+fn by_name(a: &walkdir::DirEntry, b: &walkdir::DirEntry) -> std::cmp::Ordering {
+    a.path().as_os_str().cmp(b.path().as_os_str())
+}
+
 /// Adds the `*.deb` files under `dir` (sorted, links followed) to `out`.
 ///
 /// Entries are typed from the directory listing; only links are stat'ed, so a
@@ -168,7 +175,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
         path: source.path().map_or(dir.to_path_buf(), Path::to_path_buf),
         source,
     };
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir).sort_by(by_name) {
         let entry = entry.map_err(walk_err)?;
         let ft = entry.file_type();
         if ft.is_file() && is_deb_name(entry.path()) {
@@ -180,7 +187,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
                 Ok(m) if m.is_dir() => {
                     for sub in walkdir::WalkDir::new(entry.path())
                         .follow_links(true)
-                        .sort_by_file_name()
+                        .sort_by(by_name)
                     {
                         let sub = sub.map_err(walk_err)?;
                         if sub.file_type().is_file() && is_deb_name(sub.path()) {

@@ -141,8 +141,16 @@ pub fn build(
             e
         }
     };
-    let suite_written = suite::publish(opts, &parts, &previous, &marker, &mut publisher, log)
-        .map_err(after_switch)?;
+    let suite_written = suite::publish(
+        opts,
+        &parts,
+        &previous,
+        &marker,
+        &mut publisher,
+        &mut cache,
+        log,
+    )
+    .map_err(after_switch)?;
 
     // 6. Pool files no suite references any more.
     let files_removed = gc::collect(&opts.repo, &marker, &mut publisher).map_err(after_switch)?;

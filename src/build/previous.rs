@@ -43,8 +43,9 @@ pub(super) struct Previous {
     keyring_path: Option<PathBuf>,
     /// The by-hash paths of the last generations, newest first.
     pub by_hash_generations: Vec<Vec<String>>,
-    /// The pool files of the last generations, newest first.
-    pub pool_generations: Vec<Vec<String>>,
+    /// The pool files of the last generations, newest first: a line each, as
+    /// the state file holds them (50,000 paths are one string, not 50,000).
+    pub pool_generations: Vec<String>,
 }
 
 /// The by-hash generations of `suite`, relative to the repository.
@@ -69,6 +70,14 @@ pub(super) fn read_generations(path: &Path) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// The lines of a generation history, one generation each, newest first.
+/// A missing file is an empty history.
+pub(super) fn read_generation_lines(path: &Path) -> Vec<String> {
+    fs::File::open(path)
+        .and_then(|f| io::BufReader::new(f).lines().collect())
+        .unwrap_or_default()
+}
+
 impl Previous {
     /// Reads what is published of `suite` in `repo`; `keyring` names the
     /// public key file when the build signs.
@@ -86,7 +95,7 @@ impl Previous {
             keyring: keyring.and_then(|k| fs::read(repo.join(k)).ok()),
             keyring_path: keyring.map(|k| repo.join(k)),
             by_hash_generations: read_generations(&repo.join(by_hash_generations_path(suite))),
-            pool_generations: read_generations(&repo.join(pool_generations_path(suite))),
+            pool_generations: read_generation_lines(&repo.join(pool_generations_path(suite))),
             dir,
         }
     }
@@ -456,7 +465,7 @@ mod tests {
                 vec!["c".to_string()]
             ]
         );
-        assert_eq!(prev.pool_generations, [vec!["pool/x".to_string()]]);
+        assert_eq!(prev.pool_generations, ["pool/x".to_string()]);
         assert!(Previous::read(t.path(), "other", None)
             .pool_generations
             .is_empty());

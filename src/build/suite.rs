@@ -11,6 +11,7 @@ use super::indexes::Indexes;
 use super::inputs::Input;
 use super::previous::{self, Previous};
 use super::{BuildError, Listener, Stage, BY_HASH_KEEP};
+use crate::cache::Cache;
 use crate::config::BuildOptions;
 use crate::hash::{hex, Hashes};
 use crate::netboot::TreePlan;
@@ -157,6 +158,40 @@ pub(super) fn generations_text(history: &[Vec<String>]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The pool generation history `history` (its lines, newest first) with this
+/// build's generation, the pool files of `inputs`, in front (unless it is the
+/// newest already), cut to the last [`BY_HASH_KEEP`], as its state file holds
+/// it: what [`next_generations`] and [`generations_text`] make, written line
+/// by line, without a list of every pool path.
+pub(super) fn pool_generations_text(history: &[String], inputs: &[Input]) -> Vec<u8> {
+    let this = || inputs.iter().map(|i| i.pool.to_string_lossy());
+    let same = history
+        .first()
+        .is_some_and(|g| g.split_whitespace().eq(this()));
+    let mut out = Vec::new();
+    let put = |out: &mut Vec<u8>, k: usize, w: &str| {
+        if k > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w.as_bytes());
+    };
+    let mut kept = 0;
+    if !same {
+        for (k, p) in this().enumerate() {
+            put(&mut out, k, &p);
+        }
+        out.push(b'\n');
+        kept = 1;
+    }
+    for g in history.iter().take(BY_HASH_KEEP - kept) {
+        for (k, w) in g.split_whitespace().enumerate() {
+            put(&mut out, k, w);
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
 /// What goes into the next `dists/<suite>`.
 pub(super) struct SuiteParts<'a> {
     /// `dists/<suite>`.
@@ -184,51 +219,65 @@ pub(super) fn publish(
     previous: &Previous,
     marker: &CleanMarker,
     publisher: &mut Publisher,
+    cache: &mut Cache,
     log: &mut dyn Listener,
 ) -> Result<usize, BuildError> {
-    let (suite, by_hash_generations) = plan_tree(opts, parts, previous)?;
+    let (suite, by_hash_generations, by_hash) = plan_tree(opts, parts, previous, cache)?;
     if !suite.unchanged() {
         marker.clear();
         log.stage(Stage::Publishing);
         log.step("publishing the suite tree");
     }
     let written = suite.publish(publisher)?;
-    let this_pool = parts
-        .inputs
-        .iter()
-        .map(|i| i.pool.display().to_string())
-        .collect();
-    let pool_generations = next_generations(previous.pool_generations.clone(), this_pool);
-    for (path, history) in [
+    for (path, text) in [
         (
             previous::by_hash_generations_path(&opts.suite),
-            &by_hash_generations,
+            generations_text(&by_hash_generations),
         ),
         (
             previous::pool_generations_path(&opts.suite),
-            &pool_generations,
+            pool_generations_text(&previous.pool_generations, parts.inputs),
         ),
     ] {
-        publisher.stage(&path, &Content::Bytes(generations_text(history)))?;
+        publisher.stage(&path, &Content::Bytes(text))?;
     }
     publisher.commit()?;
+    remember_by_hash(opts, &by_hash, cache);
     Ok(written)
 }
 
+/// Records in the cache the by-hash copies as published (their file keys and
+/// digests), so that the next build knows them by one stat instead of reading
+/// them; a copy the cache knows already is left as it is.
+fn remember_by_hash(opts: &BuildOptions, by_hash: &[(PathBuf, Hashes)], cache: &mut Cache) {
+    for (p, h) in by_hash {
+        let path = opts.repo.join(p);
+        if let Ok(m) = std::fs::symlink_metadata(&path) {
+            if m.is_file() && cache.get(&path, &m).is_none_or(|e| e.hashes != *h) {
+                cache.insert(&path, &m, h.clone(), None, 0);
+            }
+        }
+    }
+}
+
+/// This generation's by-hash copies (relative to the repository) and their digests.
+type ByHash = Vec<(PathBuf, Hashes)>;
+
 /// Plans the whole next `dists/<suite>` tree; returns it with the by-hash
-/// generations it keeps, this one first.
+/// generations it keeps, this one first, and this generation's by-hash copies.
 fn plan_tree(
     opts: &BuildOptions,
     parts: &SuiteParts,
     previous: &Previous,
-) -> Result<(SuiteTree, Vec<Vec<String>>), BuildError> {
+    cache: &mut Cache,
+) -> Result<(SuiteTree, Vec<Vec<String>>, ByHash), BuildError> {
     let suite_dir = parts.suite_dir;
     let mut suite = SuiteTree::open(&opts.repo, suite_dir, !opts.no_symlinks)?;
     for (rel, content) in parts.tree.files.iter().chain(&parts.tree.switch) {
         suite.put(rel, content.clone())?;
     }
     let by_hash = if opts.by_hash {
-        put_by_hash(&mut suite, suite_dir, parts.indexes, previous)?
+        put_by_hash(&mut suite, suite_dir, parts.indexes, previous, cache)?
     } else {
         Vec::new()
     };
@@ -250,24 +299,30 @@ fn plan_tree(
     for rel in &parts.tree.wanted {
         suite.keep(rel)?;
     }
-    let this: Vec<String> = by_hash.iter().map(|p| p.display().to_string()).collect();
+    let this: Vec<String> = by_hash
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
     let generations = next_generations(previous.by_hash_generations.clone(), this);
     for p in generations.iter().skip(1).flatten() {
         suite.keep(Path::new(p))?;
     }
-    Ok((suite, generations))
+    Ok((suite, generations, by_hash))
 }
 
 /// Puts the `by-hash/SHA256` and `by-hash/SHA512` copies of every index but
-/// the component Releases; returns their paths. The copy of an index proven
-/// identical to the published one is kept when it is published and holds
-/// the same bytes (compared, not hashed again).
+/// the component Releases; returns their paths and digests. The copy of an
+/// index proven identical to the published one is kept when it is published
+/// and holds the same bytes: known from the cache (the file's key, with its
+/// inode, size, mtime and ctime, is the one recorded when it was published,
+/// with these digests), else compared, not hashed again.
 fn put_by_hash(
     suite: &mut SuiteTree,
     suite_dir: &Path,
     indexes: &Indexes,
     previous: &Previous,
-) -> Result<Vec<PathBuf>, BuildError> {
+    cache: &mut Cache,
+) -> Result<ByHash, BuildError> {
     let mut paths = Vec::new();
     for (rel, content) in &indexes.files {
         if rel.ends_with("/Release") {
@@ -279,15 +334,24 @@ fn put_by_hash(
             let inner = dir.join("by-hash").join(alg).join(digest);
             let p = suite_dir.join(&inner);
             let published = previous.path(&inner.to_string_lossy());
-            if indexes.identical.contains(rel) && same_content(&published, content) {
+            if indexes.identical.contains(rel)
+                && (known_copy(cache, &published, h) || same_content(&published, content))
+            {
                 suite.keep(&p)?;
             } else {
                 suite.put(&p, content.clone())?;
             }
-            paths.push(p);
+            paths.push((p, h.clone()));
         }
     }
     Ok(paths)
+}
+
+/// True if the cache knows the regular file at `path`, as it is now, to have
+/// the digests `h`.
+fn known_copy(cache: &mut Cache, path: &Path, h: &Hashes) -> bool {
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.is_file() && cache.get(path, &m).is_some_and(|e| e.hashes == *h))
 }
 
 /// True if the regular file at `path` holds exactly `content` (a file or bytes).
@@ -401,6 +465,52 @@ mod tests {
     }
 
     #[test]
+    fn pool_generations_are_written_as_next_generations_makes_them() {
+        use crate::build::testing::input;
+        let inputs = [input("aa", "amd64", b"a"), input("bb", "all", b"b")];
+        let this: Vec<String> = inputs
+            .iter()
+            .map(|i| i.pool.display().to_string())
+            .collect();
+        let line = this.join(" ");
+        let other = |n: usize| format!("pool/main/o/o{n}/o{n}_1_all.deb pool/x  pool/y");
+        let histories: Vec<Vec<String>> = vec![
+            vec![],
+            vec![String::new()],
+            vec![line.clone()],
+            vec![other(1)],
+            vec![line.clone(), other(1), other(2)],
+            vec![other(1), other(2), other(3)],
+            vec![other(1), line.clone(), other(2)],
+        ];
+        for lines in histories {
+            let parsed = lines
+                .iter()
+                .map(|l| l.split_whitespace().map(str::to_string).collect())
+                .collect();
+            for inputs in [&inputs[..], &[]] {
+                let this = inputs
+                    .iter()
+                    .map(|i| i.pool.display().to_string())
+                    .collect();
+                assert_eq!(
+                    String::from_utf8(pool_generations_text(&lines, inputs)).unwrap(),
+                    String::from_utf8(generations_text(&next_generations(
+                        Vec::clone(&parsed),
+                        this
+                    )))
+                    .unwrap(),
+                    "{lines:?}"
+                );
+            }
+        }
+        assert_eq!(
+            pool_generations_text(&[other(1)], &inputs),
+            format!("{line}\npool/main/o/o1/o1_1_all.deb pool/x pool/y\n").into_bytes()
+        );
+    }
+
+    #[test]
     fn the_public_key_is_named_after_the_label_or_origin() {
         let mut o = opts(Path::new("/r"));
         o.label = Some("elirepo Demo/2".into());
@@ -469,7 +579,9 @@ mod tests {
         let by_hash = |alg: &str, digest: &[u8]| {
             format!("dists/s/main/binary-amd64/by-hash/{alg}/{}", hex(digest))
         };
-        let (_, generations) = plan_tree(&opts(t.path()), &parts, &previous).unwrap();
+        let mut cache = Cache::default();
+        let (_, generations, _) =
+            plan_tree(&opts(t.path()), &parts, &previous, &mut cache).unwrap();
         assert_eq!(
             generations,
             [
@@ -480,7 +592,7 @@ mod tests {
         );
         let mut no_by_hash = opts(t.path());
         no_by_hash.by_hash = false;
-        let (_, generations) = plan_tree(&no_by_hash, &parts, &previous).unwrap();
+        let (_, generations, _) = plan_tree(&no_by_hash, &parts, &previous, &mut cache).unwrap();
         assert_eq!(generations[0], Vec::<String>::new());
     }
 }
