@@ -373,16 +373,7 @@ impl Cache {
             // Records asked for in file order: read ahead; else only this one.
             let ahead = at == *last_end;
             buf.resize(if ahead { len.max(WINDOW) } else { len }, 0);
-            let file = self.file.as_ref()?;
-            let mut n = 0;
-            while n < buf.len() {
-                match file.read_at(&mut buf[n..], at + n as u64) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => return None,
-                }
-            }
+            let n = read_at_most(self.file.as_ref()?, buf, at).ok()?;
             buf.truncate(n);
             *start = at;
             if !inside(*start, buf) {
@@ -558,6 +549,20 @@ impl Cache {
         self.dirty = false;
         Ok(())
     }
+}
+
+/// Reads into `buf` from `at` until it is full or the file ends; the bytes read.
+pub(crate) fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], at + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

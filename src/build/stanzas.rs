@@ -10,6 +10,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use crate::cache::read_at_most;
+
 /// Where one stanza is.
 #[derive(Debug, Clone)]
 pub(super) struct Stanza {
@@ -68,20 +70,6 @@ pub(super) struct Window {
 }
 
 const WINDOW: usize = 1 << 18;
-
-/// Reads into `buf` from `at` until it is full or the file ends.
-fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], at + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
 
 /// Writes stanzas; [`StanzaWriter::finish`] before any is read.
 pub(super) struct StanzaWriter {
