@@ -567,30 +567,14 @@ pub fn boot_test(
     if let Some(why) = &console.dom0_failure {
         return Err(BootError::Harness {
             reason: why.clone(),
-            tail: console
-                .last_lines
-                .iter()
-                .rev()
-                .take(15)
-                .rev()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n"),
+            tail: last(&console.last_lines, 15).join("\n"),
         });
     }
     let (verdict, detail) = console.verdict(timed_out);
     if verdict == Verdict::TimedOut && !console.created && !timed_out {
         return Err(BootError::Harness {
             reason: "QEMU stopped before dom0 could create the guest".into(),
-            tail: console
-                .last_lines
-                .iter()
-                .rev()
-                .take(15)
-                .rev()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n"),
+            tail: last(&console.last_lines, 15).join("\n"),
         });
     }
     let source = if console.guest_spoke {
@@ -600,13 +584,7 @@ pub fn boot_test(
     } else {
         &console.last_lines
     };
-    let last_lines = source
-        .iter()
-        .rev()
-        .take(console::TAIL)
-        .rev()
-        .cloned()
-        .collect();
+    let last_lines = last(source, console::TAIL).to_vec();
     // The detail stays the builder's (or the guest's) own line; what elirepo knows besides
     // (an --arch the kernel does not match, a hypervisor without 32-bit PV) is a warning.
     let mut warnings = arch_warnings(&opts.kernel, &opts.arch);
@@ -789,6 +767,11 @@ pub fn gate(kernel: &Path, initrd: &Path, arch: &str) -> Result<(), NotBooted> {
         kernel.display(),
         initrd.display()
     )))
+}
+
+/// The last `n` of `lines` (all of them if fewer).
+fn last(lines: &[String], n: usize) -> &[String] {
+    &lines[lines.len().saturating_sub(n)..]
 }
 
 #[cfg(test)]
