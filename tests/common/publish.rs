@@ -305,6 +305,25 @@ impl Poller {
         }
         (self.rounds.load(Ordering::Relaxed), mismatches, pairs)
     }
+
+    /// [`Poller::finish`], failing if the poller never ran or a client saw a
+    /// mismatch: the rounds polled and the mixed eliloader pairs seen.
+    pub fn finish_consistent(self) -> (usize, Vec<String>) {
+        let (rounds, mismatches, pairs) = self.finish();
+        assert!(rounds > 0, "the poller never polled");
+        assert_none_seen(&mismatches, rounds);
+        (rounds, pairs)
+    }
+}
+
+/// Fails, naming the first few, if any of `seen` were seen in `rounds` rounds.
+pub fn assert_none_seen(seen: &[String], rounds: usize) {
+    assert!(
+        seen.is_empty(),
+        "{} of {rounds} rounds saw: {:?}",
+        seen.len(),
+        &seen[..seen.len().min(5)]
+    );
 }
 
 /// SHA-256 of the demo's amd64 kernel and initrd (the eliloader pair) in a built repository.
