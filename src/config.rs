@@ -354,6 +354,8 @@ pub struct ConfigFile {
     pub allow_empty: Option<bool>,
     /// Let one build remove more than half of the suite's packages (default false).
     pub allow_removals: Option<bool>,
+    /// The xz preset of `Packages.xz`, 0 to 9 (default 6).
+    pub xz_preset: Option<u32>,
 }
 
 // The build settings the command line gives (`elirepo build`'s flags); each
@@ -465,6 +467,9 @@ pub struct BuildFlags {
     /// Publish even when more than half of the suite's packages would go at once
     #[arg(long)]
     pub allow_removals: bool,
+    /// xz preset of Packages.xz, 0 (fastest) to 9 (default: 6, apt-ftparchive's)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub xz_preset: Option<u32>,
 }
 
 impl BuildFlags {
@@ -560,7 +565,14 @@ pub struct BuildOptions {
     pub allow_empty: bool,
     /// Remove more than half of the suite's packages at once.
     pub allow_removals: bool,
+    /// The xz preset of `Packages.xz` (0 to 9; [`DEFAULT_XZ_PRESET`] by default).
+    pub xz_preset: u32,
 }
+
+/// The xz preset of `Packages.xz` unless told otherwise: xz's and apt-ftparchive's
+/// default. A lower one is faster and larger (at 50,000 packages, preset 1 takes
+/// about a tenth of preset 6's CPU for an index about a fifth larger).
+pub const DEFAULT_XZ_PRESET: u32 = 6;
 
 /// A clap value parser that accepts any string and offers `names` to shell
 /// completion (`--arch <TAB>`), without restricting what is accepted: the
@@ -715,6 +727,15 @@ pub fn resolve(mut flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
             ..n
         });
     let netboot = netboot(file_netboot.collect(), flag_netboot, &architectures)?;
+    let xz_preset = match (flags.xz_preset, file.xz_preset) {
+        (Some(p), _) => p,
+        (None, Some(p)) if p > 9 => {
+            return Err(ConfigError::Invalid(format!(
+                "{config_name}: xz-preset = {p}: the xz preset is 0 to 9"
+            )))
+        }
+        (None, p) => p.unwrap_or(DEFAULT_XZ_PRESET),
+    };
     Ok(BuildOptions {
         repo,
         suite,
@@ -736,6 +757,7 @@ pub fn resolve(mut flags: BuildFlags) -> Result<BuildOptions, ConfigError> {
         boot_test: flags.boot_test,
         allow_empty: flags.allow_empty || file.allow_empty.unwrap_or(false),
         allow_removals: flags.allow_removals || file.allow_removals.unwrap_or(false),
+        xz_preset,
     })
 }
 
@@ -1312,12 +1334,13 @@ mod tests {
             publish,
             allow_empty,
             allow_removals,
+            xz_preset,
         } = toml::from_str(&all).expect("the example parses with every key");
         assert!(repo.is_some() && suite.is_some() && codename.is_some());
         assert!(architectures.is_some() && component.is_some() && debs.is_some());
         assert!(origin.is_some() && label.is_some() && description.is_some());
         assert!(valid_for.is_some() && by_hash.is_some());
-        assert!(no_symlinks.is_some() && allow_oversize.is_some());
+        assert!(no_symlinks.is_some() && allow_oversize.is_some() && xz_preset.is_some());
         let crate::remote::PublishConfig {
             cache_control_immutable,
             cache_control_short,

@@ -1623,3 +1623,61 @@ fn a_corrupted_index_served_over_http_is_a_hash_sum_mismatch() {
     }
     s.apt().update_clean_output();
 }
+
+/// `--xz-preset` (and `xz-preset` in the file) chooses the preset of every `Packages.xz`:
+/// apt reads the result, a change recompresses once and the next build writes nothing,
+/// and going back gives the bytes the first build wrote. A preset outside 0 to 9 is
+/// refused, naming the flag or the file.
+#[test]
+fn the_xz_preset_is_a_setting_that_recompresses_once() {
+    if !have_tools(&["apt-get", "xz"]) {
+        return;
+    }
+    let t = tempdir();
+    let debs = hello_set(&t.path().join("in"));
+    let repo = t.path().join("repo");
+    let xz_of = |arch: &str| {
+        fs::read(repo.join(format!("dists/stable/main/binary-{arch}/Packages.xz"))).unwrap()
+    };
+    build(&repo, &debs).ok();
+    let at6 = xz_of("amd64");
+
+    let o = build(&repo, &debs).args(["--xz-preset", "1"]).ok();
+    assert!(!text(&o.stderr).contains("nothing changed"), "{}", both(&o));
+    let at1 = xz_of("amd64");
+    assert_ne!(at1, at6, "preset 1 writes other bytes than preset 6");
+    let plain = fs::read(repo.join("dists/stable/main/binary-amd64/Packages")).unwrap();
+    assert_eq!(decompress_xz(&at1), plain);
+    let test = Command::new("xz")
+        .arg("-t")
+        .arg(repo.join("dists/stable/main/binary-amd64/Packages.xz"))
+        .status()
+        .unwrap();
+    assert!(test.success(), "xz -t rejects the preset-1 Packages.xz");
+    Apt::new(&repo, "stable", None).update_clean();
+
+    let before = snapshot_tree(&repo);
+    wait_for_next_second();
+    let o = build(&repo, &debs).args(["--xz-preset", "1"]).ok();
+    assert!(text(&o.stderr).contains("nothing changed"), "{}", both(&o));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "the same preset again");
+
+    // From a configuration file, back to 6: the first build's bytes.
+    let conf = t.path().join("elirepo.toml");
+    fs::write(&conf, "xz-preset = 6\n").unwrap();
+    build(&repo, &debs).arg("--config").arg(&conf).ok();
+    assert_eq!(xz_of("amd64"), at6);
+
+    let before = snapshot_tree(&repo);
+    fs::write(&conf, "xz-preset = 12\n").unwrap();
+    let o = build(&repo, &debs).arg("--config").arg(&conf).fails();
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("elirepo.toml") && err.contains("xz-preset = 12") && err.contains("0 to 9"),
+        "{err}"
+    );
+    let o = build(&repo, &debs).args(["--xz-preset", "10"]).fails();
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert!(text(&o.stderr).contains("--xz-preset"), "{}", both(&o));
+    assert_same_snapshot(&before, &snapshot_tree(&repo), "refused presets");
+}

@@ -26,7 +26,7 @@ use super::inputs::Input;
 use super::previous::Previous;
 use super::stanzas::Window;
 use super::BuildError;
-use crate::compress::blocks::{self, IndexStats, PreviousIndex};
+use crate::compress::blocks::{self, PreviousIndex};
 use crate::config::BuildOptions;
 use crate::hash::{hex, Hashes};
 use crate::publish::Content;
@@ -56,11 +56,6 @@ struct ArchIndexes {
     xz_blocks: (usize, usize),
 }
 
-/// The xz preset of the indexes (xz's default; the chunks' dictionary is
-/// capped by [`blocks::DICT_CAP`]). Recorded nowhere: a build reuses the
-/// previous `.xz`'s blocks only if they were made with the same preset.
-pub(super) const XZ_PRESET: u32 = 6;
-
 /// Makes the indexes of every architecture of the suite from `inputs`.
 pub(super) fn build(
     opts: &BuildOptions,
@@ -79,7 +74,15 @@ pub(super) fn build(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let built = opts.architectures.iter().map(|arch| {
         let dir = scratch.path().join(format!("binary-{arch}"));
-        arch_indexes(&opts.component, arch, inputs, previous, &dir, threads)
+        arch_indexes(
+            &opts.component,
+            arch,
+            inputs,
+            previous,
+            &dir,
+            threads,
+            opts.xz_preset,
+        )
     });
     let mut files = BTreeMap::new();
     let mut known = BTreeMap::new();
@@ -163,7 +166,10 @@ fn digests(
 }
 
 /// The Packages index of `arch` (its packages and `all`'s) in `dir`,
-/// compressed twice (or the published compressions kept).
+/// compressed twice (or the published compressions kept), the `.xz` at
+/// `xz_preset` (its chunks' dictionary capped by [`blocks::DICT_CAP`]). The
+/// published `.xz`, or its blocks, are taken only when the previous build
+/// recorded the same preset ([`Previous::xz_preset`]).
 fn arch_indexes(
     component: &str,
     arch: &str,
@@ -171,6 +177,7 @@ fn arch_indexes(
     previous: &Previous,
     dir: &Path,
     threads: usize,
+    xz_preset: u32,
 ) -> Result<ArchIndexes, BuildError> {
     let rel_dir = format!("{component}/binary-{arch}");
     let err = |name: &str| {
@@ -181,26 +188,26 @@ fn arch_indexes(
     let plain = dir.join("Packages");
     let sha = write_packages(arch, inputs, &plain).map_err(err("Packages"))?;
     let sha = hex(&sha);
+    let same_preset = previous.xz_preset == Some(xz_preset);
     let reuse = |variant: &str| previous.reusable_compressed(&rel_dir, &sha, variant);
     let mut xz_blocks = (0, 0);
     let (gz, xz) = match (reuse("Packages.gz"), reuse("Packages.xz")) {
-        (Some(gz), Some(xz)) => (gz, xz),
+        (Some(gz), Some(xz)) if same_preset => (gz, xz),
         _ => {
             let (gz, xz) = (dir.join("Packages.gz"), dir.join("Packages.xz"));
             let before = proven(previous, &format!("{rel_dir}/Packages")).and_then(|plain| {
                 Some(PreviousIndex {
                     plain,
                     xz: proven(previous, &format!("{rel_dir}/Packages.xz"))?,
-                    xz_preset: XZ_PRESET,
+                    xz_preset: previous.xz_preset?,
                 })
             });
             let stats =
-                compress_index(&plain, &gz, &xz, before.as_ref(), threads).map_err(|source| {
-                    BuildError::Compress {
+                blocks::compress_index(&plain, &gz, &xz, before.as_ref(), threads, xz_preset)
+                    .map_err(|source| BuildError::Compress {
                         path: previous.path(&format!("{rel_dir}/Packages.xz")),
                         source,
-                    }
-                })?;
+                    })?;
             xz_blocks = (stats.xz_blocks_reused, stats.xz_blocks_compressed);
             (gz, xz)
         }
@@ -254,19 +261,6 @@ fn write_packages(arch: &str, inputs: &[Input], out: &Path) -> io::Result<[u8; 3
     Ok(sha.finalize().into())
 }
 
-/// Compresses the index `plain` into `gz` and `xz`, file to file, on
-/// `threads` threads, at [`XZ_PRESET`]: the same bytes whatever `threads` is
-/// and whether blocks of `previous` were reused ([`blocks::compress_index`]).
-pub(super) fn compress_index(
-    plain: &Path,
-    gz: &Path,
-    xz: &Path,
-    previous: Option<&PreviousIndex>,
-    threads: usize,
-) -> io::Result<IndexStats> {
-    blocks::compress_index(plain, gz, xz, previous, threads, XZ_PRESET)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +278,18 @@ mod tests {
     }
 
     /// Publishes what `ix` made as generation `gen` of suite `s` (a link to it).
+    /// Writes (or, for `None`, removes) suite `s`'s record of its xz preset, as a build does.
+    fn record_preset(repo: &Path, preset: Option<u32>) {
+        let path = repo.join(super::super::previous::xz_preset_path("s"));
+        match preset {
+            Some(p) => {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, format!("{p}\n")).unwrap();
+            }
+            None => std::fs::remove_file(path).unwrap(),
+        }
+    }
+
     fn publish(repo: &Path, gen: &str, ix: &Indexes) -> BTreeMap<String, Vec<u8>> {
         let published: BTreeMap<String, Vec<u8>> = ix
             .files
@@ -295,6 +301,7 @@ mod tests {
             .map(|(k, v)| (k.as_str(), &v[..]))
             .collect();
         publish_suite(repo, gen, &files, None, 0);
+        record_preset(repo, Some(crate::config::DEFAULT_XZ_PRESET));
         let link = repo.join("dists/s");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(gen, link).unwrap();
@@ -330,7 +337,16 @@ mod tests {
         let d = t.path().join("one-thread");
         std::fs::create_dir(&d).unwrap();
         std::fs::write(d.join("Packages"), &plain).unwrap();
-        compress_index(&d.join("Packages"), &d.join("gz"), &d.join("xz"), None, 1).unwrap();
+        let preset = crate::config::DEFAULT_XZ_PRESET;
+        blocks::compress_index(
+            &d.join("Packages"),
+            &d.join("gz"),
+            &d.join("xz"),
+            None,
+            1,
+            preset,
+        )
+        .unwrap();
         assert_eq!(std::fs::read(d.join("xz")).unwrap(), xz);
         assert_eq!(std::fs::read(d.join("gz")).unwrap(), gz);
         assert_eq!(got.xz_blocks, (0, 2));
@@ -373,6 +389,7 @@ mod tests {
         // As a generation: the Release of a real directory is not trusted for digests.
         publish_suite(t.path(), "s1", &files, None, 0);
         std::os::unix::fs::symlink("s1", t.path().join("dists/s")).unwrap();
+        record_preset(t.path(), Some(6));
         let previous = Previous::read(t.path(), "s", None);
         let again = build(&o, &inputs, &previous).unwrap();
         assert_eq!(bytes(&again, "main/binary-amd64/Packages.gz"), other_gz);
@@ -452,5 +469,62 @@ mod tests {
         let again = build(&o, &plus_one, &previous).unwrap();
         assert_eq!(again.xz_blocks.0, 0, "no block of an unproven .xz");
         assert_eq!(bytes(&again, "main/binary-amd64/Packages.xz"), xz);
+    }
+
+    /// The published `.xz` and its blocks are taken only when the previous build
+    /// recorded the preset this one uses: a block made at another preset would
+    /// give other bytes than this preset gives.
+    #[test]
+    fn the_xz_preset_decides_what_of_the_published_xz_is_taken() {
+        let t = tempfile::tempdir().unwrap();
+        let mut o = opts(t.path());
+        o.architectures = vec!["amd64".into()];
+        let inputs = |n: usize| -> Vec<Input> {
+            let mut v: Vec<Input> = (0..n)
+                .map(|i| input(&format!("p{i:05}"), "amd64", format!("{i}").as_bytes()))
+                .collect();
+            v.sort_by(|a, b| a.pool.cmp(&b.pool));
+            v
+        };
+        let xz = |ix: &Indexes| bytes(ix, "main/binary-amd64/Packages.xz");
+        let first = build(&o, &inputs(3000), &Previous::default()).unwrap();
+        let blocks = first.xz_blocks.1;
+        publish(t.path(), "s1", &first);
+
+        // Nothing changed, same preset: the published .xz is kept, nothing compressed.
+        let previous = Previous::read(t.path(), "s", None);
+        assert_eq!(previous.xz_preset, Some(6));
+        let same = build(&o, &inputs(3000), &previous).unwrap();
+        assert_eq!(same.xz_blocks, (0, 0));
+
+        // Preset 1: every block made again, the bytes of a build from nothing at 1.
+        o.xz_preset = 1;
+        let fast = build(&o, &inputs(3000), &previous).unwrap();
+        assert_eq!(fast.xz_blocks, (0, blocks));
+        let scratch = build(&o, &inputs(3000), &Previous::default()).unwrap();
+        assert_eq!(xz(&fast), xz(&scratch));
+        assert_ne!(xz(&fast), xz(&first), "preset 1 writes other bytes than 6");
+        assert_eq!(
+            decoded(Compression::Xz, &xz(&fast)),
+            bytes(&first, "main/binary-amd64/Packages")
+        );
+
+        // One package more at 1 over the suite published at 6: no block reused.
+        let grown = build(&o, &inputs(3001), &previous).unwrap();
+        assert_eq!(grown.xz_blocks.0, 0);
+        let scratch = build(&o, &inputs(3001), &Previous::default()).unwrap();
+        assert_eq!(xz(&grown), xz(&scratch));
+
+        // No record (a build killed between its switch and its state, or a
+        // repository older than the setting): nothing of the .xz is taken.
+        o.xz_preset = 6;
+        record_preset(t.path(), None);
+        let previous = Previous::read(t.path(), "s", None);
+        assert_eq!(previous.xz_preset, None);
+        let unknown = build(&o, &inputs(3001), &previous).unwrap();
+        assert_eq!(unknown.xz_blocks.0, 0);
+        let same = build(&o, &inputs(3000), &previous).unwrap();
+        assert_eq!(same.xz_blocks, (0, blocks));
+        assert_eq!(xz(&same), xz(&first));
     }
 }

@@ -46,6 +46,9 @@ pub(super) struct Previous {
     /// The pool files of the last generations, newest first: a line each, as
     /// the state file holds them (50,000 paths are one string, not 50,000).
     pub pool_generations: Vec<String>,
+    /// The xz preset the published `Packages.xz` files were made with, when
+    /// known (`.elirepo/xz-preset-<suite>`).
+    pub xz_preset: Option<u32>,
 }
 
 /// The by-hash generations of `suite`, relative to the repository.
@@ -56,6 +59,17 @@ pub(super) fn by_hash_generations_path(suite: &str) -> PathBuf {
 /// The pool generations of `suite`, relative to the repository.
 pub(super) fn pool_generations_path(suite: &str) -> PathBuf {
     PathBuf::from(STATE_DIR).join(format!("pool-{suite}"))
+}
+
+/// The xz preset of `suite`'s published `Packages.xz`, relative to the
+/// repository: a number and a newline. A build whose preset differs removes it
+/// before its switch and writes its own after, so that a build killed in
+/// between leaves no record rather than a wrong one. No record: the blocks of
+/// the published `.xz` are not reused (the block headers do not tell presets
+/// apart, and a block made at another preset would change the bytes a preset
+/// gives).
+pub(super) fn xz_preset_path(suite: &str) -> PathBuf {
+    PathBuf::from(STATE_DIR).join(format!("xz-preset-{suite}"))
 }
 
 /// Reads a generation history: one generation a line, newest first, its
@@ -96,6 +110,9 @@ impl Previous {
             keyring_path: keyring.map(|k| repo.join(k)),
             by_hash_generations: read_generations(&repo.join(by_hash_generations_path(suite))),
             pool_generations: read_generation_lines(&repo.join(pool_generations_path(suite))),
+            xz_preset: fs::read_to_string(repo.join(xz_preset_path(suite)))
+                .ok()
+                .and_then(|t| t.strip_suffix('\n')?.parse().ok()),
             dir,
         }
     }

@@ -228,6 +228,19 @@ pub(super) fn publish(
         log.stage(Stage::Publishing);
         log.step("publishing the suite tree");
     }
+    // A record of another preset goes before the switch (see `xz_preset_path`).
+    let preset_path = previous::xz_preset_path(&opts.suite);
+    let preset_text = format!("{}\n", opts.xz_preset);
+    let preset_file = opts.repo.join(&preset_path);
+    if previous.xz_preset != Some(opts.xz_preset) && preset_file.exists() {
+        std::fs::remove_file(&preset_file).map_err(|source| {
+            BuildError::Publish(crate::publish::PublishError::Io {
+                path: preset_file.clone(),
+                what: "cannot remove",
+                source,
+            })
+        })?;
+    }
     let written = suite.publish(publisher)?;
     for (path, text) in [
         (
@@ -238,6 +251,7 @@ pub(super) fn publish(
             previous::pool_generations_path(&opts.suite),
             pool_generations_text(&previous.pool_generations, parts.inputs),
         ),
+        (preset_path, preset_text.into_bytes()),
     ] {
         publisher.stage(&path, &Content::Bytes(text))?;
     }

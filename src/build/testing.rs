@@ -38,6 +38,7 @@ pub fn opts(repo: &Path) -> BuildOptions {
         boot_test: false,
         allow_empty: false,
         allow_removals: false,
+        xz_preset: crate::config::DEFAULT_XZ_PRESET,
     }
 }
 
