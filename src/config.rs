@@ -570,8 +570,9 @@ pub struct BuildOptions {
 }
 
 /// The xz preset of `Packages.xz` unless told otherwise: xz's and apt-ftparchive's
-/// default. A lower one is faster and larger (at 50,000 packages, preset 1 takes
-/// about a tenth of preset 6's CPU for an index about a fifth larger).
+/// default. A lower one is faster and larger: a first build of 50,000 packages
+/// took 13.4 CPU-seconds at preset 1 against 20.4 at 6, for a `Packages.xz` 19 %
+/// larger (6.40 MB against 5.39).
 pub const DEFAULT_XZ_PRESET: u32 = 6;
 
 /// A clap value parser that accepts any string and offers `names` to shell
