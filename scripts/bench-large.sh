@@ -5,7 +5,7 @@
 # once and reused while they number N. Every figure is the median of RUNS runs from
 # /usr/bin/time: wall seconds, CPU-seconds (user+sys) and peak RSS; the ratio is elirepo's
 # over the alternative's, measured side by side in this run. Both sides write gzip and
-# xz -6 (apt's default xz level, elirepo's only one) and no Contents. Benchmarks are not
+# xz -6 (apt's default xz level, elirepo's default --xz-preset) and no Contents. Benchmarks are not
 # tests: nothing here fails on a slow result.
 set -euo pipefail
 export LC_ALL=C
