@@ -784,6 +784,18 @@ impl SuiteTree {
     /// Removes what a build that died left: every generation but the published one.
     /// Returns the highest number among the kept ones.
     fn remove_stale_generations(&self) -> Result<u64, PublishError> {
+        // A build killed between making its switch link and renaming it left the
+        // link (pointing at a generation removed below). The lock is held: no
+        // other build is switching.
+        let suite = self.rel.file_name().expect("dists/<suite> has a name");
+        let tmp = self
+            .repo
+            .join(self.rel.parent().unwrap_or(Path::new("")))
+            .join(format!(".{}.new", suite.to_string_lossy()));
+        if fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(&tmp).map_err(io_err(&tmp, "cannot remove a stale switch link"))?;
+            fault_point("stale-switch-link-removed");
+        }
         let gens = self.generations_dir();
         let mut highest = 0u64;
         let Ok(entries) = fs::read_dir(&gens) else {

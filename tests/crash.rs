@@ -645,6 +645,15 @@ fn scenarios() -> Vec<Scenario> {
             broken: None,
         },
         Scenario {
+            name:
+                "links, after a build that died with its switch link made, the published set again",
+            history: &[(0, Links)],
+            dead: Some((1, Links, "switch-link-created")),
+            next: (0, Links),
+            required: &["stale-switch-link-removed", "stale-generation-removed:N"],
+            broken: None,
+        },
+        Scenario {
             name: "links, with pool files to collect",
             history: &[(0, Links), (1, Links), (2, Links)],
             dead: None,
