@@ -15,6 +15,8 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
+pub mod md5_lanes;
+
 /// The size and the four digests of one file, as apt lists them.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Hashes {
