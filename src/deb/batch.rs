@@ -1,11 +1,18 @@
 //! Reading many .debs at once: stat on all cores, answer from the cache what has not changed,
 //! read the rest on all cores (largest first), and keep the cache up to date.
+//!
+//! Each thread parses a .deb as it takes it (seeking over the data member), then hashes it
+//! with up to fifteen others: their MD5s side by side in the lanes of
+//! [`FileLanes`](crate::hash::lanes::FileLanes), the other digests file by file. A thread
+//! takes a new file when a lane frees up; once none is left to take and fewer than
+//! [`SCALAR_BELOW`] are being hashed, it ends them one by one with the scalar MD5.
 
 use std::path::PathBuf;
 
-use super::{read_info_counted, DebError, DebInfo, DATA_COMPRESSIONS};
+use super::{hash_error, open_parsed, DebError, DebInfo, Parsed, DATA_COMPRESSIONS};
 use crate::compress::Compression;
 use crate::control::Paragraph;
+use crate::hash::lanes::{FileLanes, SCALAR_BELOW};
 use crate::progress::Progress;
 
 /// Reads [`read_info`](super::read_info) of every path on all cores; results come back in
@@ -106,12 +113,40 @@ pub fn for_each_info(
         for _ in 0..threads {
             let tx = tx.clone();
             let (todo, next) = (&todo, &next);
-            s.spawn(move || loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&i) = todo.get(k) else { break };
-                let r = read_info_counted(&paths[i], progress);
-                if tx.send((i, r)).is_err() {
-                    break;
+            s.spawn(move || {
+                let mut lanes = FileLanes::<(usize, Parsed)>::new(progress.clone());
+                let mut done = |(i, parsed): (usize, Parsed), r: std::io::Result<_>| {
+                    let r = r.map(|h| parsed.with(h)).map_err(|e| DebError {
+                        path: paths[i].clone(),
+                        kind: hash_error(e),
+                    });
+                    // The receiver lives until every sender is gone.
+                    let _ = tx.send((i, r));
+                };
+                let mut more = true;
+                loop {
+                    while more && lanes.has_room() {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = todo.get(k) else {
+                            more = false;
+                            break;
+                        };
+                        let mut start = lanes.buffer();
+                        match open_parsed(&paths[i], &mut start) {
+                            Ok(o) => lanes.add((i, o.parsed), o.file, o.len, start, o.eof),
+                            Err(e) => {
+                                lanes.recycle(start);
+                                let _ = tx.send((i, Err(e)));
+                            }
+                        }
+                    }
+                    if !more && lanes.busy() < SCALAR_BELOW {
+                        lanes.drain(&mut done);
+                        break;
+                    }
+                    if !lanes.round(&mut done) {
+                        break;
+                    }
                 }
             });
         }

@@ -19,6 +19,7 @@ pub const LANES: usize = 16;
 pub const INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
 /// The 64 additive constants, `floor(abs(sin(i + 1)) * 2^32)`.
+#[rustfmt::skip]
 const K: [u32; 64] = [
     0xd76a_a478, 0xe8c7_b756, 0x2420_70db, 0xc1bd_ceee, 0xf57c_0faf, 0x4787_c62a, 0xa830_4613,
     0xfd46_9501, 0x6980_98d8, 0x8b44_f7af, 0xffff_5bb1, 0x895c_d7be, 0x6b90_1122, 0xfd98_7193,
@@ -223,8 +224,14 @@ mod tests {
     #[test]
     fn the_well_known_digests() {
         let hex = |d: [u8; 16]| crate::hash::hex(&d);
-        assert_eq!(hex(finish(INIT, b"", 0)), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(finish(INIT, b"abc", 3)), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex(finish(INIT, b"", 0)),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
+        assert_eq!(
+            hex(finish(INIT, b"abc", 3)),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
         let fox = b"The quick brown fox jumps over the lazy dog";
         let [d] = in_lanes(&[fox.to_vec()]);
         assert_eq!(hex(d), "9e107d9d372bb6826bd81d3542a419d6");
@@ -232,7 +239,9 @@ mod tests {
 
     #[test]
     fn lanes_of_every_awkward_length_equal_md5() {
-        let lens = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096];
+        let lens = [
+            0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096,
+        ];
         for (i, &len) in lens.iter().enumerate() {
             // Messages of different lengths around `len`, so that lanes end apart.
             let msgs: [Vec<u8>; LANES] =
@@ -253,7 +262,9 @@ mod tests {
 
     #[test]
     fn random_messages_of_up_to_a_few_megabytes() {
-        let mut lens = bytes(99, LANES).into_iter().map(|b| b as usize * 12_345 + b as usize % 64);
+        let mut lens = bytes(99, LANES)
+            .into_iter()
+            .map(|b| b as usize * 12_345 + b as usize % 64);
         let msgs: [Vec<u8>; LANES] =
             std::array::from_fn(|l| bytes(1000 + l as u64, lens.next().unwrap()));
         assert!(msgs.iter().any(|m| m.len() > 1 << 20));
@@ -323,6 +334,9 @@ mod tests {
                 compress(&mut s1, [&data[..]], data.len() / 64);
             }
         });
-        println!("{:?} {:?} {:?} {s:?} {:?}", st8[0][0], st16[0][0], st4[0][0], s1[0][0]);
+        println!(
+            "{:?} {:?} {:?} {s:?} {:?}",
+            st8[0][0], st16[0][0], st4[0][0], s1[0][0]
+        );
     }
 }
