@@ -628,9 +628,98 @@ mod tests {
                 "no debian-binary member",
             ),
         ];
-        for (bytes, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        let mut errs = Vec::new();
+        for (k, (bytes, want)) in cases.into_iter().enumerate() {
             let err = info(&bytes).unwrap_err().to_string();
             assert!(err.contains(want), "expected {want:?} in {err:?}");
+            // The same error from a file, parsed with seeks and hashed apart.
+            let p = dir.path().join(format!("{k}.deb"));
+            std::fs::write(&p, &bytes).unwrap();
+            assert_eq!(read_info(&p).unwrap_err().kind.to_string(), err);
+            paths.push(p);
+            errs.push(err);
+        }
+        for (r, err) in read_infos(&paths, None).into_iter().zip(errs) {
+            assert_eq!(r.unwrap_err().kind.to_string(), err);
+        }
+    }
+
+    /// Bytes that do not compress, `len` of them.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_parsed_with_seeks_and_hashed_in_lanes_read_as_the_stream_does() {
+        let mut big_control = tar::Builder::new(Vec::new());
+        for (name, data) in [
+            ("./md5sums", noise(1, 200_001)),
+            ("./control", b"Package: late\n".to_vec()),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            big_control.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        let big_control = big_control.into_inner().unwrap();
+        let edge_control = control_tar(b"Package: edge\n");
+        let debs = [
+            deb(b"Package: foo\nVersion: 1\n"),
+            // An odd-sized data member (a padding byte) bigger than a read, then a member
+            // after it: the seek over the data lands on the next header.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &control_tar(b"Package: big\n")),
+                (b"data.tar", &noise(2, 300_001)),
+                (b"_extra", b"abc"),
+            ]),
+            // A control member that goes past the first read.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &big_control),
+                (b"data.tar", &noise(3, 1000)),
+            ]),
+            // A data member that ends exactly at a 64 KiB read.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &edge_control),
+                (
+                    b"data.tar",
+                    &noise(4, 65_536 - 8 - 3 * 60 - 4 - edge_control.len()),
+                ),
+            ]),
+        ];
+        assert_eq!(debs[3].len(), 65_536);
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = debs
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                let p = dir.path().join(format!("{k}.deb"));
+                std::fs::write(&p, d).unwrap();
+                p
+            })
+            .collect();
+        let batch = read_infos(&paths, None);
+        for ((d, p), b) in debs.iter().zip(&paths).zip(batch) {
+            let want = info(d).unwrap();
+            assert_eq!(want.hashes, Hashes::of_bytes(d));
+            for got in [read_info(p).unwrap(), b.unwrap()] {
+                assert_eq!(got.control.source(), want.control.source());
+                assert_eq!(got.hashes, want.hashes);
+                assert_eq!(got.data_compression, want.data_compression);
+            }
         }
     }
 
