@@ -146,7 +146,9 @@ pub fn for_each_info(
                         lanes.drain(&mut done);
                         break;
                     }
-                    if !lanes.round(&mut done) {
+                    // Files of one length end in the same round and may leave every lane
+                    // free while files are still to be taken.
+                    if !lanes.round(&mut done) && !more {
                         break;
                     }
                 }
@@ -183,6 +185,28 @@ fn tag_compression(t: u8) -> Option<Compression> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_files_of_one_length_all_come_back() {
+        // Lanes that all end in the same round must not end the thread while files remain.
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = (0..100)
+            .map(|k| {
+                let p = dir.path().join(format!("{k:03}.deb"));
+                std::fs::write(&p, crate::deb::tests::deb_named(&format!("p{k:03}"))).unwrap();
+                p
+            })
+            .collect();
+        let infos = read_infos(&paths, None);
+        assert_eq!(infos.len(), 100);
+        for (k, r) in infos.into_iter().enumerate() {
+            let info = r.unwrap();
+            assert_eq!(
+                info.control.get("Package").unwrap(),
+                format!("p{k:03}").as_bytes()
+            );
+        }
+    }
 
     #[test]
     fn what_is_kept_of_each_stat_is_small() {

@@ -466,7 +466,7 @@ impl<R: Read> Read for OwnedMember<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::ar::AR_MAGIC;
     use super::tar::tar_name;
     use super::*;
@@ -512,6 +512,11 @@ mod tests {
             (b"control.tar", &control_tar(control)),
             (b"data.tar", &control_tar(b"x")),
         ])
+    }
+
+    /// A small .deb of package `name`.
+    pub(crate) fn deb_named(name: &str) -> Vec<u8> {
+        deb(format!("Package: {name}\nVersion: 1\n").as_bytes())
     }
 
     fn info(bytes: &[u8]) -> Result<DebInfo, DebErrorKind> {
