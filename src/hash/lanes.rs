@@ -1,5 +1,5 @@
 //! Many files hashed at once on one thread: each file's MD5 in a lane of the
-//! [`md5_lanes`](super::md5_lanes) kernel, its SHA1, SHA256 and SHA512 chunk by chunk as now.
+//! [`md5_lanes`] kernel, its SHA1, SHA256 and SHA512 chunk by chunk as the chunks are read.
 //!
 //! [`FileLanes`] holds up to [`LANES`] open files, each with one read buffer of [`CHUNK`]
 //! bytes. A round ([`FileLanes::round`]) refills the lanes that have less than a block left
