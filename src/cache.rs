@@ -65,6 +65,11 @@ impl FileKey {
         }
     }
 
+    /// The file's length.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     fn to_bytes(self, out: &mut Vec<u8>) {
         for v in [self.dev, self.ino, self.size] {
             out.extend_from_slice(&v.to_le_bytes());
@@ -72,6 +77,12 @@ impl FileKey {
         for v in [self.mtime, self.mtime_ns, self.ctime, self.ctime_ns] {
             out.extend_from_slice(&v.to_le_bytes());
         }
+    }
+}
+
+impl From<&Metadata> for FileKey {
+    fn from(meta: &Metadata) -> FileKey {
+        FileKey::of(meta)
     }
 }
 
@@ -396,10 +407,10 @@ impl Cache {
     }
 
     /// The entry for `path` if it belongs to the file's current version.
-    pub fn get(&mut self, path: &Path, meta: &Metadata) -> Option<Entry> {
+    pub fn get(&mut self, path: &Path, meta: impl Into<FileKey>) -> Option<Entry> {
         let h = path_hash(path);
         let slot = *self.slots.get(&h)?;
-        let key = FileKey::of(meta);
+        let key = meta.into();
         if slot.key != key.short() {
             return None;
         }
@@ -434,13 +445,13 @@ impl Cache {
     pub fn insert(
         &mut self,
         path: &Path,
-        meta: &Metadata,
+        meta: impl Into<FileKey>,
         hashes: Hashes,
         control: Option<Vec<u8>>,
         tag: u8,
     ) {
         let entry = Entry {
-            key: FileKey::of(meta),
+            key: meta.into(),
             hashes,
             control,
             tag,

@@ -1,9 +1,10 @@
 //! The ar container of a .deb, read as a stream the way apt's `ARArchive` accepts it: the
 //! `!<arch>` magic, 60-byte member headers with apt's number parsing, GNU `name/` and BSD
 //! `#1/len` names, the padding byte after odd-sized members, and (when the archive's length is
-//! known) members that must fit inside it.
+//! known) members that must fit inside it. Over a seekable reader of known length, the
+//! members not read are skipped by seeking.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use super::DebErrorKind;
 
@@ -28,6 +29,8 @@ pub struct ArReader<R> {
     member_left: u64,
     /// Padding byte owed after the current member.
     pad: bool,
+    /// Skips bytes without reading them ([`ArReader::seekable`]).
+    skip: Option<fn(&mut R, u64) -> io::Result<()>>,
 }
 
 pub(super) const AR_MAGIC: &[u8; 8] = b"!<arch>\n";
@@ -61,6 +64,21 @@ fn ar_number(field: &[u8], radix: u32) -> Option<u64> {
     Some(n)
 }
 
+impl<R: Read + Seek> ArReader<R> {
+    /// [`ArReader::new`] over a reader of the archive, `total_len` bytes long, that can seek:
+    /// what is left of a member is skipped by seeking over it. Every member must fit in
+    /// `total_len` (checked at its header), so a skip never goes past the end; whoever
+    /// reads the file to its end checks that it still has that length.
+    pub fn seekable(inner: R, total_len: u64) -> Result<Self, DebErrorKind> {
+        let mut ar = ArReader::new(inner, Some(total_len))?;
+        ar.skip = Some(|r, n| {
+            let n = i64::try_from(n).map_err(io::Error::other)?;
+            r.seek(SeekFrom::Current(n)).map(drop)
+        });
+        Ok(ar)
+    }
+}
+
 impl<R: Read> ArReader<R> {
     /// Checks the ar magic of `inner`; `total_len` is the archive's length if known.
     pub fn new(mut inner: R, total_len: Option<u64>) -> Result<Self, DebErrorKind> {
@@ -81,6 +99,7 @@ impl<R: Read> ArReader<R> {
             left: total_len.map(|n| n.saturating_sub(8)),
             member_left: 0,
             pad: false,
+            skip: None,
         })
     }
 
@@ -162,6 +181,13 @@ impl<R: Read> ArReader<R> {
     fn skip_rest(&mut self) -> Result<(), DebErrorKind> {
         let owed = self.member_left + self.pad as u64;
         if owed == 0 {
+            return Ok(());
+        }
+        if let (Some(skip), Some(_)) = (self.skip, self.left) {
+            skip(&mut self.inner, owed)?;
+            self.consume(owed);
+            self.member_left = 0;
+            self.pad = false;
             return Ok(());
         }
         let skipped = io::copy(&mut (&mut self.inner).take(owed), &mut io::sink())?;

@@ -40,7 +40,7 @@ pub use tar::MAX_TAR_EXTENSION;
 use crate::compress::Compression;
 use crate::control::Paragraph;
 use crate::hash::{Hashes, HashingReader, BUF_SIZE};
-use crate::progress::{Progress, ProgressReader};
+use crate::progress::Progress;
 use control::extract_control;
 
 /// Most bytes the decompressed control members of one .deb may hold together (a bound on
@@ -92,6 +92,8 @@ pub enum DebErrorKind {
     ControlTooLarge(u64),
     /// The control paragraph has no `Package` field.
     NoPackageField,
+    /// The file's length changed while it was read.
+    Changed(crate::hash::lanes::Changed),
 }
 
 impl fmt::Display for DebErrorKind {
@@ -120,6 +122,7 @@ impl fmt::Display for DebErrorKind {
                 MAX_CONTROL_FILE
             ),
             NoPackageField => f.write_str("control file has no Package field"),
+            Changed(c) => write!(f, "{c}"),
         }
     }
 }
@@ -171,9 +174,127 @@ pub(super) fn read_info_counted(path: &Path, progress: &Progress) -> Result<DebI
         path: path.to_path_buf(),
         kind,
     };
+    let mut start = Vec::new();
+    let open = open_parsed(path, &mut start)?;
+    let hashes =
+        crate::hash::lanes::hash_started(open.file, open.len, start, open.eof, progress.clone())
+            .map_err(|e| wrap(hash_error(e)))?;
+    Ok(open.parsed.with(hashes))
+}
+
+/// A .deb opened and parsed, its digests still to compute from its start.
+pub(crate) struct Opened {
+    /// The open file; its digests must come from it (the bytes parsed).
+    pub file: std::fs::File,
+    /// Its length when opened, the length the parse checked the members against.
+    pub len: u64,
+    /// The first bytes of the file are in the caller's buffer up to its end, if true.
+    pub eof: bool,
+    /// What the parse found.
+    pub parsed: Parsed,
+}
+
+/// What a .deb holds, but its digests.
+pub(crate) struct Parsed {
+    control: Paragraph,
+    data_compression: Compression,
+}
+
+impl Parsed {
+    /// The [`DebInfo`] of the file with `hashes`.
+    pub(crate) fn with(self, hashes: Hashes) -> DebInfo {
+        DebInfo {
+            control: self.control,
+            hashes,
+            data_compression: self.data_compression,
+        }
+    }
+}
+
+/// The error of a .deb whose hashing failed: [`DebErrorKind::Changed`] if it changed length.
+pub(crate) fn hash_error(e: io::Error) -> DebErrorKind {
+    match e
+        .get_ref()
+        .and_then(|c| c.downcast_ref::<crate::hash::lanes::Changed>())
+    {
+        Some(c) => DebErrorKind::Changed(*c),
+        None => DebErrorKind::Io(e),
+    }
+}
+
+/// Opens the .deb at `path` and parses it (the checks of [`read_info`]), reading its first
+/// bytes into `start` (see [`crate::hash::lanes::read_start`]) and seeking over its data
+/// member; the digests are the caller's to compute from the open file.
+pub(crate) fn open_parsed(path: &Path, start: &mut Vec<u8>) -> Result<Opened, DebError> {
+    let wrap = |kind| DebError {
+        path: path.to_path_buf(),
+        kind,
+    };
     let file = crate::hash::open_regular(path).map_err(|e| wrap(e.into()))?;
     let len = file.metadata().map_err(|e| wrap(e.into()))?.len();
-    read_info_from(ProgressReader::new(file, progress.clone()), Some(len)).map_err(wrap)
+    let eof = crate::hash::lanes::read_start(&file, len, start).map_err(|e| wrap(e.into()))?;
+    let parsed = if eof {
+        parse(io::Cursor::new(&start[..]), len)
+    } else {
+        let r = StartThenFile {
+            start,
+            file: &file,
+            pos: 0,
+        };
+        parse(BufReader::with_capacity(8 << 10, r), len)
+    }
+    .map_err(wrap)?;
+    Ok(Opened {
+        file,
+        len,
+        eof,
+        parsed,
+    })
+}
+
+/// The checks of [`read_info_from`] over a seekable reader of a `len`-byte file.
+fn parse<R: Read + io::Seek>(r: R, len: u64) -> Result<Parsed, DebErrorKind> {
+    let mut ar = ArReader::seekable(r, len)?;
+    let (control, data_compression) = Members::read(&mut ar)?.check()?;
+    Ok(Parsed {
+        control,
+        data_compression,
+    })
+}
+
+/// A file read from memory for its first bytes, then from the file.
+struct StartThenFile<'a> {
+    start: &'a [u8],
+    file: &'a std::fs::File,
+    pos: u64,
+}
+
+impl Read for StartThenFile<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = if self.pos < self.start.len() as u64 {
+            let rest = &self.start[self.pos as usize..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            n
+        } else {
+            self.file.read_at(buf, self.pos)?
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for StartThenFile<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(_) => None,
+        };
+        self.pos = pos.ok_or_else(|| io::Error::other("seek out of the file"))?;
+        Ok(self.pos)
+    }
 }
 
 /// [`read_info`] over any reader; `total_len` enables apt's length checks.
@@ -251,7 +372,18 @@ impl Members {
     }
 
     /// The checks apt makes once every member is known, in its order; the file's `hashes`.
-    fn into_info(mut self, hashes: Hashes) -> Result<DebInfo, DebErrorKind> {
+    fn into_info(self, hashes: Hashes) -> Result<DebInfo, DebErrorKind> {
+        let (control, data_compression) = self.check()?;
+        Ok(DebInfo {
+            control,
+            hashes,
+            data_compression,
+        })
+    }
+
+    /// The checks apt makes once every member is known, in its order: the control paragraph
+    /// and the compression of the data member.
+    fn check(mut self) -> Result<(Paragraph, Compression), DebErrorKind> {
         let version = self
             .version
             .ok_or(DebErrorKind::MissingMember("debian-binary"))?;
@@ -287,11 +419,7 @@ impl Members {
         if control.get("Package").is_none_or(|p| p.is_empty()) {
             return Err(DebErrorKind::NoPackageField);
         }
-        Ok(DebInfo {
-            control,
-            hashes,
-            data_compression,
-        })
+        Ok((control, data_compression))
     }
 }
 
@@ -338,7 +466,7 @@ impl<R: Read> Read for OwnedMember<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::ar::AR_MAGIC;
     use super::tar::tar_name;
     use super::*;
@@ -384,6 +512,11 @@ mod tests {
             (b"control.tar", &control_tar(control)),
             (b"data.tar", &control_tar(b"x")),
         ])
+    }
+
+    /// A small .deb of package `name`.
+    pub(crate) fn deb_named(name: &str) -> Vec<u8> {
+        deb(format!("Package: {name}\nVersion: 1\n").as_bytes())
     }
 
     fn info(bytes: &[u8]) -> Result<DebInfo, DebErrorKind> {
@@ -500,9 +633,98 @@ mod tests {
                 "no debian-binary member",
             ),
         ];
-        for (bytes, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        let mut errs = Vec::new();
+        for (k, (bytes, want)) in cases.into_iter().enumerate() {
             let err = info(&bytes).unwrap_err().to_string();
             assert!(err.contains(want), "expected {want:?} in {err:?}");
+            // The same error from a file, parsed with seeks and hashed apart.
+            let p = dir.path().join(format!("{k}.deb"));
+            std::fs::write(&p, &bytes).unwrap();
+            assert_eq!(read_info(&p).unwrap_err().kind.to_string(), err);
+            paths.push(p);
+            errs.push(err);
+        }
+        for (r, err) in read_infos(&paths, None).into_iter().zip(errs) {
+            assert_eq!(r.unwrap_err().kind.to_string(), err);
+        }
+    }
+
+    /// Bytes that do not compress, `len` of them.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn files_parsed_with_seeks_and_hashed_in_lanes_read_as_the_stream_does() {
+        let mut big_control = tar::Builder::new(Vec::new());
+        for (name, data) in [
+            ("./md5sums", noise(1, 200_001)),
+            ("./control", b"Package: late\n".to_vec()),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            big_control.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        let big_control = big_control.into_inner().unwrap();
+        let edge_control = control_tar(b"Package: edge\n");
+        let debs = [
+            deb(b"Package: foo\nVersion: 1\n"),
+            // An odd-sized data member (a padding byte) bigger than a read, then a member
+            // after it: the seek over the data lands on the next header.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &control_tar(b"Package: big\n")),
+                (b"data.tar", &noise(2, 300_001)),
+                (b"_extra", b"abc"),
+            ]),
+            // A control member that goes past the first read.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &big_control),
+                (b"data.tar", &noise(3, 1000)),
+            ]),
+            // A data member that ends exactly at a 64 KiB read.
+            ar(&[
+                (b"debian-binary", b"2.0\n"),
+                (b"control.tar", &edge_control),
+                (
+                    b"data.tar",
+                    &noise(4, 65_536 - 8 - 3 * 60 - 4 - edge_control.len()),
+                ),
+            ]),
+        ];
+        assert_eq!(debs[3].len(), 65_536);
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = debs
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                let p = dir.path().join(format!("{k}.deb"));
+                std::fs::write(&p, d).unwrap();
+                p
+            })
+            .collect();
+        let batch = read_infos(&paths, None);
+        for ((d, p), b) in debs.iter().zip(&paths).zip(batch) {
+            let want = info(d).unwrap();
+            assert_eq!(want.hashes, Hashes::of_bytes(d));
+            for got in [read_info(p).unwrap(), b.unwrap()] {
+                assert_eq!(got.control.source(), want.control.source());
+                assert_eq!(got.hashes, want.hashes);
+                assert_eq!(got.data_compression, want.data_compression);
+            }
         }
     }
 
