@@ -41,7 +41,7 @@ pub(super) fn read(
     if let Some(note) = &cache.note {
         log.step(note);
     }
-    let debs = read_inputs(opts, &paths, &mut cache, log)?;
+    let debs = read_inputs(opts, paths, &mut cache, log)?;
     // No package is a mistake when --deb inputs were given (an empty mount, a bad
     // checkout) or when nothing else is published; a netboot tree alone, with no
     // --deb, is a repository of its own.
@@ -88,16 +88,18 @@ fn deb_files(n: usize) -> String {
 }
 
 /// One input package, checked: a few hundred bytes, its stanza on disk.
+/// Three allocations: its path, its identity and its pool path (each
+/// exactly as long as its text).
 #[derive(Debug)]
 pub(super) struct Input {
     /// The .deb as given.
     pub path: PathBuf,
     /// Its digests and stanza.
     pub info: InputInfo,
-    /// Its checked identity.
-    pub id: PackageId,
+    /// Its checked identity, `name version arch`.
+    identity: Box<str>,
     /// Where it goes: `pool/<component>/...`, relative to the repository.
-    pub pool: PathBuf,
+    pub pool: Box<Path>,
 }
 
 /// What a build keeps of a read .deb.
@@ -110,20 +112,36 @@ pub(super) struct InputInfo {
 }
 
 impl Input {
+    /// An input of the package `id`, read from `path`.
+    pub fn new(path: PathBuf, info: InputInfo, id: &PackageId, pool: PathBuf) -> Input {
+        Input {
+            path,
+            info,
+            identity: format!("{} {} {}", id.name, id.version, id.arch).into_boxed_str(),
+            pool: pool.into_boxed_path(),
+        }
+    }
+
     /// `name version arch`, as reports list packages.
-    pub fn identity(&self) -> String {
-        format!("{} {} {}", self.id.name, self.id.version, self.id.arch)
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Its architecture (`all` or one of the suite's).
+    pub fn arch(&self) -> &str {
+        self.identity.rsplit(' ').next().unwrap_or_default()
     }
 
     /// True if the package belongs in the index of `arch` (its own or `all`).
     pub fn is_for(&self, arch: &str) -> bool {
-        self.id.arch == arch || self.id.arch == "all"
+        let own = self.arch();
+        own == arch || own == "all"
     }
 }
 
 /// The identities of `inputs`, as reports list them.
 pub(super) fn identities(inputs: &[Input]) -> BTreeSet<String> {
-    inputs.iter().map(Input::identity).collect()
+    inputs.iter().map(|i| i.identity().to_string()).collect()
 }
 
 /// A .deb whose architecture is not one of the suite's.
@@ -207,7 +225,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
 /// Each package's stanza is written to disk as soon as it is read.
 fn read_inputs(
     opts: &BuildOptions,
-    paths: &[PathBuf],
+    mut paths: Vec<PathBuf>,
     cache: &mut Cache,
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
@@ -220,7 +238,7 @@ fn read_inputs(
     let mut failed = None;
     let mut buf = Vec::with_capacity(4096);
     deb::for_each_info(
-        paths,
+        &paths,
         Some(cache),
         &mut |total| log.progress(&task, total),
         &mut |i, info| {
@@ -228,7 +246,8 @@ fn read_inputs(
                 // After a failure only the errors matter.
                 Ok(c) if failed.is_none() && errors.is_empty() => match stanzas.add(&buf) {
                     Ok(stanza) => {
-                        inputs.push(c.into_input(paths[i].clone(), stanza));
+                        // Its path is moved in once every file is read.
+                        inputs.push(c.into_input(PathBuf::new(), stanza));
                         given.push(i as u32);
                     }
                     Err(e) => failed = Some(e),
@@ -248,6 +267,10 @@ fn read_inputs(
         return Err(BuildError::Stanzas(e));
     }
     stanzas.finish().map_err(BuildError::Stanzas)?;
+    for (input, &i) in inputs.iter_mut().zip(&given) {
+        input.path = std::mem::take(&mut paths[i as usize]);
+    }
+    drop(paths);
     // Of two duplicates, the first in the order of the arguments is the one kept.
     let mut inputs = drop_duplicates(Some(&given), inputs)?;
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
@@ -264,15 +287,11 @@ struct Checked {
 
 impl Checked {
     fn into_input(self, path: PathBuf, stanza: Stanza) -> Input {
-        Input {
-            path,
-            info: InputInfo {
-                hashes: self.hashes,
-                stanza,
-            },
-            id: self.id,
-            pool: self.pool,
-        }
+        let info = InputInfo {
+            hashes: self.hashes,
+            stanza,
+        };
+        Input::new(path, info, &self.id, self.pool)
     }
 }
 
@@ -323,8 +342,8 @@ fn drop_duplicates(
     given: Option<&[u32]>,
     mut inputs: Vec<Input>,
 ) -> Result<Vec<Input>, BuildError> {
-    fn ident(i: &Input) -> (&str, &str, &str) {
-        (&i.id.name, &i.id.version, &i.id.arch)
+    fn ident(i: &Input) -> &str {
+        i.identity()
     }
     let place = |k: u32| given.map_or(k, |g| g[k as usize]);
     let mut order: Vec<u32> = (0..inputs.len() as u32).collect();
@@ -352,7 +371,7 @@ fn drop_duplicates(
         return Err(BuildError::Duplicate {
             first: first.path.clone(),
             second: second.path.clone(),
-            package: first.identity(),
+            package: first.identity().to_string(),
         });
     }
     let mut k = 0;

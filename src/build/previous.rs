@@ -320,7 +320,7 @@ impl Previous {
                     inputs
                         .iter()
                         .filter(|i| i.is_for(arch))
-                        .map(Input::identity),
+                        .map(|i| i.identity().to_string()),
                 );
             } else if let Ok(f) = fs::File::open(self.path(&rel)) {
                 // Paragraph by paragraph: a large index is never whole in memory.
