@@ -65,7 +65,7 @@ pub fn input(name: &str, arch: &str, bytes: &[u8]) -> Input {
     w.finish().unwrap();
     Input::new(
         PathBuf::from(format!("in/{name}_{arch}.deb")),
-        InputInfo { hashes, stanza },
+        InputInfo::new(&hashes, stanza),
         &id,
         pool,
     )
