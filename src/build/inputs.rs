@@ -407,7 +407,7 @@ fn drop_duplicates(
     // Of one identity, the first given comes first.
     order.sort_by(|&a, &b| {
         let (x, y) = (&inputs[a as usize], &inputs[b as usize]);
-        ident(x).cmp(&ident(y)).then(place(a).cmp(&place(b)))
+        ident(x).cmp(ident(y)).then(place(a).cmp(&place(b)))
     });
     let mut drop = vec![false; inputs.len()];
     // (the later input, the first of its identity): the earliest conflict is told.
