@@ -38,6 +38,8 @@ pub(super) fn read(
     let paths = collect_debs(&opts.debs)?;
     log.step(&format!("reading {}", deb_files(paths.len())));
     let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
+    // Each .deb, and its copy in the pool once published.
+    cache.expect(2 * paths.len());
     if let Some(note) = &cache.note {
         log.step(note);
     }
