@@ -99,7 +99,8 @@ pub struct Entry {
     pub tag: u8,
 }
 
-/// Where the record of one file is, and whether this run used it.
+/// Where the record of one file is, and whether this run used it: 24 bytes
+/// (32 with its place in the map), two flags in the length's top bits.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     /// A hash of the file's key (the record holds the key itself, compared on
@@ -107,13 +108,43 @@ struct Slot {
     key: u64,
     /// Offset of the record in the loaded cache file, or in the spill file.
     at: u64,
-    /// Length of the record.
-    len: u32,
+    /// Length of the record (below [`MAX_RECORD`]), and [`SPILL`] and [`USED`].
+    len_flags: u32,
     /// When this run last used it: saved records follow this order, which is
     /// the order the next run asks for them in (paths sorted).
     seq: u32,
-    spill: bool,
-    used: bool,
+}
+
+/// A record is never this long (a control file of a GiB is no control file).
+const MAX_RECORD: usize = 1 << 30;
+/// The record is in the spill file (else in the loaded cache file).
+const SPILL: u32 = 1 << 31;
+/// This run used the record.
+const USED: u32 = 1 << 30;
+
+impl Slot {
+    /// A slot of a record of `len` (< [`MAX_RECORD`]) bytes at `at`, `flags` set.
+    fn new(key: u64, at: u64, len: usize, flags: u32) -> Slot {
+        debug_assert!(len < MAX_RECORD);
+        Slot {
+            key,
+            at,
+            len_flags: len as u32 | flags,
+            seq: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        (self.len_flags & !(SPILL | USED)) as usize
+    }
+
+    fn spill(&self) -> bool {
+        self.len_flags & SPILL != 0
+    }
+
+    fn used(&self) -> bool {
+        self.len_flags & USED != 0
+    }
 }
 
 /// The cache; see the module documentation.
@@ -308,15 +339,10 @@ fn load_slots(file: &File, len: u64) -> Option<HashMap<u64, Slot>> {
             }
             l.skip(clen, &mut scratch)?;
         }
-        let len = u32::try_from(l.pos - at).ok()?;
-        let slot = Slot {
-            key: key.short(),
-            at,
-            len,
-            seq: 0,
-            spill: false,
-            used: false,
-        };
+        let len = usize::try_from(l.pos - at)
+            .ok()
+            .filter(|&n| n < MAX_RECORD)?;
+        let slot = Slot::new(key.short(), at, len, 0);
         slots.insert(
             path_hash(Path::new(std::ffi::OsStr::from_bytes(&path))),
             slot,
@@ -371,8 +397,8 @@ impl Cache {
 
     /// The bytes of the record in `slot`.
     fn record(&mut self, slot: &Slot) -> Option<Vec<u8>> {
-        let (at, len) = (slot.at, slot.len as usize);
-        if slot.spill {
+        let (at, len) = (slot.at, slot.len());
+        if slot.spill() {
             let mut rec = vec![0u8; len];
             self.spill.as_ref()?.read_exact_at(&mut rec, at).ok()?;
             return Some(rec);
@@ -400,7 +426,7 @@ impl Cache {
     fn touch(&mut self, h: u64) {
         let seq = self.next_seq;
         if let Some(s) = self.slots.get_mut(&h) {
-            s.used = true;
+            s.len_flags |= USED;
             s.seq = seq;
             self.next_seq = seq.saturating_add(1);
         }
@@ -421,6 +447,15 @@ impl Cache {
         }
         self.touch(h);
         Some(entry)
+    }
+
+    /// Makes room for `total` entries at once, when the caller knows how many
+    /// this run will hold (a map that grows doubles, and holds its old table
+    /// and the new one while it does).
+    pub fn expect(&mut self, total: usize) {
+        if let Some(more) = total.checked_sub(self.slots.len()) {
+            self.slots.reserve(more);
+        }
     }
 
     /// Reserves `n` places in the order records are saved in (see
@@ -458,10 +493,10 @@ impl Cache {
         };
         let rec = encode(path, &entry);
         let h = path_hash(path);
-        let Ok(len) = u32::try_from(rec.len()) else {
+        if rec.len() >= MAX_RECORD {
             self.slots.remove(&h);
             return;
-        };
+        }
         if self.spill.is_none() {
             self.spill = tempfile::tempfile().ok();
         }
@@ -476,17 +511,8 @@ impl Cache {
             return;
         }
         self.spill_len += rec.len() as u64;
-        self.slots.insert(
-            h,
-            Slot {
-                key: entry.key.short(),
-                at,
-                len,
-                seq: 0,
-                spill: true,
-                used: true,
-            },
-        );
+        self.slots
+            .insert(h, Slot::new(entry.key.short(), at, rec.len(), SPILL | USED));
         self.touch(h);
     }
 
@@ -507,7 +533,7 @@ impl Cache {
             return Ok(());
         }
         let before = self.slots.len();
-        self.slots.retain(|_, s| s.used);
+        self.slots.retain(|_, s| s.used());
         if !self.dirty && before == self.slots.len() {
             return Ok(());
         }
@@ -550,7 +576,7 @@ impl Cache {
         for ((_, h), at) in order.iter().zip(offsets) {
             if let Some(s) = self.slots.get_mut(h) {
                 s.at = at;
-                s.spill = false;
+                s.len_flags &= !SPILL;
             }
         }
         self.file = Some(file);
@@ -579,6 +605,20 @@ pub(crate) fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What each cached file costs in memory: a guard against a field that
+    /// makes 100,000 of them megabytes larger.
+    #[test]
+    fn a_slot_is_small_and_keeps_its_length_and_flags_apart() {
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
+        let s = Slot::new(1, 2, MAX_RECORD - 1, SPILL);
+        assert_eq!(
+            (s.len(), s.spill(), s.used()),
+            (MAX_RECORD - 1, true, false)
+        );
+        let s = Slot::new(1, 2, 7, USED);
+        assert_eq!((s.len(), s.spill(), s.used()), (7, false, true));
+    }
 
     #[test]
     fn round_trip_and_stale_entries_are_misses() {

@@ -8,12 +8,16 @@
 //! is that a .deb that cannot be read makes the run fail (after writing the
 //! others) instead of being skipped with exit status 0.
 
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::build::stanzas::{Stanza, StanzaWriter, Window};
 use crate::deb::{self, DebError};
 use crate::index::{write_stanza, Overrides, StanzaOptions};
+use crate::progress::Progress;
 use crate::scan::{self, Patterns};
 
 /// Errors that stop `elirepo packages` before it writes anything.
@@ -36,6 +40,9 @@ pub enum PackagesError {
         /// Why.
         source: io::Error,
     },
+    /// The temporary file of the stanzas cannot be written or read back.
+    #[error("the temporary file of the stanzas: {0}")]
+    Stanzas(#[source] io::Error),
     /// Writing the output failed.
     #[error("writing the index: {0}")]
     Output(#[source] io::Error),
@@ -104,26 +111,41 @@ pub fn run_packages(
         dir: PathBuf::from(&args.dir),
         source,
     })?;
-    let paths: Vec<PathBuf> = found.iter().map(|f| f.path.clone()).collect();
+    // The paths to read, and the few names that differ from their path (links
+    // listed under their real path): not a second copy of every path.
+    let mut paths: Vec<PathBuf> = Vec::with_capacity(found.len());
+    let mut other_names: HashMap<usize, Vec<u8>> = HashMap::new();
+    for (i, f) in found.into_iter().enumerate() {
+        if f.name != f.path.as_os_str().as_bytes() {
+            other_names.insert(i, f.name);
+        }
+        paths.push(f.path);
+    }
     let mut cache = args.db.as_deref().map(crate::cache::Cache::load);
-    let infos = deb::read_infos(&paths, cache.as_mut());
     let mut summary = PackagesSummary {
         warnings: overrides.warnings.clone(),
         ..Default::default()
     };
-    if let Some(c) = cache.as_mut() {
-        summary.warnings.extend(c.note.clone());
-        if let Err(e) = c.save() {
-            summary.warnings.push(format!("cannot save the cache: {e}"));
-        }
-    }
+    // Each stanza is written to a temporary file as its .deb is read (in no
+    // particular order); only where it is stays in memory, and the index is
+    // written from the file in the order of the scan.
+    let mut stanzas = StanzaWriter::new().map_err(PackagesError::Stanzas)?;
+    let mut placed: Vec<Option<Stanza>> = Vec::new();
+    placed.resize_with(paths.len(), || None);
+    let mut failed: Vec<(usize, DebError)> = Vec::new();
+    let mut stored: io::Result<()> = Ok(());
     let mut buf = Vec::with_capacity(4096);
-    for (f, info) in found.iter().zip(infos) {
-        match info {
-            Ok(info) => {
+    deb::for_each_info(
+        &paths,
+        cache.as_mut(),
+        &mut |_| Progress::none(),
+        &mut |i, info| match info {
+            Ok(info) if stored.is_ok() => {
+                let path = paths[i].as_os_str().as_bytes();
+                let file = other_names.get(&i).map_or(path, Vec::as_slice);
                 let name = match &args.path_prefix {
-                    Some(p) => combine(p, &f.name),
-                    None => f.name.clone(),
+                    Some(p) => combine(p, file),
+                    None => file.to_vec(),
                 };
                 buf.clear();
                 write_stanza(
@@ -135,12 +157,38 @@ pub fn run_packages(
                     &overrides,
                     args.arch.as_deref(),
                 );
-                out.write_all(&buf).map_err(PackagesError::Output)?;
-                summary.written += 1;
+                match stanzas.add(&buf) {
+                    Ok(s) => placed[i] = Some(s),
+                    Err(e) => stored = Err(e),
+                }
             }
-            Err(e) => summary.failed.push(e),
+            Ok(_) => {}
+            Err(e) => failed.push((i, e)),
+        },
+    );
+    stored.map_err(PackagesError::Stanzas)?;
+    stanzas.finish().map_err(PackagesError::Stanzas)?;
+    if let Some(c) = cache.as_mut() {
+        summary.warnings.extend(c.note.clone());
+        if let Err(e) = c.save() {
+            summary.warnings.push(format!("cannot save the cache: {e}"));
         }
     }
+    drop(cache);
+    failed.sort_by_key(|(i, _)| *i);
+    summary.failed = failed.into_iter().map(|(_, e)| e).collect();
+    let mut window = Window::default();
+    buf.clear();
+    for s in placed.iter().flatten() {
+        s.read_into(&mut window, &mut buf)
+            .map_err(PackagesError::Stanzas)?;
+        summary.written += 1;
+        if buf.len() >= 1 << 16 {
+            out.write_all(&buf).map_err(PackagesError::Output)?;
+            buf.clear();
+        }
+    }
+    out.write_all(&buf).map_err(PackagesError::Output)?;
     out.flush().map_err(PackagesError::Output)?;
     Ok(summary)
 }

@@ -600,6 +600,67 @@ fn live_random_trees() {
     }
 }
 
+/// Hundreds of .debs of many sizes: `elirepo packages` reads them largest
+/// first (and a `--db` run the cached ones first), keeps each stanza on disk
+/// and writes the index in the scan's order; the bytes must be apt's, with and
+/// without the cache, and with a cache that knows only some of the files.
+#[test]
+fn live_many_debs_in_the_scan_order() {
+    if !have_tool("apt-ftparchive") {
+        return;
+    }
+    let seed = seed_from_env(20261130);
+    let mut rng = Rng::new(seed);
+    let tmp = tempdir();
+    let root = tmp.path();
+    let tree = random_tree(&mut rng, root, 400);
+    assert_apt_accepts(root, "pool");
+    let mut problems = Vec::new();
+    for args in [
+        s(&["packages", "pool"]),
+        s(&["packages", "pool", "override", "prefix/"]),
+        s(&["-a", "amd64", "packages", "pool"]),
+    ] {
+        problems.extend(compare_in(root, &args, &format!("seed {seed}")));
+    }
+    // elirepo's cache beside apt's database: filled, then all hits, then
+    // hits and reads mixed (a third of the files rewritten, new ctimes).
+    let want = output_of(apt().args(["packages", "pool"]).current_dir(root));
+    let with_db = |round: &str, problems: &mut Vec<String>| {
+        let got = output_of(
+            elirepo()
+                .args(["packages", "--db", "cache.db", "pool"])
+                .current_dir(root),
+        );
+        problems.extend(judge(
+            &format!("seed {seed}, --db, {round}"),
+            &want.stdout,
+            want.status.code().unwrap_or(-1),
+            &String::from_utf8_lossy(&want.stderr),
+            &got,
+        ));
+    };
+    with_db("first run", &mut problems);
+    with_db("all cached", &mut problems);
+    let mut debs: Vec<PathBuf> = walkdir::WalkDir::new(root.join("pool"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    debs.sort();
+    let mut rewritten = 0;
+    for path in debs.iter().step_by(3) {
+        let bytes = fs::read(path).unwrap();
+        fs::remove_file(path).unwrap();
+        fs::write(path, bytes).unwrap();
+        rewritten += 1;
+    }
+    assert!(rewritten > 100, "{rewritten} of {}", tree.packages.len());
+    with_db("a third rewritten", &mut problems);
+    check(problems);
+}
+
 /// Every control compression apt reads x every data compression x both ar
 /// name styles, in one tree.
 #[test]

@@ -86,8 +86,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// The stanzas of the inputs cannot be kept in a temporary file.
-    #[error("cannot write the Packages stanzas to a temporary file: {0}")]
+    /// The stanzas of the inputs cannot be kept in a temporary file, or read back.
+    #[error("cannot keep the Packages stanzas in a temporary file: {0}")]
     Stanzas(#[source] std::io::Error),
     /// An index cannot be written to its temporary file, or read back.
     #[error("{}: cannot make this index: {source}", path.display())]

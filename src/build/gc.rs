@@ -7,12 +7,14 @@
 //! The walk costs a read of every index, so a marker (`.elirepo/pool-clean`)
 //! says the last collection finished; a build that changes nothing skips it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
+use std::hash::Hasher;
 use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::previous::read_generations;
+use super::previous::{Step, Words};
 use super::BuildError;
 use crate::compress::{Compression, LimitReader};
 use crate::publish::{Publisher, STATE_DIR};
@@ -42,8 +44,9 @@ pub(super) fn collect(
     if marker.0.exists() {
         return Ok(0);
     }
-    let mut refs = referenced_pool_files(repo);
-    refs.extend(recent_pool_files(repo));
+    let mut refs = Refs::default();
+    referenced_pool_files(repo, &mut refs);
+    recent_pool_files(repo, &mut refs);
     let unreferenced = unreferenced(repo, &refs);
     for rel in &unreferenced {
         publisher.remove(rel)?;
@@ -55,9 +58,32 @@ pub(super) fn collect(
     Ok(unreferenced.len())
 }
 
+/// The pool files something references (paths relative to the repository),
+/// by a 64-bit hash of each path: 16 bytes a file, not the paths. Two paths of
+/// one hash make a file kept that could have gone (naming too much, never too
+/// little).
+#[derive(Default)]
+struct Refs(HashSet<u64>);
+
+impl Refs {
+    fn key(path: &[u8]) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        h.write(path);
+        h.finish()
+    }
+
+    fn insert(&mut self, path: &[u8]) {
+        self.0.insert(Refs::key(path));
+    }
+
+    fn contains(&self, path: &[u8]) -> bool {
+        self.0.contains(&Refs::key(path))
+    }
+}
+
 /// The `.deb`, `.udeb` and `.ddeb` files under `<repo>/pool` that `refs` (paths
 /// relative to the repository) does not name, relative to the repository.
-fn unreferenced(repo: &Path, refs: &BTreeSet<String>) -> Vec<PathBuf> {
+fn unreferenced(repo: &Path, refs: &Refs) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(repo.join("pool"))
         .into_iter()
@@ -69,7 +95,7 @@ fn unreferenced(repo: &Path, refs: &BTreeSet<String>) -> Vec<PathBuf> {
                 .is_some_and(|e| e == "deb" || e == "udeb" || e == "ddeb")
         {
             let rel = p.strip_prefix(repo).unwrap_or(p).to_path_buf();
-            if !refs.contains(&rel.display().to_string()) {
+            if !refs.contains(rel.as_os_str().as_bytes()) {
                 out.push(rel);
             }
         }
@@ -81,16 +107,14 @@ fn unreferenced(repo: &Path, refs: &BTreeSet<String>) -> Vec<PathBuf> {
 ///
 /// A plain line scan, not a deb822 parse: for deciding what to keep, a
 /// malformed index must name too much rather than too little.
-fn referenced_pool_files(repo: &Path) -> BTreeSet<String> {
-    let mut refs = BTreeSet::new();
+fn referenced_pool_files(repo: &Path, refs: &mut Refs) {
     for path in one_index_per_directory(&repo.join("dists")) {
         let _ = for_each_line(&path, &mut |line| {
             if let Some(v) = line.strip_prefix(b"Filename:") {
-                refs.insert(String::from_utf8_lossy(crate::control::trim(v)).into_owned());
+                refs.insert(crate::control::trim(v));
             }
         });
     }
-    refs
 }
 
 /// One Packages index per directory under `dists` (by-hash copies aside): the
@@ -146,18 +170,27 @@ fn for_each_line(path: &Path, line: &mut dyn FnMut(&[u8])) -> std::io::Result<()
     }
 }
 
-/// Pool files of the last few generations of every suite elirepo builds in the repository.
-fn recent_pool_files(repo: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// Pool files of the last few generations of every suite elirepo builds in
+/// the repository, read word by word.
+fn recent_pool_files(repo: &Path, refs: &mut Refs) {
     let Ok(rd) = fs::read_dir(repo.join(STATE_DIR)) else {
-        return out;
+        return;
     };
     for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with("pool-") {
-            out.extend(read_generations(&e.path()).into_iter().flatten());
+        if !e.file_name().to_string_lossy().starts_with("pool-") {
+            continue;
+        }
+        let Some(mut words) = Words::open(&e.path()) else {
+            continue;
+        };
+        loop {
+            match words.step() {
+                Step::Word => refs.insert(&words.word),
+                Step::EndOfLine => {}
+                Step::End => break,
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -231,8 +264,9 @@ mod tests {
     #[test]
     fn what_no_index_and_no_kept_generation_names_is_garbage() {
         let t = repo();
-        let mut refs = referenced_pool_files(t.path());
-        refs.extend(recent_pool_files(t.path()));
+        let mut refs = Refs::default();
+        referenced_pool_files(t.path(), &mut refs);
+        recent_pool_files(t.path(), &mut refs);
         let mut got: Vec<String> = unreferenced(t.path(), &refs)
             .iter()
             .map(|p| p.display().to_string())

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::stanzas::{Stanza, StanzaWriter};
+use super::stanzas::{Stanza, StanzaWriter, Window};
 use super::{BuildError, Listener};
 use crate::cache::Cache;
 use crate::config::BuildOptions;
@@ -38,10 +38,12 @@ pub(super) fn read(
     let paths = collect_debs(&opts.debs)?;
     log.step(&format!("reading {}", deb_files(paths.len())));
     let mut cache = Cache::load(&opts.repo.join(STATE_DIR).join("cache"));
+    // Each .deb, and its copy in the pool once published.
+    cache.expect(2 * paths.len());
     if let Some(note) = &cache.note {
         log.step(note);
     }
-    let debs = read_inputs(opts, &paths, &mut cache, log)?;
+    let debs = read_inputs(opts, paths, &mut cache, log)?;
     // No package is a mistake when --deb inputs were given (an empty mount, a bad
     // checkout) or when nothing else is published; a netboot tree alone, with no
     // --deb, is a repository of its own.
@@ -88,42 +90,116 @@ fn deb_files(n: usize) -> String {
 }
 
 /// One input package, checked: a few hundred bytes, its stanza on disk.
+/// Three allocations: its path, its identity and its pool path (each
+/// exactly as long as its text).
 #[derive(Debug)]
 pub(super) struct Input {
     /// The .deb as given.
     pub path: PathBuf,
     /// Its digests and stanza.
     pub info: InputInfo,
-    /// Its checked identity.
-    pub id: PackageId,
+    /// Its checked identity, `name version arch`.
+    identity: Box<str>,
     /// Where it goes: `pool/<component>/...`, relative to the repository.
-    pub pool: PathBuf,
+    pub pool: Box<Path>,
 }
 
-/// What a build keeps of a read .deb.
+/// What a build keeps of a read .deb: its size and SHA-256 (what a copy is
+/// checked against); its other digests are in its stanza, on disk, read
+/// back by [`InputInfo::hashes`] when a copy or the cache needs all four.
 #[derive(Debug, Clone)]
 pub(super) struct InputInfo {
-    /// Size and digests of the .deb.
-    pub hashes: Hashes,
+    /// Size of the .deb.
+    pub size: u64,
+    /// Its SHA-256.
+    sha256: [u8; 32],
     /// Its Packages stanza (the same in every architecture's index).
     pub stanza: Stanza,
 }
 
+impl InputInfo {
+    /// The info of a .deb of digests `hashes` whose stanza is `stanza`.
+    pub fn new(hashes: &Hashes, stanza: Stanza) -> InputInfo {
+        InputInfo {
+            size: hashes.size,
+            sha256: hashes.sha256,
+            stanza,
+        }
+    }
+
+    /// True if `other` is a .deb of the same bytes (size and SHA-256).
+    pub fn same_bytes(&self, other: &InputInfo) -> bool {
+        self.size == other.size && self.sha256 == other.sha256
+    }
+
+    /// True if `hashes` are this .deb's (its size and SHA-256).
+    pub fn matches(&self, hashes: &Hashes) -> bool {
+        hashes.size == self.size && hashes.sha256 == self.sha256
+    }
+
+    /// All four digests, read back from the stanza (through `window`); an
+    /// error if the stanza does not hold them, or not this file's.
+    pub fn hashes(&self, window: &mut Window) -> std::io::Result<Hashes> {
+        let mut text = Vec::new();
+        self.stanza.read_into(window, &mut text)?;
+        let bad = |what: &str| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the stanzas file does not hold {what} of a package it was written for"),
+            )
+        };
+        let field = |name: &str| {
+            text.split(|&b| b == b'\n').find_map(|line| {
+                let value = line.strip_prefix(name.as_bytes())?.strip_prefix(b": ")?;
+                crate::hash::unhex(std::str::from_utf8(value).ok()?)
+            })
+        };
+        let digest = |name: &str| field(name).ok_or_else(|| bad(name));
+        let hashes = Hashes {
+            size: self.size,
+            md5: digest("MD5sum")?.try_into().map_err(|_| bad("MD5sum"))?,
+            sha1: digest("SHA1")?.try_into().map_err(|_| bad("SHA1"))?,
+            sha256: digest("SHA256")?.try_into().map_err(|_| bad("SHA256"))?,
+            sha512: digest("SHA512")?.try_into().map_err(|_| bad("SHA512"))?,
+        };
+        if hashes.sha256 != self.sha256 {
+            return Err(bad("the SHA256"));
+        }
+        Ok(hashes)
+    }
+}
+
 impl Input {
+    /// An input of the package `id`, read from `path`.
+    pub fn new(path: PathBuf, info: InputInfo, id: &PackageId, pool: PathBuf) -> Input {
+        Input {
+            path,
+            info,
+            identity: format!("{} {} {}", id.name, id.version, id.arch).into_boxed_str(),
+            pool: pool.into_boxed_path(),
+        }
+    }
+
     /// `name version arch`, as reports list packages.
-    pub fn identity(&self) -> String {
-        format!("{} {} {}", self.id.name, self.id.version, self.id.arch)
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Its architecture (`all` or one of the suite's).
+    pub fn arch(&self) -> &str {
+        self.identity.rsplit(' ').next().unwrap_or_default()
     }
 
     /// True if the package belongs in the index of `arch` (its own or `all`).
     pub fn is_for(&self, arch: &str) -> bool {
-        self.id.arch == arch || self.id.arch == "all"
+        let own = self.arch();
+        own == arch || own == "all"
     }
 }
 
 /// The identities of `inputs`, as reports list them.
 pub(super) fn identities(inputs: &[Input]) -> BTreeSet<String> {
-    inputs.iter().map(Input::identity).collect()
+    inputs.iter().map(|i| i.identity().to_string()).collect()
 }
 
 /// A .deb whose architecture is not one of the suite's.
@@ -179,7 +255,11 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
         let entry = entry.map_err(walk_err)?;
         let ft = entry.file_type();
         if ft.is_file() && is_deb_name(entry.path()) {
-            out.push(entry.into_path());
+            // As long as its text: a walked path has room to spare (40 bytes a
+            // package, 2 MiB at 50,000, held until the build ends).
+            let mut path = entry.into_path();
+            path.shrink_to_fit();
+            out.push(path);
         } else if ft.is_symlink() && entry.depth() > 0 {
             match fs::metadata(entry.path()) {
                 Ok(m) if m.is_file() && is_deb_name(entry.path()) => out.push(entry.into_path()),
@@ -207,7 +287,7 @@ fn walk_debs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
 /// Each package's stanza is written to disk as soon as it is read.
 fn read_inputs(
     opts: &BuildOptions,
-    paths: &[PathBuf],
+    mut paths: Vec<PathBuf>,
     cache: &mut Cache,
     log: &mut dyn Listener,
 ) -> Result<Vec<Input>, BuildError> {
@@ -220,7 +300,7 @@ fn read_inputs(
     let mut failed = None;
     let mut buf = Vec::with_capacity(4096);
     deb::for_each_info(
-        paths,
+        &paths,
         Some(cache),
         &mut |total| log.progress(&task, total),
         &mut |i, info| {
@@ -228,7 +308,8 @@ fn read_inputs(
                 // After a failure only the errors matter.
                 Ok(c) if failed.is_none() && errors.is_empty() => match stanzas.add(&buf) {
                     Ok(stanza) => {
-                        inputs.push(c.into_input(paths[i].clone(), stanza));
+                        // Its path is moved in once every file is read.
+                        inputs.push(c.into_input(PathBuf::new(), stanza));
                         given.push(i as u32);
                     }
                     Err(e) => failed = Some(e),
@@ -248,6 +329,10 @@ fn read_inputs(
         return Err(BuildError::Stanzas(e));
     }
     stanzas.finish().map_err(BuildError::Stanzas)?;
+    for (input, &i) in inputs.iter_mut().zip(&given) {
+        input.path = std::mem::take(&mut paths[i as usize]);
+    }
+    drop(paths);
     // Of two duplicates, the first in the order of the arguments is the one kept.
     let mut inputs = drop_duplicates(Some(&given), inputs)?;
     inputs.sort_by(|a, b| a.pool.as_os_str().cmp(b.pool.as_os_str()));
@@ -264,15 +349,8 @@ struct Checked {
 
 impl Checked {
     fn into_input(self, path: PathBuf, stanza: Stanza) -> Input {
-        Input {
-            path,
-            info: InputInfo {
-                hashes: self.hashes,
-                stanza,
-            },
-            id: self.id,
-            pool: self.pool,
-        }
+        let info = InputInfo::new(&self.hashes, stanza);
+        Input::new(path, info, &self.id, self.pool)
     }
 }
 
@@ -323,15 +401,15 @@ fn drop_duplicates(
     given: Option<&[u32]>,
     mut inputs: Vec<Input>,
 ) -> Result<Vec<Input>, BuildError> {
-    fn ident(i: &Input) -> (&str, &str, &str) {
-        (&i.id.name, &i.id.version, &i.id.arch)
+    fn ident(i: &Input) -> &str {
+        i.identity()
     }
     let place = |k: u32| given.map_or(k, |g| g[k as usize]);
     let mut order: Vec<u32> = (0..inputs.len() as u32).collect();
     // Of one identity, the first given comes first.
     order.sort_by(|&a, &b| {
         let (x, y) = (&inputs[a as usize], &inputs[b as usize]);
-        ident(x).cmp(&ident(y)).then(place(a).cmp(&place(b)))
+        ident(x).cmp(ident(y)).then(place(a).cmp(&place(b)))
     });
     let mut drop = vec![false; inputs.len()];
     // (the later input, the first of its identity): the earliest conflict is told.
@@ -341,7 +419,7 @@ fn drop_duplicates(
         let this = &inputs[k as usize];
         if n == 0 || ident(&inputs[first as usize]) != ident(this) {
             first = k;
-        } else if inputs[first as usize].info.hashes == this.info.hashes {
+        } else if inputs[first as usize].info.same_bytes(&this.info) {
             drop[k as usize] = true;
         } else if conflict.is_none_or(|(c, _)| place(k) < place(c)) {
             conflict = Some((k, first));
@@ -352,7 +430,7 @@ fn drop_duplicates(
         return Err(BuildError::Duplicate {
             first: first.path.clone(),
             second: second.path.clone(),
-            package: first.identity(),
+            package: first.identity().to_string(),
         });
     }
     let mut k = 0;
@@ -417,6 +495,7 @@ fn check_netboot(
 mod tests {
     use super::*;
     use crate::build::testing::{input, opts};
+    use crate::hash::hex;
     use std::error::Error;
 
     #[test]
@@ -469,6 +548,61 @@ mod tests {
         )));
         let e = collect_debs(&[PathBuf::from("/dev/null")]).unwrap_err();
         assert_eq!(e.to_string(), "/dev/null: not a regular file or directory");
+    }
+
+    #[test]
+    fn the_digests_are_read_back_from_the_stanza_and_a_wrong_one_is_an_error() {
+        let inp = input("aa", "amd64", b"the bytes");
+        let want = Hashes::of_bytes(b"the bytes");
+        let mut window = Window::default();
+        assert_eq!(inp.info.hashes(&mut window).unwrap(), want);
+        assert!(inp.info.matches(&want));
+        assert!(!inp.info.matches(&Hashes::of_bytes(b"other bytes")));
+        // A stanza whose digests are not the file's, or that lacks one.
+        let mut w = StanzaWriter::new().unwrap();
+        let other = Hashes::of_bytes(b"other bytes");
+        let text = |h: &Hashes, skip: &str| {
+            let mut t = format!("Package: aa\nSize: {}\n", h.size);
+            for (name, v) in [
+                ("MD5sum", hex(&h.md5)),
+                ("SHA1", hex(&h.sha1)),
+                ("SHA256", hex(&h.sha256)),
+                ("SHA512", hex(&h.sha512)),
+            ] {
+                if name != skip {
+                    t += &format!("{name}: {v}\n");
+                }
+            }
+            t + "\n"
+        };
+        let swapped = w.add(text(&other, "").as_bytes()).unwrap();
+        let no_sha1 = w.add(text(&want, "SHA1").as_bytes()).unwrap();
+        let good = w.add(text(&want, "").as_bytes()).unwrap();
+        w.finish().unwrap();
+        let err = InputInfo::new(&want, swapped)
+            .hashes(&mut window)
+            .unwrap_err();
+        assert!(err.to_string().contains("the SHA256"), "{err}");
+        let err = InputInfo::new(&want, no_sha1)
+            .hashes(&mut window)
+            .unwrap_err();
+        assert!(err.to_string().contains("SHA1"), "{err}");
+        assert_eq!(
+            InputInfo::new(&want, good).hashes(&mut window).unwrap(),
+            want
+        );
+    }
+
+    /// What each package costs while a build runs (its path, identity and
+    /// pool path aside): a guard against a field that makes 50,000 of them
+    /// megabytes larger.
+    #[test]
+    fn an_input_stays_small() {
+        assert!(
+            std::mem::size_of::<Input>() <= 128,
+            "{}",
+            std::mem::size_of::<Input>()
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod inputs;
 mod listener;
 mod previous;
 mod report;
-mod stanzas;
+pub(crate) mod stanzas;
 mod suite;
 #[cfg(test)]
 mod testing;

@@ -43,9 +43,10 @@ pub(super) struct Previous {
     keyring_path: Option<PathBuf>,
     /// The by-hash paths of the last generations, newest first.
     pub by_hash_generations: Vec<Vec<String>>,
-    /// The pool files of the last generations, newest first: a line each, as
-    /// the state file holds them (50,000 paths are one string, not 50,000).
-    pub pool_generations: Vec<String>,
+    /// The state file of the pool files of the last generations, newest
+    /// first, a line each (it may not exist): read word by word where it is
+    /// needed ([`Words`]), never whole in memory.
+    pub pool_generations: PathBuf,
     /// The xz preset the published `Packages.xz` files were made with, when
     /// known (`.elirepo/xz-preset-<suite>`).
     pub xz_preset: Option<u32>,
@@ -84,12 +85,94 @@ pub(super) fn read_generations(path: &Path) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
-/// The lines of a generation history, one generation each, newest first.
-/// A missing file is an empty history.
-pub(super) fn read_generation_lines(path: &Path) -> Vec<String> {
-    fs::File::open(path)
-        .and_then(|f| io::BufReader::new(f).lines().collect())
-        .unwrap_or_default()
+/// A generation history read word by word: a line a generation, its paths
+/// separated by (ASCII) white space. A history that cannot be opened is
+/// empty; one that cannot be read to its end ends there.
+pub(super) struct Words<R> {
+    r: R,
+    /// The word [`Words::step`] found.
+    pub word: Vec<u8>,
+    /// The current line has begun (a word or white space of it was read).
+    in_line: bool,
+}
+
+/// What [`Words::step`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// A word, in [`Words::word`].
+    Word,
+    /// The end of a line (of a generation).
+    EndOfLine,
+    /// The end of the history.
+    End,
+}
+
+impl Words<io::BufReader<fs::File>> {
+    /// The history in the file at `path`.
+    pub fn open(path: &Path) -> Option<Self> {
+        let f = fs::File::open(path).ok()?;
+        Some(Words::new(io::BufReader::with_capacity(1 << 16, f)))
+    }
+}
+
+impl<R: BufRead> Words<R> {
+    /// The history `r` holds.
+    pub fn new(r: R) -> Self {
+        Words {
+            r,
+            word: Vec::new(),
+            in_line: false,
+        }
+    }
+
+    /// The next word, end of line or end. A last line without its newline
+    /// still ends with [`Step::EndOfLine`], as [`BufRead::lines`] reads it.
+    pub fn step(&mut self) -> Step {
+        self.word.clear();
+        loop {
+            let buf = match self.r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => &[],
+            };
+            if buf.is_empty() {
+                if !self.word.is_empty() {
+                    return Step::Word;
+                }
+                if std::mem::take(&mut self.in_line) {
+                    return Step::EndOfLine;
+                }
+                return Step::End;
+            }
+            let mut used = 0;
+            let mut found = None;
+            for &b in buf {
+                if b == b'\n' {
+                    if self.word.is_empty() {
+                        used += 1;
+                        self.in_line = false;
+                        found = Some(Step::EndOfLine);
+                    } else {
+                        found = Some(Step::Word);
+                    }
+                    break;
+                }
+                if b.is_ascii_whitespace() && !self.word.is_empty() {
+                    found = Some(Step::Word);
+                    break;
+                }
+                used += 1;
+                self.in_line = true;
+                if !b.is_ascii_whitespace() {
+                    self.word.push(b);
+                }
+            }
+            self.r.consume(used);
+            if let Some(step) = found {
+                return step;
+            }
+        }
+    }
 }
 
 impl Previous {
@@ -109,7 +192,7 @@ impl Previous {
             keyring: keyring.and_then(|k| fs::read(repo.join(k)).ok()),
             keyring_path: keyring.map(|k| repo.join(k)),
             by_hash_generations: read_generations(&repo.join(by_hash_generations_path(suite))),
-            pool_generations: read_generation_lines(&repo.join(pool_generations_path(suite))),
+            pool_generations: repo.join(pool_generations_path(suite)),
             xz_preset: fs::read_to_string(repo.join(xz_preset_path(suite)))
                 .ok()
                 .and_then(|t| t.strip_suffix('\n')?.parse().ok()),
@@ -254,7 +337,7 @@ impl Previous {
                     inputs
                         .iter()
                         .filter(|i| i.is_for(arch))
-                        .map(Input::identity),
+                        .map(|i| i.identity().to_string()),
                 );
             } else if let Ok(f) = fs::File::open(self.path(&rel)) {
                 // Paragraph by paragraph: a large index is never whole in memory.
@@ -482,9 +565,49 @@ mod tests {
                 vec!["c".to_string()]
             ]
         );
-        assert_eq!(prev.pool_generations, ["pool/x".to_string()]);
-        assert!(Previous::read(t.path(), "other", None)
-            .pool_generations
-            .is_empty());
+        assert_eq!(
+            prev.pool_generations,
+            t.path().join(STATE_DIR).join("pool-s")
+        );
+    }
+
+    /// Every word and line end of `text`, as [`Words`] reads them.
+    fn words(text: &[u8]) -> Vec<String> {
+        let mut w = Words::new(text);
+        let mut out = Vec::new();
+        loop {
+            match w.step() {
+                Step::Word => out.push(String::from_utf8(w.word.clone()).unwrap()),
+                Step::EndOfLine => out.push("$".into()),
+                Step::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn a_history_is_read_word_by_word_as_lines_and_white_space_cut_it() {
+        assert!(words(b"").is_empty());
+        assert_eq!(words(b"\n"), ["$"]);
+        assert_eq!(words(b"a"), ["a", "$"]);
+        assert_eq!(words(b"a\n"), ["a", "$"]);
+        assert_eq!(words(b"a\n\n"), ["a", "$", "$"]);
+        assert_eq!(
+            words(b"  a \t bb\r\n\nc d  "),
+            ["a", "bb", "$", "$", "c", "d", "$"]
+        );
+        // Words longer than the reader's buffer, cut across its refills.
+        let long = "x".repeat(70_000);
+        let text = format!("{long} y\n{long}");
+        let mut w = Words::new(io::BufReader::with_capacity(1000, text.as_bytes()));
+        let mut got = Vec::new();
+        loop {
+            match w.step() {
+                Step::Word => got.push(w.word.len()),
+                Step::EndOfLine => got.push(0),
+                Step::End => break,
+            }
+        }
+        assert_eq!(got, [70_000, 1, 0, 70_000, 0]);
+        assert!(Words::open(Path::new("/nonexistent/pool-s")).is_none());
     }
 }

@@ -1,9 +1,10 @@
-//! The Packages stanzas of a build's inputs, on disk: each input keeps where its
-//! stanza is (a few bytes), not the stanza, so that memory does not grow with
-//! the size of the control paragraphs. The stanzas are written once, while the
-//! inputs are read (a stanza does not depend on the index's architecture: a
-//! build has no overrides), into an unnamed temporary file, and each index
-//! reads the ones it lists back in its own order.
+//! The Packages stanzas of a build's inputs (and of `elirepo packages`), on
+//! disk: each input keeps where its stanza is (a few bytes), not the stanza, so
+//! that memory does not grow with the size of the control paragraphs. The
+//! stanzas are written once, while the inputs are read (a stanza does not
+//! depend on the index's architecture: a build has no overrides), into an
+//! unnamed temporary file, and each index reads the ones it lists back in its
+//! own order.
 
 use std::fs::File;
 use std::io;
@@ -14,7 +15,7 @@ use crate::cache::read_at_most;
 
 /// Where one stanza is.
 #[derive(Debug, Clone)]
-pub(super) struct Stanza {
+pub(crate) struct Stanza {
     file: Arc<File>,
     at: u64,
     len: u32,
@@ -61,7 +62,7 @@ impl Stanza {
 
 /// A window on a stanzas file, kept between reads.
 #[derive(Default)]
-pub(super) struct Window {
+pub(crate) struct Window {
     file: Option<Arc<File>>,
     start: u64,
     buf: Vec<u8>,
@@ -72,7 +73,7 @@ pub(super) struct Window {
 const WINDOW: usize = 1 << 18;
 
 /// Writes stanzas; [`StanzaWriter::finish`] before any is read.
-pub(super) struct StanzaWriter {
+pub(crate) struct StanzaWriter {
     file: Arc<File>,
     buf: Vec<u8>,
     /// Bytes already in the file.

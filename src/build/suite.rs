@@ -4,16 +4,18 @@
 //! trees, Release files last.
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::gc::CleanMarker;
 use super::indexes::Indexes;
 use super::inputs::Input;
-use super::previous::{self, Previous};
+use super::previous::{self, Previous, Step, Words};
 use super::{BuildError, Listener, Stage, BY_HASH_KEEP};
 use crate::cache::Cache;
 use crate::config::BuildOptions;
-use crate::hash::{hex, Hashes};
+use crate::hash::{hex, Hashes, MultiHasher};
 use crate::netboot::TreePlan;
 use crate::publish::{Content, Publisher, SuiteTree};
 use crate::release::{self, BuildTime, ReleaseFields};
@@ -158,38 +160,98 @@ pub(super) fn generations_text(history: &[Vec<String>]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The pool generation history `history` (its lines, newest first) with this
-/// build's generation, the pool files of `inputs`, in front (unless it is the
-/// newest already), cut to the last [`BY_HASH_KEEP`], as its state file holds
-/// it: what [`next_generations`] and [`generations_text`] make, written line
-/// by line, without a list of every pool path.
-pub(super) fn pool_generations_text(history: &[String], inputs: &[Input]) -> Vec<u8> {
-    let this = || inputs.iter().map(|i| i.pool.to_string_lossy());
-    let same = history
-        .first()
-        .is_some_and(|g| g.split_whitespace().eq(this()));
-    let mut out = Vec::new();
-    let put = |out: &mut Vec<u8>, k: usize, w: &str| {
-        if k > 0 {
-            out.push(b' ');
+/// Writes to `out` the pool generation history in the file `history` (its
+/// lines, newest first; none if it cannot be read) with this build's
+/// generation, the pool files of `inputs`, in front (unless it is the newest
+/// already), cut to the last [`BY_HASH_KEEP`], as its state file holds it:
+/// what [`next_generations`] and [`generations_text`] make, streamed word by
+/// word, without a list of every pool path nor the history in memory.
+pub(super) fn write_pool_generations(
+    history: &Path,
+    inputs: &[Input],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let this = || inputs.iter().map(|i| i.pool.as_os_str().as_bytes());
+    // The newest generation is this one: its words, and nothing more, are `this`'s.
+    let same = Words::open(history).is_some_and(|mut w| {
+        let mut mine = this();
+        loop {
+            match w.step() {
+                Step::Word if mine.next() == Some(&w.word[..]) => {}
+                Step::EndOfLine => return mine.next().is_none(),
+                _ => return false,
+            }
         }
-        out.extend_from_slice(w.as_bytes());
-    };
+    });
     let mut kept = 0;
     if !same {
         for (k, p) in this().enumerate() {
-            put(&mut out, k, &p);
+            if k > 0 {
+                out.write_all(b" ")?;
+            }
+            out.write_all(p)?;
         }
-        out.push(b'\n');
+        out.write_all(b"\n")?;
         kept = 1;
     }
-    for g in history.iter().take(BY_HASH_KEEP - kept) {
-        for (k, w) in g.split_whitespace().enumerate() {
-            put(&mut out, k, w);
+    let Some(mut w) = Words::open(history) else {
+        return Ok(());
+    };
+    let (mut lines, mut first) = (kept, true);
+    while lines < BY_HASH_KEEP {
+        match w.step() {
+            Step::Word => {
+                if !first {
+                    out.write_all(b" ")?;
+                }
+                out.write_all(&w.word)?;
+                first = false;
+            }
+            Step::EndOfLine => {
+                out.write_all(b"\n")?;
+                (lines, first) = (lines + 1, true);
+            }
+            Step::End => break,
         }
-        out.push(b'\n');
     }
-    out
+    Ok(())
+}
+
+/// The pool generations [`write_pool_generations`] writes, in a temporary
+/// file, with its digests (to be staged and then dropped).
+fn pool_generations_file(
+    history: &Path,
+    inputs: &[Input],
+) -> io::Result<(tempfile::NamedTempFile, Hashes)> {
+    let mut tmp = tempfile::NamedTempFile::new()?;
+    let hashes = {
+        let mut out = HashingWriter {
+            inner: io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut()),
+            hasher: MultiHasher::new(),
+        };
+        write_pool_generations(history, inputs, &mut out)?;
+        out.inner.flush()?;
+        out.hasher.finish()
+    };
+    Ok((tmp, hashes))
+}
+
+/// A writer that hashes what it writes.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: MultiHasher,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// What goes into the next `dists/<suite>`.
@@ -242,19 +304,22 @@ pub(super) fn publish(
         })?;
     }
     let written = suite.publish(publisher)?;
-    for (path, text) in [
-        (
-            previous::by_hash_generations_path(&opts.suite),
-            generations_text(&by_hash_generations),
-        ),
-        (
-            previous::pool_generations_path(&opts.suite),
-            pool_generations_text(&previous.pool_generations, parts.inputs),
-        ),
-        (preset_path, preset_text.into_bytes()),
-    ] {
-        publisher.stage(&path, &Content::Bytes(text))?;
-    }
+    publisher.stage(
+        &previous::by_hash_generations_path(&opts.suite),
+        &Content::Bytes(generations_text(&by_hash_generations)),
+    )?;
+    let pool_state = previous::pool_generations_path(&opts.suite);
+    let (pool_text, hashes) = pool_generations_file(&previous.pool_generations, parts.inputs)
+        .map_err(|source| BuildError::State {
+            path: opts.repo.join(&pool_state),
+            source,
+        })?;
+    publisher.stage(
+        &pool_state,
+        &Content::File(pool_text.path().to_path_buf(), hashes),
+    )?;
+    drop(pool_text);
+    publisher.stage(&preset_path, &Content::Bytes(preset_text.into_bytes()))?;
     publisher.commit()?;
     remember_by_hash(opts, &by_hash, cache);
     Ok(written)
@@ -481,6 +546,22 @@ mod tests {
     #[test]
     fn pool_generations_are_written_as_next_generations_makes_them() {
         use crate::build::testing::input;
+        let t = tempfile::tempdir().unwrap();
+        let history = t.path().join("pool-s");
+        // The history file holding `lines` (none: no file), rewritten.
+        let written = |lines: Option<&[String]>, inputs: &[Input]| {
+            let _ = std::fs::remove_file(&history);
+            if let Some(lines) = lines {
+                let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                std::fs::write(&history, text).unwrap();
+            }
+            let mut out = Vec::new();
+            write_pool_generations(&history, inputs, &mut out).unwrap();
+            let (file, hashes) = pool_generations_file(&history, inputs).unwrap();
+            assert_eq!(std::fs::read(file.path()).unwrap(), out);
+            assert_eq!(hashes, Hashes::of_bytes(&out));
+            String::from_utf8(out).unwrap()
+        };
         let inputs = [input("aa", "amd64", b"a"), input("bb", "all", b"b")];
         let this: Vec<String> = inputs
             .iter()
@@ -492,10 +573,14 @@ mod tests {
             vec![],
             vec![String::new()],
             vec![line.clone()],
+            vec![format!(" {line} ")],
+            vec![format!("{line} pool/z")],
+            vec![this[0].clone()],
             vec![other(1)],
             vec![line.clone(), other(1), other(2)],
             vec![other(1), other(2), other(3)],
             vec![other(1), line.clone(), other(2)],
+            vec![other(1), String::new(), other(2), other(3)],
         ];
         for lines in histories {
             let parsed = lines
@@ -508,7 +593,7 @@ mod tests {
                     .map(|i| i.pool.display().to_string())
                     .collect();
                 assert_eq!(
-                    String::from_utf8(pool_generations_text(&lines, inputs)).unwrap(),
+                    written(Some(&lines), inputs),
                     String::from_utf8(generations_text(&next_generations(
                         Vec::clone(&parsed),
                         this
@@ -519,9 +604,10 @@ mod tests {
             }
         }
         assert_eq!(
-            pool_generations_text(&[other(1)], &inputs),
-            format!("{line}\npool/main/o/o1/o1_1_all.deb pool/x pool/y\n").into_bytes()
+            written(Some(&[other(1)]), &inputs),
+            format!("{line}\npool/main/o/o1/o1_1_all.deb pool/x pool/y\n")
         );
+        assert_eq!(written(None, &inputs), format!("{line}\n"));
     }
 
     #[test]

@@ -64,12 +64,12 @@ pub fn input(name: &str, arch: &str, bytes: &[u8]) -> Input {
     let mut w = StanzaWriter::new().unwrap();
     let stanza = w.add(&stanza).unwrap();
     w.finish().unwrap();
-    Input {
-        path: PathBuf::from(format!("in/{name}_{arch}.deb")),
+    Input::new(
+        PathBuf::from(format!("in/{name}_{arch}.deb")),
+        InputInfo::new(&hashes, stanza),
+        &id,
         pool,
-        id,
-        info: InputInfo { hashes, stanza },
-    }
+    )
 }
 
 /// The bytes of an index's content.

@@ -37,7 +37,7 @@
 //!
 //! Memory is bounded: at most `2 × threads` chunks are in flight (each ≤
 //! [`HARD_MAX_CHUNK`], with its compressed forms), plus one liblzma encoder per thread
-//! (about 11 × [`DICT_CAP`] at presets 6 to 9) and the xz index (16 bytes a block).
+//! (about 9 × [`DICT_CAP`] at presets 5 to 9, hash chains) and the xz index (16 bytes a block).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -49,7 +49,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use xz2::stream::{Action, Check, Filters, LzmaOptions, Status, Stream};
+use xz2::stream::{Action, Check, Filters, LzmaOptions, MatchFinder, Status, Stream};
 
 // The sizes, from `measure_blocks` on a 31.8 MB synthetic Packages (50,000 stanzas of ~635
 // bytes, random digests), threads = 2, preset 6; `xz -6` (one block): 8,033,132 bytes.
@@ -74,8 +74,8 @@ pub const HARD_MAX_CHUNK: usize = 1 << 20;
 /// chunks of ~32 KiB + 256 × 635 B ≈ 190 KiB on average (196 KB measured).
 pub const CUT_MODULUS: u64 = 256;
 /// The LZMA2 dictionary never exceeds this (= [`MAX_CHUNK`]; a longer chunk is rare): a
-/// smaller dictionary keeps the encoder's memory (~11× the dictionary) and the decoder's
-/// small.
+/// smaller dictionary keeps the encoder's memory (~9× the dictionary with the hash-chain
+/// match finder) and the decoder's small.
 pub const DICT_CAP: u32 = 512 << 10;
 
 /// The chunking and dictionary sizes of one run: [`Tuning::DEFAULT`] (the constants above)
@@ -265,6 +265,13 @@ impl Settings {
 fn xz_block(data: &[u8], settings: &Settings) -> io::Result<(Vec<u8>, u64)> {
     let mut lzma = LzmaOptions::new_preset(settings.preset).map_err(io::Error::other)?;
     lzma.dict_size(settings.dict);
+    // Hash chains, not binary trees (presets 4 to 9 use bt4): on chunks of at most
+    // [`MAX_CHUNK`] they find the same matches (0.02 % fewer bytes on the 50,000-stanza
+    // index, 10 % less CPU) and need one match-finder slot a dictionary byte instead of
+    // two: ~4.5 MB an encoder at a 512 KiB dictionary instead of ~6.5 MB.
+    if settings.preset >= 4 {
+        lzma.match_finder(MatchFinder::HashChain4);
+    }
     let mut filters = Filters::new();
     filters.lzma2(&lzma);
     let mut enc = Stream::new_stream_encoder(&filters, Check::Crc64).map_err(io::Error::other)?;
