@@ -35,8 +35,8 @@ fi
 "$GEN" "$WORK/one" "$((N + 1))" "$N"
 find "$LARGE/pool" -name "*.deb" -exec cat {} + > /dev/null
 
-# measure LABEL CMD...: runs CMD RUNS times (PREP, if set, evaluated before each run, not
-# timed); sets $LABEL_wall, $LABEL_cpu, $LABEL_rss (MiB) to the medians.
+# measure LABEL CMD...: runs CMD RUNS times (PREP, if set, evaluated before each run, and a
+# sync, not timed); sets $LABEL_wall, $LABEL_cpu, $LABEL_rss (MiB) to the medians.
 median_of() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 measure() {
     local label=$1 i out=$WORK/time.$1
@@ -44,6 +44,8 @@ measure() {
     : > "$out"
     for ((i = 0; i < RUNS; i++)); do
         [ -n "${PREP:-}" ] && eval "$PREP" > /dev/null 2>&1
+        # The last run's (or PREP's) dirty pages written back now, not during this run.
+        sync
         /usr/bin/time -f '%e %U %S %M' -a -o "$out" "$@" > "$WORK/out.$label" 2>&1 ||
             { echo "bench: $label failed: $*" >&2; tail -5 "$WORK/out.$label" >&2; exit 1; }
     done

@@ -36,6 +36,59 @@ pub(super) fn copy_into_pool(
     marker: &CleanMarker,
     log: &mut dyn Listener,
 ) -> Result<Copied, BuildError> {
+    let mut new = vec![false; inputs.len()];
+    let r = copy_batched(
+        repo,
+        inputs,
+        keyring,
+        cache,
+        publisher,
+        marker,
+        log,
+        COMMIT_BATCH,
+        &mut new,
+    );
+    if r.is_err() {
+        unpublish(repo, inputs, &new);
+    }
+    r
+}
+
+/// Removes the pool files of the inputs marked `new` that earlier batches
+/// committed, and the directories that held only them: a build that fails
+/// while copying leaves the pool as it found it, whatever its size. (Nothing
+/// names these files yet. What cannot be removed now, the collection after
+/// the next build removes: the clean marker went before the first commit.)
+fn unpublish(repo: &Path, inputs: &[Input], new: &[bool]) {
+    for (inp, _) in inputs.iter().zip(new).filter(|(_, n)| **n) {
+        let dest = repo.join(&inp.pool);
+        if fs::remove_file(&dest).is_ok() {
+            let pool = repo.join("pool");
+            let mut dir = dest.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(&pool) && *d != pool) {
+                if fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
+}
+
+/// [`copy_into_pool`], committing every `batch` staged files; `new[k]` is set
+/// once input `k`'s pool file is committed.
+#[allow(clippy::too_many_arguments)]
+fn copy_batched(
+    repo: &Path,
+    inputs: &[Input],
+    keyring: Option<&(String, Vec<u8>)>,
+    cache: &mut Cache,
+    publisher: &mut Publisher,
+    marker: &CleanMarker,
+    log: &mut dyn Listener,
+    batch: usize,
+    new: &mut [bool],
+) -> Result<Copied, BuildError> {
     log.stage(Stage::CopyingIntoPool);
     let copying = log.progress(
         "copying into the pool",
@@ -44,6 +97,7 @@ pub(super) fn copy_into_pool(
     publisher.set_progress(copying.clone());
     let mut known = vec![false; inputs.len()];
     let mut written = 0;
+    let mut staged = Vec::new();
     let mut window = Window::default();
     // Stat'ed a chunk at a time: a Metadata is 150 bytes, 50,000 of them 7 MiB.
     for (c, chunk) in inputs.chunks(STAT_CHUNK).enumerate() {
@@ -79,18 +133,20 @@ pub(super) fn copy_into_pool(
             }
             // Nothing there (stat'ed above): staged with no second look.
             publisher.stage_new(&inp.pool, &content)?;
-        }
-        // Committed a batch at a time: the publisher holds two paths a staged
-        // file (250 bytes; 12 MiB for 50,000 new packages). Each commit syncs
-        // once; nothing names these files before the suite is switched.
-        if publisher.staged_count() >= COMMIT_BATCH {
-            written += commit(publisher, marker)?;
+            staged.push(k);
+            // Committed a batch at a time: the publisher holds two paths a staged
+            // file (250 bytes; 12 MiB for 50,000 new packages). Each commit syncs
+            // once; nothing names these files before the suite is switched, and a
+            // failure before the last commit removes them again (`unpublish`).
+            if publisher.staged_count() >= batch {
+                written += commit(publisher, marker, &mut staged, new)?;
+            }
         }
     }
     if let Some((name, key)) = keyring {
         publisher.stage(Path::new(name), &Content::Bytes(key.clone()))?;
     }
-    written += commit(publisher, marker)?;
+    written += commit(publisher, marker, &mut staged, new)?;
     publisher.set_progress(Progress::none());
     Ok(Copied { written, known })
 }
@@ -101,10 +157,20 @@ const STAT_CHUNK: usize = 4096;
 /// How many new pool files are staged, at most, before they are committed.
 const COMMIT_BATCH: usize = 8192;
 
-/// Commits what `publisher` staged; the clean marker goes first if anything was.
-fn commit(publisher: &mut Publisher, marker: &CleanMarker) -> Result<usize, BuildError> {
+/// Commits what `publisher` staged; the clean marker goes first if anything
+/// was. The inputs `staged` (their indexes) are marked in `new` first: a
+/// commit that fails half-way has renamed some of them into place.
+fn commit(
+    publisher: &mut Publisher,
+    marker: &CleanMarker,
+    staged: &mut Vec<usize>,
+    new: &mut [bool],
+) -> Result<usize, BuildError> {
     if publisher.staged_count() > 0 {
         marker.clear();
+    }
+    for k in staged.drain(..) {
+        new[k] = true;
     }
     Ok(publisher.commit()?)
 }
@@ -166,5 +232,98 @@ pub(super) fn remember(
             "{}: cannot save the cache ({e}); the next build reads every .deb again",
             repo.join(STATE_DIR).join("cache").display()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::testing::input;
+    use crate::build::Silent;
+
+    /// An input whose .deb is a real file under `dir`.
+    fn real(dir: &Path, name: &str) -> Input {
+        let bytes = format!("the .deb of {name}");
+        let mut inp = input(name, "amd64", bytes.as_bytes());
+        inp.path = dir.join(format!("{name}.deb"));
+        fs::write(&inp.path, bytes).unwrap();
+        inp
+    }
+
+    /// Every file and directory under `root`, relative.
+    fn tree(root: &Path) -> Vec<String> {
+        let mut v: Vec<String> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .flatten()
+            .map(|e| e.path().strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A conflict found after two batches were committed: the build fails, naming
+    /// it, and the pool is as it was, directories included.
+    #[test]
+    fn a_failure_after_some_batches_leaves_the_pool_as_it_was() {
+        let t = tempfile::tempdir().unwrap();
+        let (repo, src) = (t.path().join("repo"), t.path().join("src"));
+        fs::create_dir_all(&src).unwrap();
+        let mut inputs: Vec<Input> = (0..7).map(|i| real(&src, &format!("p{i}"))).collect();
+        inputs.sort_by(|a, b| a.pool.cmp(&b.pool));
+        // The last one's pool file is there already, with other bytes.
+        let taken = repo.join(&inputs[6].pool);
+        fs::create_dir_all(taken.parent().unwrap()).unwrap();
+        fs::write(&taken, b"another package's bytes").unwrap();
+        let before = tree(&repo.join("pool"));
+
+        let mut publisher = Publisher::open(&repo, false, &mut |_| {}).unwrap();
+        let mut cache = Cache::load(&t.path().join("cache"));
+        let marker = CleanMarker::new(&repo);
+        let mut new = vec![false; inputs.len()];
+        let r = copy_batched(
+            &repo,
+            &inputs,
+            None,
+            &mut cache,
+            &mut publisher,
+            &marker,
+            &mut Silent,
+            2,
+            &mut new,
+        );
+        assert!(matches!(r, Err(BuildError::PoolConflict { .. })));
+        assert_eq!(
+            new.iter().filter(|n| **n).count(),
+            6,
+            "three batches committed"
+        );
+        assert!(
+            repo.join(&inputs[0].pool).exists(),
+            "committed before the failure"
+        );
+        unpublish(&repo, &inputs, &new);
+        assert_eq!(tree(&repo.join("pool")), before);
+        assert_eq!(fs::read(&taken).unwrap(), b"another package's bytes");
+
+        // Without the conflict, everything is published.
+        fs::remove_file(&taken).unwrap();
+        let copied = copy_into_pool(
+            &repo,
+            &inputs,
+            None,
+            &mut cache,
+            &mut publisher,
+            &marker,
+            &mut Silent,
+        )
+        .map_err(|e| e.to_string())
+        .unwrap();
+        assert_eq!(copied.written, 7);
+        for inp in &inputs {
+            assert_eq!(
+                fs::read(repo.join(&inp.pool)).unwrap(),
+                fs::read(&inp.path).unwrap()
+            );
+        }
     }
 }
