@@ -72,14 +72,31 @@ pub(super) fn build(
     // One architecture at a time, each compressed on every core: the same
     // wall time as one thread per architecture, half the compressors' memory.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let built = opts.architectures.iter().map(|arch| {
+    // The plain indexes, though, all at once: each is a pass over the stanza
+    // file and a SHA-256, and all a build with nothing changed makes.
+    let plains: Vec<io::Result<[u8; 32]>> = std::thread::scope(|s| {
+        let made: Vec<_> = opts
+            .architectures
+            .iter()
+            .map(|arch| {
+                let dir = scratch.path().join(format!("binary-{arch}"));
+                s.spawn(move || {
+                    std::fs::create_dir_all(&dir)?;
+                    write_packages(arch, inputs, &dir.join("Packages"))
+                })
+            })
+            .collect();
+        made.into_iter()
+            .map(|h| h.join().expect("an index thread does not panic"))
+            .collect()
+    });
+    let built = opts.architectures.iter().zip(plains).map(|(arch, sha)| {
         let dir = scratch.path().join(format!("binary-{arch}"));
         arch_indexes(
             &opts.component,
             arch,
-            inputs,
             previous,
-            &dir,
+            (&dir, sha),
             threads,
             opts.xz_preset,
         )
@@ -165,7 +182,8 @@ fn digests(
     Ok(indexes)
 }
 
-/// The Packages index of `arch` (its packages and `all`'s) in `dir`,
+/// The Packages index of `arch` (its packages and `all`'s) in `dir`, written
+/// there with the SHA-256 `sha` (or why not) by [`write_packages`],
 /// compressed twice (or the published compressions kept), the `.xz` at
 /// `xz_preset` (its chunks' dictionary capped by [`blocks::DICT_CAP`]). The
 /// published `.xz`, or its blocks, are taken only when the previous build
@@ -173,9 +191,8 @@ fn digests(
 fn arch_indexes(
     component: &str,
     arch: &str,
-    inputs: &[Input],
     previous: &Previous,
-    dir: &Path,
+    (dir, sha): (&Path, io::Result<[u8; 32]>),
     threads: usize,
     xz_preset: u32,
 ) -> Result<ArchIndexes, BuildError> {
@@ -184,10 +201,8 @@ fn arch_indexes(
         let path = previous.path(&format!("{rel_dir}/{name}"));
         move |source| BuildError::Index { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(err("Packages"))?;
     let plain = dir.join("Packages");
-    let sha = write_packages(arch, inputs, &plain).map_err(err("Packages"))?;
-    let sha = hex(&sha);
+    let sha = hex(&sha.map_err(err("Packages"))?);
     let same_preset = previous.xz_preset == Some(xz_preset);
     let reuse = |variant: &str| previous.reusable_compressed(&rel_dir, &sha, variant);
     let mut xz_blocks = (0, 0);
