@@ -651,18 +651,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// Bytes that do not compress, `len` of them.
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::hash::noise;
 
     #[test]
     fn files_parsed_with_seeks_and_hashed_in_lanes_read_as_the_stream_does() {

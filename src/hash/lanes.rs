@@ -356,17 +356,7 @@ mod tests {
     use super::super::hash_file;
     use super::*;
 
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use super::super::noise as bytes;
 
     /// Files of awkward and large lengths, written in `dir`.
     fn files(dir: &std::path::Path, lens: &[usize]) -> Vec<(std::path::PathBuf, Vec<u8>)> {

@@ -189,18 +189,7 @@ mod tests {
     use super::*;
     use md5::{Digest, Md5};
 
-    /// Deterministic bytes (xorshift), `len` of them.
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use super::super::noise as bytes;
 
     fn md5(data: &[u8]) -> [u8; 16] {
         Md5::digest(data).into()
