@@ -21,6 +21,15 @@ fn publish(repo: &std::path::Path, dest: &std::path::Path) -> std::process::Outp
     )
 }
 
+/// The demo repository built in `dir` and published once to `<dir>/www`.
+fn demo_published(dir: &std::path::Path) -> (Demo, std::path::PathBuf) {
+    let demo = Demo::new(dir);
+    demo.build();
+    let dest = dir.join("www");
+    json(&publish(&demo.repo(), &dest));
+    (demo, dest)
+}
+
 #[test]
 fn local_publish_serves_apt_and_eliloader_and_is_incremental() {
     if !have_tools(&["rsync", "apt-get", "gpgv", "python3"]) {
@@ -119,10 +128,7 @@ fn local_republish_and_kill9_never_show_a_mismatch() {
         return;
     }
     let t = tempdir();
-    let demo = Demo::new(t.path());
-    demo.build();
-    let dest = t.path().join("www");
-    json(&publish(&demo.repo(), &dest));
+    let (demo, dest) = demo_published(t.path());
     let server = Server::http(&dest);
     let poller = Poller::start(&server.base, demo_images(&demo.repo()));
     let mut rng = Rng::new(common::seed_from_env(14));
@@ -265,10 +271,7 @@ fn a_publish_killed_while_sending_its_state_keeps_the_old_state() {
         return;
     }
     let t = tempdir();
-    let demo = Demo::new(t.path());
-    demo.build();
-    let dest = t.path().join("www");
-    json(&publish(&demo.repo(), &dest));
+    let (demo, dest) = demo_published(t.path());
     let state = dest.join(".elirepo-publish/state.json");
     let before = std::fs::read(&state).unwrap();
     demo.change(1);
@@ -311,10 +314,7 @@ fn a_killed_publish_holds_the_lock_until_its_rsync_exits() {
         return;
     }
     let t = tempdir();
-    let demo = Demo::new(t.path());
-    demo.build();
-    let dest = t.path().join("www");
-    json(&publish(&demo.repo(), &dest));
+    let (demo, dest) = demo_published(t.path());
     demo.change(1);
     demo.build();
 
@@ -398,10 +398,7 @@ fn the_next_publish_removes_a_killed_publish_s_temporaries() {
         return;
     }
     let t = tempdir();
-    let demo = Demo::new(t.path());
-    demo.build();
-    let dest = t.path().join("www");
-    json(&publish(&demo.repo(), &dest));
+    let (demo, dest) = demo_published(t.path());
     let pool_tmp = "pool/main/x/xe-guest-utilities/.xe-guest-utilities_5.6.0-578_amd64.deb.Ab12Cd";
     std::fs::write(dest.join(pool_tmp), b"part of a .deb").unwrap();
     std::os::unix::fs::symlink(
